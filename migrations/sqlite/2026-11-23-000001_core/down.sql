@@ -1,0 +1,9 @@
+DROP TABLE sessions;
+DROP TABLE services;
+DROP TABLE service_categories;
+DROP TABLE citizens;
+DROP TABLE staff_roles;
+DROP TABLE staff_users;
+DROP TABLE offices;
+DROP TABLE aoo;
+DROP TABLE enti;

@@ -1,0 +1,173 @@
+//! The service catalog: categories and service cards ("come fare per"), read by citizens
+//! before they apply. Cards are data loaded from files (see [`crate::bundle`]).
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{offices, service_categories, services};
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CategoryRef {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OfficeRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// A published service as citizens see it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceCard {
+    pub slug: String,
+    pub title: String,
+    pub category: CategoryRef,
+    pub summary: String,
+    pub description: String,
+    pub who_can_apply: String,
+    pub requirements: Vec<String>,
+    /// Days the ente has by law to conclude the procedure.
+    pub legal_term_days: i32,
+    pub office: OfficeRef,
+    /// Minimum SPID/CIE level (1–3) of the login needed to apply.
+    pub min_auth_level: i32,
+    pub needs_appointment: bool,
+    pub needs_payment: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Queryable, PartialEq, Eq)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+}
+
+type CardRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    i32,
+    bool,
+    bool,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn card_from_row(row: CardRow) -> ServiceCard {
+    let (
+        slug,
+        title,
+        summary,
+        description,
+        who_can_apply,
+        requirements,
+        legal_term_days,
+        min_auth_level,
+        needs_appointment,
+        needs_payment,
+        category_slug,
+        category_name,
+        office_code,
+        office_name,
+    ) = row;
+    ServiceCard {
+        slug,
+        title,
+        category: CategoryRef {
+            slug: category_slug,
+            name: category_name,
+        },
+        summary,
+        description,
+        who_can_apply,
+        // Written by the bundle loader from a list of strings; a corrupt value shows as empty
+        // rather than breaking the whole catalog.
+        requirements: serde_json::from_str(&requirements).unwrap_or_default(),
+        legal_term_days,
+        office: OfficeRef {
+            code: office_code,
+            name: office_name,
+        },
+        min_auth_level,
+        needs_appointment,
+        needs_payment,
+    }
+}
+
+macro_rules! published_cards {
+    ($ente_id:expr) => {
+        services::table
+            .inner_join(service_categories::table)
+            .inner_join(offices::table)
+            .filter(services::ente_id.eq($ente_id))
+            .filter(services::published.eq(true))
+            .select((
+                services::slug,
+                services::title,
+                services::summary,
+                services::description,
+                services::who_can_apply,
+                services::requirements,
+                services::legal_term_days,
+                services::min_auth_level,
+                services::needs_appointment,
+                services::needs_payment,
+                service_categories::slug,
+                service_categories::name,
+                offices::code,
+                offices::name,
+            ))
+    };
+}
+
+/// Published services of an ente, by category order then title; optionally one category.
+pub fn list_services(
+    conn: &mut DbConn,
+    ente_id: i64,
+    category: Option<&str>,
+) -> QueryResult<Vec<ServiceCard>> {
+    let mut query = published_cards!(ente_id)
+        .order((service_categories::position, services::title))
+        .into_boxed();
+    if let Some(category) = category {
+        query = query.filter(service_categories::slug.eq(category.to_owned()));
+    }
+    Ok(query
+        .load::<CardRow>(conn)?
+        .into_iter()
+        .map(card_from_row)
+        .collect())
+}
+
+pub fn get_service(
+    conn: &mut DbConn,
+    ente_id: i64,
+    slug: &str,
+) -> QueryResult<Option<ServiceCard>> {
+    Ok(published_cards!(ente_id)
+        .filter(services::slug.eq(slug))
+        .first::<CardRow>(conn)
+        .optional()?
+        .map(card_from_row))
+}
+
+pub fn list_categories(conn: &mut DbConn, ente_id: i64) -> QueryResult<Vec<Category>> {
+    service_categories::table
+        .filter(service_categories::ente_id.eq(ente_id))
+        .order((service_categories::position, service_categories::name))
+        .select((
+            service_categories::slug,
+            service_categories::name,
+            service_categories::description,
+        ))
+        .load(conn)
+}

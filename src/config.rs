@@ -1,0 +1,435 @@
+//! Typed settings: `config/default.toml` < `config/<SPORTELLO_ENV>.toml` < `SPORTELLO__…`
+//! environment variables (`SPORTELLO__SERVER__PORT=8081` sets `server.port`).
+//!
+//! Secrets may be given inline or read from a file (`session.secret_file`,
+//! `database.url_file`), so they can come from a secret store mounted as files. Every
+//! refusal names the key that is wrong: an operator reads the one-line error and knows what to
+//! change. See `config/production.example.toml` for every key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::db::DbLocation;
+use crate::domain::ente_code::EnteCode;
+
+/// The secrets shipped in this repository's demo and test configuration. They are public, so
+/// a production deployment that uses one of them is refused.
+const PUBLIC_SECRETS: &[&str] = &[
+    "demo-only-secret-not-for-production-use-0123456789abcdef0123456789",
+    "test-only-secret-not-for-production-use-0123456789abcdef0123456789",
+];
+
+/// Minimum length of `session.secret`: it is the input of the key derivation for the cookie
+/// encryption key, and must carry at least 256 bits of entropy.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Which configuration layer is in force; decides the second file and the safety rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Demo,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "demo" => Ok(Self::Demo),
+            "test" => Ok(Self::Test),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError::new(
+                "SPORTELLO_ENV",
+                format!("unknown environment `{other}` (expected demo, test or production)"),
+            )),
+        }
+    }
+}
+
+/// A string that must never reach a log line or a debug dump.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A configuration problem, always tied to the key that causes it.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key `{key}`: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(skip, default = "default_env")]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub session: SessionSettings,
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub tenancy: TenancySettings,
+    pub telemetry: TelemetrySettings,
+    pub demo: DemoSettings,
+}
+
+fn default_env() -> Environment {
+    Environment::Production
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// The address citizens use to reach the service (behind the proxy). Used for absolute
+    /// links and, later, as the base of SPID/CIE entity identifiers.
+    pub public_url: String,
+    /// Largest JSON body accepted by the API.
+    pub max_json_bytes: usize,
+    /// Largest body of any other kind (forms, raw payloads).
+    pub max_body_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds given to in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// fsync on every commit: nothing acknowledged is lost, even on power failure.
+    Full,
+    /// fsync at checkpoints only: faster, may lose the last commits on power failure.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn as_pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/sportello.db` or `postgres://user:password@host/db`.
+    pub url: Option<Secret>,
+    /// A file whose content is the URL (for a URL that carries a password).
+    pub url_file: Option<PathBuf>,
+    pub pool_size: u32,
+    pub connect_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u64,
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// Apply pending migrations when `serve` starts.
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseSettings {
+    /// The database location; `url_file` has already been folded into `url` by [`load`].
+    pub fn location(&self) -> Result<DbLocation, ConfigError> {
+        let url = self
+            .url
+            .as_ref()
+            .ok_or_else(|| ConfigError::new("database.url", "is missing"))?;
+        DbLocation::parse(url.expose()).map_err(|m| ConfigError::new("database.url", m))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Master secret for the cookie encryption key (at least 32 characters).
+    pub secret: Option<Secret>,
+    pub secret_file: Option<PathBuf>,
+    pub cookie_name: String,
+    /// Send the cookie only over HTTPS. Must be true in production.
+    pub cookie_secure: bool,
+    /// A session unused for this long ends.
+    pub idle_timeout_minutes: u32,
+    /// A session ends this long after login, used or not.
+    pub absolute_timeout_minutes: u32,
+}
+
+impl SessionSettings {
+    pub fn secret(&self) -> Result<&Secret, ConfigError> {
+        self.secret
+            .as_ref()
+            .ok_or_else(|| ConfigError::new("session.secret", "is missing"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `POST /auth/dev/login`: log in as anyone with no identity provider. Demo and tests only.
+    pub dev_login: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenancySettings {
+    /// The ente served when the host name is not in `hosts` (single-ente deployments need
+    /// nothing else). Without it, an unknown host gets 404.
+    pub default_ente: Option<String>,
+    /// Host name (without port) → ente code, for deployments serving several enti.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `sportello=debug,actix_web=info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// The directory `serve --demo` loads the demo ente and catalog from.
+    pub bundle_dir: PathBuf,
+}
+
+/// The validated tenancy map, with codes already parsed.
+impl TenancySettings {
+    pub fn default_ente_code(&self) -> Option<EnteCode> {
+        self.default_ente
+            .as_deref()
+            .and_then(|c| EnteCode::parse(c).ok())
+    }
+
+    pub fn ente_for_host(&self, host: &str) -> Option<EnteCode> {
+        let host = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        match self.hosts.get(&host) {
+            Some(code) => EnteCode::parse(code).ok(),
+            None => self.default_ente_code(),
+        }
+    }
+}
+
+/// Reads the layered configuration for `env` from `dir` and validates it.
+pub fn load(dir: &Path, env: Environment) -> Result<Settings, ConfigError> {
+    let default_file = dir.join("default.toml");
+    if !default_file.is_file() {
+        return Err(ConfigError::new(
+            "config_dir",
+            format!("{} not found", default_file.display()),
+        ));
+    }
+    let env_file = dir.join(format!("{}.toml", env.as_str()));
+    let raw = config::Config::builder()
+        .add_source(config::File::from(default_file))
+        // demo and test ship with the code; a production file is the operator's own, and
+        // environment variables alone may be enough.
+        .add_source(config::File::from(env_file).required(env != Environment::Production))
+        .add_source(
+            config::Environment::with_prefix("SPORTELLO")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .map_err(from_config_error)?;
+    let mut settings: Settings = raw.try_deserialize().map_err(from_config_error)?;
+    settings.environment = env;
+    settings.resolve_secret_files()?;
+    settings.validate()?;
+    Ok(settings)
+}
+
+/// The `config` crate reports the key in its own words; keep them, under a recognisable key.
+fn from_config_error(e: config::ConfigError) -> ConfigError {
+    let text = e.to_string();
+    let key = text
+        .split("for key `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "config".to_owned());
+    ConfigError::new(key, text)
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", path.display())))?;
+    Ok(Secret::new(text.trim().to_owned()))
+}
+
+impl Settings {
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = self.session.secret_file.clone() {
+            if self.session.secret.is_some() {
+                return Err(ConfigError::new(
+                    "session.secret_file",
+                    "give either session.secret or session.secret_file, not both",
+                ));
+            }
+            self.session.secret = Some(read_secret_file("session.secret_file", &path)?);
+        }
+        if let Some(path) = self.database.url_file.clone() {
+            if self.database.url.is_some() {
+                return Err(ConfigError::new(
+                    "database.url_file",
+                    "give either database.url or database.url_file, not both",
+                ));
+            }
+            self.database.url = Some(read_secret_file("database.url_file", &path)?);
+        }
+        Ok(())
+    }
+
+    /// Refuses values that are invalid anywhere, and values that are dangerous in production.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let production = self.environment == Environment::Production;
+
+        if self.server.host.trim().is_empty() {
+            return Err(ConfigError::new("server.host", "is empty"));
+        }
+        let public = self.server.public_url.as_str();
+        if !(public.starts_with("http://") || public.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "server.public_url",
+                "must be an absolute http:// or https:// URL",
+            ));
+        }
+        if production && !public.starts_with("https://") {
+            return Err(ConfigError::new(
+                "server.public_url",
+                "must use https:// in production",
+            ));
+        }
+        if self.server.max_json_bytes < 1024 || self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::new(
+                "server.max_json_bytes",
+                "body limits must be at least 1024 bytes",
+            ));
+        }
+
+        self.database.location()?;
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::new("database.pool_size", "must be at least 1"));
+        }
+
+        let secret = self.session.secret()?;
+        if secret.expose().chars().count() < MIN_SECRET_LEN {
+            return Err(ConfigError::new(
+                "session.secret",
+                format!("must be at least {MIN_SECRET_LEN} characters long"),
+            ));
+        }
+        if production && PUBLIC_SECRETS.contains(&secret.expose()) {
+            return Err(ConfigError::new(
+                "session.secret",
+                "is the public demo/test secret: generate your own (see docs/configuration.md)",
+            ));
+        }
+        if production && !self.session.cookie_secure {
+            return Err(ConfigError::new(
+                "session.cookie_secure",
+                "must be true in production (cookies only over HTTPS)",
+            ));
+        }
+        let name = &self.session.cookie_name;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::new(
+                "session.cookie_name",
+                "must be letters, digits, '_' or '-'",
+            ));
+        }
+        if self.session.idle_timeout_minutes == 0 {
+            return Err(ConfigError::new(
+                "session.idle_timeout_minutes",
+                "must be at least 1",
+            ));
+        }
+        if self.session.absolute_timeout_minutes < self.session.idle_timeout_minutes {
+            return Err(ConfigError::new(
+                "session.absolute_timeout_minutes",
+                "must not be shorter than session.idle_timeout_minutes",
+            ));
+        }
+
+        if production && self.auth.dev_login {
+            return Err(ConfigError::new(
+                "auth.dev_login",
+                "the development login lets anyone log in as anyone: it cannot be enabled in production",
+            ));
+        }
+
+        if let Some(code) = &self.tenancy.default_ente {
+            EnteCode::parse(code)
+                .map_err(|e| ConfigError::new("tenancy.default_ente", e.to_string()))?;
+        }
+        for (host, code) in &self.tenancy.hosts {
+            EnteCode::parse(code).map_err(|e| {
+                ConfigError::new(format!("tenancy.hosts.\"{host}\""), e.to_string())
+            })?;
+        }
+        if self.tenancy.default_ente.is_none() && self.tenancy.hosts.is_empty() {
+            return Err(ConfigError::new(
+                "tenancy.default_ente",
+                "set the ente to serve (or map host names in tenancy.hosts)",
+            ));
+        }
+
+        tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
+            .map_err(|e| ConfigError::new("telemetry.filter", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The socket address to bind.
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.server.host, self.server.port)
+    }
+}

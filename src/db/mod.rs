@@ -1,0 +1,277 @@
+//! Database access: one codebase over SQLite (embedded default) and PostgreSQL.
+//!
+//! Only this module knows which backend is in use. Everything else receives a `&mut DbConn`
+//! and writes backend-neutral diesel; the few statements that differ between backends are
+//! written here. Blocking diesel calls never run on the actix worker threads: [`Db::run`]
+//! moves them to the blocking pool and carries the caller's tracing span along.
+
+pub mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::{DatabaseSettings, Secret};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend. Queries written against it compile for both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database engine a deployment runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A parsed database location: the scheme decides the backend, never a guess.
+#[derive(Clone)]
+pub enum DbLocation {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+impl DbLocation {
+    /// Accepts `sqlite://relative/or/absolute/path.db` (also `sqlite:path`) and
+    /// `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(Secret::new(url.to_owned())));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+                return Err(
+                    "SQLite needs a file path, for example sqlite://data/sportello.db".into(),
+                );
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err("the URL must start with sqlite:// or postgres://".into())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+impl std::fmt::Debug for DbLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            Self::Postgres(_) => f.write_str("postgres://[redacted]"),
+        }
+    }
+}
+
+/// Opens connections of the configured backend and prepares each one (SQLite pragmas).
+#[derive(Debug)]
+pub struct Manager {
+    location: DbLocation,
+    busy_timeout_ms: u64,
+    sqlite_synchronous: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        match &self.location {
+            DbLocation::Postgres(url) => PgConnection::establish(url.expose())
+                .map(DbConn::Postgres)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            DbLocation::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                // WAL lets readers work while one writer commits; the busy timeout makes a
+                // second writer wait instead of failing; foreign keys are off by default in
+                // SQLite and must be switched on for every connection.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms, self.sqlite_synchronous
+                ))
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("the database task was cancelled")]
+    Cancelled,
+}
+
+impl DbError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Query(diesel::result::Error::NotFound))
+    }
+}
+
+/// The shared handle to the database: a pool plus the backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool. For SQLite the parent directory of the file is created, so a fresh
+    /// checkout starts with no set-up. Fails fast if the database cannot be reached.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let location = settings.location()?;
+        if let DbLocation::Sqlite(path) = &location {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create directory {}", dir.display()))?;
+            }
+        }
+        let backend = location.backend();
+        let manager = Manager {
+            location,
+            busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+            sqlite_synchronous: settings.sqlite_synchronous.as_pragma().to_owned(),
+        };
+        let pool = Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .build(manager)
+            .context("cannot connect to the database")?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for blocking code (CLI commands, start-up, workers' own threads).
+    pub fn get(&self) -> Result<PooledConnection<Manager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs blocking diesel work on the blocking thread pool, inside the caller's span.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::rt::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Cancelled))?
+    }
+
+    /// Applies every migration not yet applied. Idempotent.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self.get()?;
+        run_migrations(&mut conn)
+    }
+
+    /// True when the schema is up to date with the migrations embedded in this binary.
+    pub fn migrations_current(&self) -> anyhow::Result<bool> {
+        let mut conn = self.get()?;
+        let pending = match &mut *conn {
+            DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| anyhow::anyhow!("cannot read the migration table: {e}"))?;
+        Ok(!pending)
+    }
+}
+
+fn run_migrations(conn: &mut DbConn) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgres(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    }
+    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    Ok(applied)
+}
+
+/// A transaction for any read-then-write. On SQLite it opens with `BEGIN IMMEDIATE`, which
+/// takes the write lock up front: a plain `BEGIN` that reads first fails with "database is
+/// locked" when another writer commits in between. On PostgreSQL it is a normal transaction.
+/// Inside an open transaction it nests as a savepoint.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(user_error) => {
+            match <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(user_error),
+                Err(rollback_error) => Err(rollback_error.into()),
+            }
+        }
+    }
+}
+
+/// The current time as stored in the database: UTC, microsecond precision (both backends
+/// keep microseconds, so a value read back equals the value written).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

@@ -1,0 +1,229 @@
+//! Login-independent session endpoints (`/auth/logout`, `/api/v1/me`) and the development
+//! login (`/auth/dev/login`), which exists only when `auth.dev_login = true`.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::session::{NewSession, SessionManager, Subject};
+use crate::auth::{AuthLevel, AuthMethod};
+use crate::citizens::{self, CitizenIdentity};
+use crate::domain::codice_fiscale::CodiceFiscale;
+use crate::domain::email::Email;
+use crate::error::{ApiError, FieldError};
+use crate::http::extract::{AppState, Authenticated, CurrentEnte, MaybeSession};
+use crate::org;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevLoginRequest {
+    pub codice_fiscale: Option<String>,
+    pub staff_username: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub email: Option<String>,
+    /// SPID level to pretend (1–3); 2 when absent.
+    pub level: Option<i32>,
+}
+
+/// Who the development login will log in, after parsing.
+enum DevSubject {
+    Citizen(CitizenIdentity),
+    Staff(String),
+}
+
+impl DevLoginRequest {
+    fn parse(self) -> Result<(DevSubject, AuthLevel), ApiError> {
+        let mut errors = Vec::new();
+        let level = match self.level.map(AuthLevel::try_from).transpose() {
+            Ok(l) => l.unwrap_or(AuthLevel::L2),
+            Err(m) => {
+                errors.push(FieldError::new("/level", m));
+                AuthLevel::L2
+            }
+        };
+        let cf = match self
+            .codice_fiscale
+            .as_deref()
+            .map(CodiceFiscale::parse_spid)
+        {
+            Some(Ok(cf)) => Some(cf),
+            Some(Err(e)) => {
+                errors.push(FieldError::new("/codice_fiscale", e.to_string()));
+                None
+            }
+            None => None,
+        };
+        let email = match self.email.as_deref().map(Email::parse) {
+            Some(Ok(e)) => Some(e),
+            Some(Err(e)) => {
+                errors.push(FieldError::new("/email", e.to_string()));
+                None
+            }
+            None => None,
+        };
+        let staff = self
+            .staff_username
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        if staff.is_none() && cf.is_none() && errors.is_empty() {
+            errors.push(FieldError::new(
+                "/codice_fiscale",
+                "Indicare il codice fiscale (o il nome utente di un operatore).",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let subject = match (staff, cf) {
+            (Some(username), _) => DevSubject::Staff(username),
+            (None, Some(codice_fiscale)) => DevSubject::Citizen(CitizenIdentity {
+                codice_fiscale,
+                given_name: self.given_name,
+                family_name: self.family_name,
+                email,
+            }),
+            (None, None) => return Err(ApiError::Validation(errors)),
+        };
+        Ok((subject, level))
+    }
+}
+
+/// `POST /auth/dev/login` — opens exactly the session a SPID/CIE login opens, without an
+/// identity provider. Any previous session of the browser is ended first (a login always
+/// gets a new session id: no session fixation).
+#[tracing::instrument(skip_all)]
+pub async fn dev_login(
+    state: web::Data<AppState>,
+    ente: CurrentEnte,
+    previous: MaybeSession,
+    body: web::Json<DevLoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (subject, level) = body.into_inner().parse()?;
+    let ente = ente.0;
+    let st = state.clone();
+    let token = state
+        .db
+        .run(move |conn| {
+            if let Some(old) = previous.0 {
+                SessionManager::destroy(conn, &old.id_hash)?;
+            }
+            let subject = match subject {
+                DevSubject::Citizen(who) => {
+                    Subject::Citizen(citizens::upsert(conn, ente.id, &who)?.id)
+                }
+                DevSubject::Staff(username) => {
+                    let user = org::find_staff_by_username(conn, ente.id, &username)?
+                        .filter(|u| u.active)
+                        .ok_or_else(|| {
+                            ApiError::Validation(vec![FieldError::new(
+                                "/staff_username",
+                                "Operatore sconosciuto o non attivo.",
+                            )])
+                        })?;
+                    Subject::Staff(user.id)
+                }
+            };
+            let new = NewSession {
+                ente_id: ente.id,
+                subject,
+                method: AuthMethod::Dev,
+                level,
+                idp: None,
+            };
+            let (token, _) = st.sessions.create(conn, &new)?;
+            Ok::<_, ApiError>(token)
+        })
+        .await?;
+    tracing::warn!("development login used");
+    let cookie = state.sessions.cookie_for(&token);
+    let me = describe(&state, &token).await?;
+    Ok(HttpResponse::Ok().cookie(cookie).json(me))
+}
+
+async fn describe(state: &web::Data<AppState>, token: &str) -> Result<serde_json::Value, ApiError> {
+    let st = state.clone();
+    let token = token.to_owned();
+    state
+        .db
+        .run(move |conn| {
+            let session = st
+                .sessions
+                .lookup(conn, &token)?
+                .ok_or(ApiError::Unauthorized)?;
+            describe_session(conn, &session)
+        })
+        .await
+}
+
+fn describe_session(
+    conn: &mut crate::db::DbConn,
+    session: &crate::auth::session::Session,
+) -> Result<serde_json::Value, ApiError> {
+    let common = json!({
+        "auth_method": session.method,
+        "auth_level": session.level,
+        "idp": session.idp,
+        "logged_in_at": session.created_at.and_utc().to_rfc3339(),
+        "expires_at": session.expires_at.and_utc().to_rfc3339(),
+    });
+    let mut out = match session.subject {
+        Subject::Citizen(id) => {
+            let c = citizens::find(conn, session.ente_id, id)?.ok_or(ApiError::Unauthorized)?;
+            json!({
+                "kind": "citizen",
+                "codice_fiscale": c.codice_fiscale,
+                "given_name": c.given_name,
+                "family_name": c.family_name,
+                "email": c.email,
+            })
+        }
+        Subject::Staff(id) => {
+            let u = org::find_staff(conn, session.ente_id, id)?.ok_or(ApiError::Unauthorized)?;
+            let roles = org::staff_grants(conn, u.id)?;
+            json!({
+                "kind": "staff",
+                "username": u.username,
+                "full_name": u.full_name,
+                "email": u.email,
+                "roles": roles,
+            })
+        }
+    };
+    if let (Some(out), Some(common)) = (out.as_object_mut(), common.as_object()) {
+        out.extend(common.clone());
+    }
+    Ok(out)
+}
+
+/// `GET /api/v1/me` — who is logged in.
+#[tracing::instrument(skip_all)]
+pub async fn me(
+    state: web::Data<AppState>,
+    session: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let session = session.0;
+    let body = state
+        .db
+        .run(move |conn| describe_session(conn, &session))
+        .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `POST /auth/logout` — ends the session on the server and clears the cookie. Always 204.
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: MaybeSession,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(s) = session.0 {
+        state
+            .db
+            .run(move |conn| SessionManager::destroy(conn, &s.id_hash).map_err(ApiError::from))
+            .await?;
+        tracing::info!("session ended by logout");
+    }
+    Ok(HttpResponse::NoContent()
+        .cookie(state.sessions.removal_cookie())
+        .finish())
+}

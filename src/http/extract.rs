@@ -1,0 +1,164 @@
+//! Request extractors: the ente a request is for, and the session it carries.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use crate::auth::session::{Session, SessionManager};
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::org::{self, Ente};
+
+/// Everything a handler may need, shared by all workers.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub sessions: SessionManager,
+    pub settings: Arc<Settings>,
+    enti: RwLock<HashMap<String, Ente>>,
+}
+
+impl AppState {
+    pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> Self {
+        Self {
+            db,
+            sessions,
+            settings,
+            enti: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The ente with this code. Enti are cached once found (their id and code never
+    /// change); unknown codes are not cached, so an ente loaded later is seen at once.
+    pub async fn ente_by_code(&self, code: &str) -> Result<Ente, ApiError> {
+        if let Some(e) = self.enti.read().ok().and_then(|m| m.get(code).cloned()) {
+            return Ok(e);
+        }
+        let owned = code.to_owned();
+        let found = self
+            .db
+            .run(move |conn| org::find_ente_by_code(conn, &owned).map_err(ApiError::from))
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if let Ok(mut m) = self.enti.write() {
+            m.insert(code.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+
+    /// The ente served on a host name: `tenancy.hosts`, else `tenancy.default_ente`.
+    pub async fn ente_for_host(&self, host: &str) -> Result<Ente, ApiError> {
+        let code = self
+            .settings
+            .tenancy
+            .ente_for_host(host)
+            .ok_or(ApiError::NotFound)?;
+        self.ente_by_code(code.as_str()).await
+    }
+
+    /// Forget cached enti (after a bundle load changed names).
+    pub fn clear_ente_cache(&self) {
+        if let Ok(mut m) = self.enti.write() {
+            m.clear();
+        }
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("application state missing")))
+}
+
+/// The ente a request is for, from its host name.
+#[derive(Debug, Clone)]
+pub struct CurrentEnte(pub Ente);
+
+impl FromRequest for CurrentEnte {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(e) = req.extensions().get::<CurrentEnte>() {
+            let e = e.clone();
+            return Box::pin(async move { Ok(e) });
+        }
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let ente = CurrentEnte(state.ente_for_host(&host).await?);
+            req.extensions_mut().insert(ente.clone());
+            Ok(ente)
+        })
+    }
+}
+
+/// The request's session, if it carries a valid one for this ente.
+#[derive(Debug, Clone)]
+pub struct MaybeSession(pub Option<Session>);
+
+impl FromRequest for MaybeSession {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Some(s) = req.extensions().get::<MaybeSession>() {
+            let s = s.clone();
+            return Box::pin(async move { Ok(s) });
+        }
+        let ente = CurrentEnte::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let ente = ente.await?.0;
+            let token = req
+                .cookie(state.sessions.cookie_name())
+                .and_then(|c| state.sessions.token_from_cookie(c.value()));
+            let session = match token {
+                None => None,
+                Some(token) => {
+                    let st = state.clone();
+                    st.db
+                        .run(move |conn| {
+                            state.sessions.lookup(conn, &token).map_err(ApiError::from)
+                        })
+                        .await?
+                }
+            };
+            // A session opened on another ente's host is not valid here (isolation).
+            let session = MaybeSession(session.filter(|s| s.ente_id == ente.id));
+            req.extensions_mut().insert(session.clone());
+            Ok(session)
+        })
+    }
+}
+
+/// A request that must be logged in; otherwise 401.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Session);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = MaybeSession::from_request(req, payload);
+        Box::pin(async move {
+            fut.await?
+                .0
+                .map(Authenticated)
+                .ok_or(ApiError::Unauthorized)
+        })
+    }
+}

@@ -1,0 +1,41 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
+use actix_web::{web, HttpResponse};
+use diesel::RunQueryDsl;
+use serde_json::json;
+
+use crate::db::Backend;
+use crate::error::ApiError;
+use crate::http::extract::AppState;
+
+/// The process is up and answering.
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The instance can serve: the database answers and its schema is current.
+#[tracing::instrument(skip_all)]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let current = state
+        .db
+        .run(move |conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map_err(|e| ApiError::Unavailable(format!("database unreachable: {e}")))?;
+            db.migrations_current()
+                .map_err(|e| ApiError::Unavailable(format!("{e:#}")))
+        })
+        .await?;
+    if !current {
+        return Err(ApiError::Unavailable(
+            "database schema is behind: run `sportello migrate`".into(),
+        ));
+    }
+    let backend = match state.db.backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    Ok(HttpResponse::Ok()
+        .json(json!({ "status": "ready", "database": backend, "migrations": "current" })))
+}

@@ -1,0 +1,94 @@
+//! HTTP edge: routes, request limits and error mapping. Handlers are thin: they parse input,
+//! call the capability's code and map the result.
+
+pub mod auth;
+pub mod catalog;
+pub mod extract;
+pub mod health;
+pub mod middleware;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, HttpRequest};
+
+use crate::error::ApiError;
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &err {
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge(format!(
+            "Il corpo della richiesta supera il limite di {limit} byte."
+        )),
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "Inviare i dati in formato JSON (Content-Type: application/json).".into(),
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::InvalidJson(format!("I dati inviati non hanno la forma attesa: {e}"))
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::InvalidJson(format!("Il JSON inviato non è valido: {e}"))
+        }
+        other => ApiError::BadRequest(format!("Impossibile leggere la richiesta: {other}")),
+    };
+    api.into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("Parametri della richiesta non validi: {err}")).into()
+}
+
+fn path_error(_err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::NotFound.into()
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::MethodNotAllowed().finish()
+}
+
+/// A resource whose other methods answer 405 (not the app-wide 404).
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// Registers every route. `dev_login` adds `/auth/dev/login`; without it the path does not
+/// exist (404), so a production build cannot be talked into it.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    max_json_bytes: usize,
+    max_body_bytes: usize,
+    dev_login: bool,
+) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_json_bytes)
+            .error_handler(json_error),
+    )
+    .app_data(web::PayloadConfig::new(max_body_bytes))
+    .app_data(web::FormConfig::default().limit(max_body_bytes))
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .service(resource("/health/live").route(web::get().to(health::live)))
+    .service(resource("/health/ready").route(web::get().to(health::ready)))
+    .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+    .service(
+        web::scope("/api/v1")
+            .service(resource("/me").route(web::get().to(auth::me)))
+            .service(resource("/services").route(web::get().to(catalog::list_services)))
+            .service(resource("/services/{slug}").route(web::get().to(catalog::get_service)))
+            .service(resource("/service-categories").route(web::get().to(catalog::list_categories)))
+            .service(
+                resource("/enti/{ente}/services").route(web::get().to(catalog::list_services_of)),
+            )
+            .service(
+                resource("/enti/{ente}/services/{slug}")
+                    .route(web::get().to(catalog::get_service_of)),
+            ),
+    );
+    if dev_login {
+        cfg.service(resource("/auth/dev/login").route(web::post().to(auth::dev_login)));
+    }
+    cfg.default_service(web::to(not_found));
+}

@@ -1,0 +1,164 @@
+//! The `sportello` command. Every failure is one line on stderr and a non-zero exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use sportello::bundle::Bundle;
+use sportello::config::{self, Environment, Settings};
+use sportello::db::Db;
+use sportello::startup::Application;
+use sportello::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "sportello", version, about = "Sportello online del cittadino")]
+struct Cli {
+    /// Directory with default.toml and <environment>.toml.
+    #[arg(
+        long,
+        global = true,
+        env = "SPORTELLO_CONFIG_DIR",
+        default_value = "config"
+    )]
+    config_dir: PathBuf,
+    /// Configuration environment: demo, test or production.
+    #[arg(long = "env", global = true, env = "SPORTELLO_ENV")]
+    environment: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP service.
+    Serve {
+        /// Demo mode: SQLite under data/, the demo ente and catalog, development login.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load an ente bundle (ente.toml + services/*.toml) into the database; idempotent.
+    Load {
+        /// The bundle directory, e.g. config/demo.
+        dir: PathBuf,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration without starting anything.
+    Check,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see `sportello --help`)");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings_for(cli: &Cli, demo: bool) -> anyhow::Result<Settings> {
+    let env = match (&cli.environment, demo) {
+        (None, true) => Environment::Demo,
+        (Some(e), true) if Environment::parse(e)? != Environment::Demo => {
+            anyhow::bail!("--demo runs the demo environment, but SPORTELLO_ENV/--env says `{e}`")
+        }
+        (Some(e), _) => Environment::parse(e)?,
+        (None, false) => Environment::Production,
+    };
+    Ok(config::load(&cli.config_dir, env)?)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Serve { demo } => {
+            let settings = settings_for(&cli, *demo)?;
+            telemetry::init(&settings.telemetry);
+            serve(settings, *demo)
+        }
+        Command::Migrate => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            let applied = db.migrate()?;
+            println!("{applied} migration(s) applied; the schema is current");
+            Ok(())
+        }
+        Command::Load { dir } => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let bundle = Bundle::read(dir)?;
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let report = bundle.load(&mut *db.get()?)?;
+            println!("bundle {}: {report}", dir.display());
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let settings = settings_for(&cli, false)?;
+            let location = settings.database.location()?;
+            println!(
+                "configuration `{}` is valid: listening on {}, database {:?}, dev login {}",
+                settings.environment.as_str(),
+                settings.bind_address(),
+                location,
+                if settings.auth.dev_login { "ON" } else { "off" }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let bundle_dir = settings.demo.bundle_dir.clone();
+    let public_url = settings.server.public_url.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        if demo {
+            let bundle = Bundle::read(&bundle_dir)?;
+            let state = app.state();
+            let report = state
+                .db
+                .run(move |conn| bundle.load(conn))
+                .await
+                .context("cannot load the demo bundle")?;
+            tracing::info!(%report, dir = %bundle_dir.display(), "demo ente ready");
+            eprintln!(
+                "\nSportello demo: {public_url}\n  catalog: curl {public_url}/api/v1/services\n  \
+                 login:   curl -c cookies.txt -H 'Content-Type: application/json' \
+                 -d '{{\"codice_fiscale\":\"RSSMRA85T10A562S\"}}' {public_url}/auth/dev/login\n"
+            );
+        }
+        app.run().await.context("server error")
+    })
+}

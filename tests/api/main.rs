@@ -1,0 +1,11 @@
+//! Black-box API tests: the real app on a random port, a fresh database per test, on the
+//! backend chosen by SPORTELLO_TEST_DATABASE (see helpers.rs).
+
+mod auth;
+mod bundle;
+mod catalog;
+mod cli;
+mod config;
+mod health;
+mod helpers;
+mod http;
