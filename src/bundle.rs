@@ -14,8 +14,10 @@ use anyhow::{bail, Context};
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use crate::catalog::forms::FormDefinition;
+use crate::catalog::routing::{Routing, Rule};
 use crate::db::schema::{
-    aoo, enti, offices, service_categories, services, staff_roles, staff_users,
+    aoo, enti, form_definitions, offices, service_categories, services, staff_roles, staff_users,
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::email::Email;
@@ -115,6 +117,30 @@ pub struct ServiceDef {
     pub needs_payment: bool,
     #[serde(default = "yes")]
     pub published: bool,
+    /// The form definition file, relative to the bundle directory.
+    pub form: Option<String>,
+    #[serde(default)]
+    pub routing: RoutingDef,
+}
+
+/// Routing rules of a service as written in its file (offices by code).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingDef {
+    /// Office used when no rule matches; the service's `office` when absent.
+    pub default_office: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<RuleDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    pub when: String,
+    pub equals: Option<serde_json::Value>,
+    #[serde(rename = "in")]
+    pub one_of: Option<Vec<serde_json::Value>>,
+    pub office: String,
 }
 
 fn default_level() -> i32 {
@@ -126,6 +152,8 @@ fn default_level() -> i32 {
 pub struct Bundle {
     pub ente: EnteFile,
     pub services: Vec<ServiceDef>,
+    /// The parsed form of each service (same order as `services`).
+    pub forms: Vec<Option<FormDefinition>>,
 }
 
 /// What a load changed.
@@ -204,7 +232,26 @@ impl Bundle {
                 services.push(def);
             }
         }
-        let bundle = Self { ente, services };
+        let mut forms = Vec::new();
+        for s in &services {
+            forms.push(match &s.form {
+                None => None,
+                Some(rel) => {
+                    let path = dir.join(rel);
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("service `{}`: cannot read {}", s.slug, path.display())
+                    })?;
+                    Some(FormDefinition::parse(&text).with_context(|| {
+                        format!("service `{}`: form {}", s.slug, path.display())
+                    })?)
+                }
+            });
+        }
+        let bundle = Self {
+            ente,
+            services,
+            forms,
+        };
         bundle
             .check()
             .with_context(|| format!("invalid bundle in {}", dir.display()))?;
@@ -286,6 +333,35 @@ impl Bundle {
             }
             if !(1..=3).contains(&s.min_auth_level) {
                 bail!("service `{}`: min_auth_level must be 1, 2 or 3", s.slug);
+            }
+            let offices_named = s
+                .routing
+                .default_office
+                .iter()
+                .chain(s.routing.rules.iter().map(|r| &r.office));
+            for office in offices_named {
+                if !office_codes.contains(office.as_str()) {
+                    bail!(
+                        "service `{}`: routing names unknown office `{office}`",
+                        s.slug
+                    );
+                }
+            }
+            for (i, r) in s.routing.rules.iter().enumerate() {
+                if !r.when.starts_with('/') {
+                    bail!(
+                        "service `{}`: routing rule {} `when` must be a JSON Pointer",
+                        s.slug,
+                        i + 1
+                    );
+                }
+                if r.equals.is_some() == r.one_of.is_some() {
+                    bail!(
+                        "service `{}`: routing rule {} needs exactly one of `equals`, `in`",
+                        s.slug,
+                        i + 1
+                    );
+                }
             }
         }
         Ok(())
@@ -573,8 +649,28 @@ impl Bundle {
         }
 
         // Services.
-        for s in &self.services {
+        for (s, form) in self.services.iter().zip(&self.forms) {
+            let routing = Routing {
+                default_office_id: Some(
+                    office_ids[s.routing.default_office.as_deref().unwrap_or(&s.office)],
+                ),
+                rules: s
+                    .routing
+                    .rules
+                    .iter()
+                    .map(|r| Rule {
+                        when: r.when.clone(),
+                        values: r
+                            .one_of
+                            .clone()
+                            .unwrap_or_else(|| r.equals.iter().cloned().collect()),
+                        office_id: office_ids[r.office.as_str()],
+                        office_code: r.office.clone(),
+                    })
+                    .collect(),
+            };
             let row = ServiceRow {
+                routing: serde_json::to_string(&routing)?,
                 category_id: category_ids[s.category.as_str()],
                 office_id: office_ids[s.office.as_str()],
                 title: s.title.clone(),
@@ -594,7 +690,7 @@ impl Bundle {
                 .select((services::id, ServiceRow::as_select()))
                 .first(conn)
                 .optional()?;
-            match existing {
+            let service_id = match existing {
                 None => {
                     report.count(Change::Created);
                     diesel::insert_into(services::table)
@@ -605,7 +701,8 @@ impl Bundle {
                             services::created_at.eq(ts),
                             services::updated_at.eq(ts),
                         ))
-                        .execute(conn)?;
+                        .returning(services::id)
+                        .get_result(conn)?
                 }
                 Some((id, current)) => {
                     report.count(if current == row {
@@ -616,12 +713,55 @@ impl Bundle {
                             .execute(conn)?;
                         Change::Updated
                     });
+                    id
                 }
+            };
+            if let Some(form) = form {
+                report.count(load_form(conn, ente_id, service_id, form, ts)?);
             }
         }
         tracing::info!(ente = %code, %report, "bundle loaded");
         Ok(report)
     }
+}
+
+/// A new form version when the definition differs from the latest one (instances keep the
+/// version they were filled with, so versions are never edited).
+fn load_form(
+    conn: &mut DbConn,
+    ente_id: i64,
+    service_id: i64,
+    form: &FormDefinition,
+    ts: chrono::NaiveDateTime,
+) -> anyhow::Result<Change> {
+    let text = serde_json_canonicalizer::to_string(form)?;
+    let digest = crate::db::sha256_hex(text.as_bytes());
+    let latest: Option<(i32, String)> = form_definitions::table
+        .filter(form_definitions::service_id.eq(service_id))
+        .order(form_definitions::version.desc())
+        .select((form_definitions::version, form_definitions::digest))
+        .first(conn)
+        .optional()?;
+    let version = match latest {
+        Some((_, d)) if d == digest => return Ok(Change::Unchanged),
+        Some((v, _)) => v + 1,
+        None => 1,
+    };
+    diesel::insert_into(form_definitions::table)
+        .values((
+            form_definitions::ente_id.eq(ente_id),
+            form_definitions::service_id.eq(service_id),
+            form_definitions::version.eq(version),
+            form_definitions::definition.eq(&text),
+            form_definitions::digest.eq(&digest),
+            form_definitions::created_at.eq(ts),
+        ))
+        .execute(conn)?;
+    Ok(if version == 1 {
+        Change::Created
+    } else {
+        Change::Updated
+    })
 }
 
 /// The service columns a bundle decides.
@@ -640,4 +780,5 @@ struct ServiceRow {
     needs_appointment: bool,
     needs_payment: bool,
     published: bool,
+    routing: String,
 }

@@ -106,6 +106,81 @@ pub struct Settings {
     pub tenancy: TenancySettings,
     pub telemetry: TelemetrySettings,
     pub demo: DemoSettings,
+    pub instances: InstancesSettings,
+    pub storage: StorageSettings,
+    pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstancesSettings {
+    /// A draft not touched for this many days is deleted with its attachments.
+    pub draft_ttl_days: u32,
+    /// Largest attachment, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest total of an instance's attachments, in bytes.
+    pub max_total_bytes: u64,
+    /// Most attachments on one instance.
+    pub max_files: u32,
+    /// Attachment types accepted, decided by content: pdf, xml, txt, jpeg, png, tiff, eml,
+    /// odf, ooxml.
+    pub allowed_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Where attachments live: "local" (a directory) for now.
+    pub backend: String,
+    pub local_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Deliver through an SMTP server.
+    Smtp,
+    /// Write the message to the log instead of sending it (demo only).
+    Log,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerMode {
+    /// The outbox worker runs inside `serve`.
+    InProcess,
+    /// `serve` does not send; run `sportello worker` (one or more).
+    External,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    /// Sender, e.g. `Comune di Esempio <noreply@comune.example.it>`.
+    pub from: String,
+    pub timeout_secs: u64,
+    /// Attempts before a message is set aside as dead (visible to administrators).
+    pub max_attempts: u32,
+    /// First retry delay; doubles at each attempt, capped at one hour.
+    pub retry_base_secs: u64,
+    pub worker: WorkerMode,
+    /// How often an idle worker looks for due messages.
+    pub poll_interval_ms: u64,
 }
 
 fn default_env() -> Environment {
@@ -313,6 +388,15 @@ impl Settings {
             }
             self.session.secret = Some(read_secret_file("session.secret_file", &path)?);
         }
+        if let Some(path) = self.mail.password_file.clone() {
+            if self.mail.password.is_some() {
+                return Err(ConfigError::new(
+                    "mail.password_file",
+                    "give either mail.password or mail.password_file, not both",
+                ));
+            }
+            self.mail.password = Some(read_secret_file("mail.password_file", &path)?);
+        }
         if let Some(path) = self.database.url_file.clone() {
             if self.database.url.is_some() {
                 return Err(ConfigError::new(
@@ -425,6 +509,63 @@ impl Settings {
 
         tracing_subscriber::EnvFilter::try_new(&self.telemetry.filter)
             .map_err(|e| ConfigError::new("telemetry.filter", e.to_string()))?;
+
+        let i = &self.instances;
+        if i.draft_ttl_days == 0 {
+            return Err(ConfigError::new(
+                "instances.draft_ttl_days",
+                "must be at least 1",
+            ));
+        }
+        if i.max_file_bytes == 0 || i.max_total_bytes < i.max_file_bytes {
+            return Err(ConfigError::new(
+                "instances.max_total_bytes",
+                "must be at least instances.max_file_bytes (and both above 0)",
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::new("server.max_body_bytes", "is too small"));
+        }
+        for t in &i.allowed_types {
+            if crate::storage::sniff::FileKind::parse(t).is_none() {
+                return Err(ConfigError::new(
+                    "instances.allowed_types",
+                    format!("unknown type `{t}` (known: pdf, xml, txt, jpeg, png, tiff, eml, odf, ooxml)"),
+                ));
+            }
+        }
+        if self.storage.backend != "local" {
+            return Err(ConfigError::new(
+                "storage.backend",
+                "only \"local\" is available",
+            ));
+        }
+
+        let m = &self.mail;
+        if m.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "mail.from",
+                "must be an address such as `Comune di Esempio <noreply@comune.example.it>`",
+            ));
+        }
+        if production && m.transport == MailTransport::Log {
+            return Err(ConfigError::new(
+                "mail.transport",
+                "\"log\" does not deliver mail to citizens: use \"smtp\" in production",
+            ));
+        }
+        if m.transport == MailTransport::Smtp && m.smtp_host.trim().is_empty() {
+            return Err(ConfigError::new("mail.smtp_host", "is empty"));
+        }
+        if m.username.is_some() != m.password.is_some() {
+            return Err(ConfigError::new(
+                "mail.password",
+                "give both mail.username and mail.password (or neither)",
+            ));
+        }
+        if m.max_attempts == 0 {
+            return Err(ConfigError::new("mail.max_attempts", "must be at least 1"));
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! docs/architecture.md for the map of modules.
 
 pub mod auth;
+pub mod backoffice;
 pub mod bundle;
 pub mod catalog;
 pub mod citizens;
@@ -12,6 +13,10 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod instances;
+pub mod notify;
 pub mod org;
+pub mod protocol;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;

@@ -40,6 +40,8 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Deliver outbox messages (e-mails) until stopped; several may run at once.
+    Worker,
     /// Load an ente bundle (ente.toml + services/*.toml) into the database; idempotent.
     Load {
         /// The bundle directory, e.g. config/demo.
@@ -112,6 +114,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{applied} migration(s) applied; the schema is current");
             Ok(())
         }
+        Command::Worker => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let worker = std::sync::Arc::new(sportello::notify::Worker::new(db, &settings.mail)?);
+            actix_web::rt::System::new().block_on(async move {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let running = tokio::spawn(worker.run(stop.clone()));
+                let mut term = actix_web::rt::signal::unix::signal(
+                    actix_web::rt::signal::unix::SignalKind::terminate(),
+                )?;
+                tokio_select_signal(&mut term).await;
+                tracing::info!("stopping the outbox worker after the current round");
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = running.await;
+                Ok::<_, anyhow::Error>(())
+            })
+        }
         Command::Load { dir } => {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
@@ -161,4 +182,13 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         }
         app.run().await.context("server error")
     })
+}
+
+/// Waits for SIGTERM or SIGINT.
+async fn tokio_select_signal(term: &mut actix_web::rt::signal::unix::Signal) {
+    let ctrl_c = actix_web::rt::signal::ctrl_c();
+    futures_util::pin_mut!(ctrl_c);
+    let term = term.recv();
+    futures_util::pin_mut!(term);
+    futures_util::future::select(ctrl_c, term).await;
 }

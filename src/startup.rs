@@ -9,10 +9,11 @@ use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 
 use crate::auth::session::SessionManager;
-use crate::config::Settings;
+use crate::config::{Settings, WorkerMode};
 use crate::db::Db;
 use crate::http::extract::AppState;
 use crate::http::middleware::{request_context, SecurityHeaders};
+use crate::notify::Worker;
 
 pub struct Application {
     port: u16,
@@ -40,7 +41,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let sessions = SessionManager::new(&settings.session)?;
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::new(db, sessions, settings.clone()));
+        let state = web::Data::new(AppState::new(db, sessions, settings.clone())?);
         let security = web::Data::new(SecurityHeaders {
             hsts: settings.server.public_url.starts_with("https://"),
         });
@@ -88,7 +89,58 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGINT/SIGTERM), then drains in-flight requests.
+    /// Meanwhile: the outbox worker (when `mail.worker = "in_process"`) and housekeeping
+    /// every few minutes (expired sessions and drafts; both are also refused on sight, so
+    /// this only keeps tables and disk small).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let worker = if self.state.settings.mail.worker == WorkerMode::InProcess {
+            let w = Worker::new(self.state.db.clone(), &self.state.settings.mail)
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            Some(tokio::spawn(Arc::new(w).run(stop.clone())))
+        } else {
+            None
+        };
+        let state = self.state.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                tick.tick().await;
+                housekeeping(&state).await;
+            }
+        });
+        let result = self.server.await;
+        housekeeping.abort();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = worker {
+            let _ = w.await;
+        }
+        result
+    }
+}
+
+/// Deletes expired sessions and drafts (with their files).
+pub async fn housekeeping(state: &web::Data<AppState>) {
+    let st = state.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let sessions = st.sessions.purge_expired(conn)?;
+            let keys = crate::instances::purge_expired_drafts(conn)?;
+            Ok::<_, anyhow::Error>((sessions, keys))
+        })
+        .await;
+    match result {
+        Ok((sessions, keys)) => {
+            if sessions > 0 {
+                tracing::info!(sessions, "expired sessions purged");
+            }
+            for key in keys {
+                if let Err(e) = state.store.delete(&key) {
+                    tracing::warn!(error = %e, "cannot delete the file of an expired draft");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "housekeeping failed"),
     }
 }

@@ -12,6 +12,7 @@ pub fn init(settings: &TelemetrySettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true);
     // An Err only means a subscriber is already installed.
     let _ = match settings.format {

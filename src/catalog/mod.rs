@@ -1,6 +1,9 @@
 //! The service catalog: categories and service cards ("come fare per"), read by citizens
 //! before they apply. Cards are data loaded from files (see [`crate::bundle`]).
 
+pub mod forms;
+pub mod routing;
+
 use diesel::prelude::*;
 use serde::Serialize;
 

@@ -275,3 +275,63 @@ pub fn now() -> chrono::NaiveDateTime {
     use chrono::{SubsecRound, Utc};
     Utc::now().naive_utc().trunc_subsecs(6)
 }
+
+/// Lowercase hex SHA-256, the digest format used everywhere (documents, attachments, tokens).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// A message claimed from the outbox by one worker.
+#[derive(Debug, diesel::QueryableByName)]
+pub struct ClaimedMessage {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub ente_id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub payload: String,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub attempts: i32,
+}
+
+/// Claims up to `limit` due outbox messages for `worker` until `lease_until`. On PostgreSQL
+/// rows locked by another worker's claim are skipped (`FOR UPDATE SKIP LOCKED`); on SQLite
+/// the write transaction serialises claims. Either way a message has one holder at a time,
+/// and a crashed holder's lease runs out so another worker picks the message up.
+pub fn claim_outbox(
+    conn: &mut DbConn,
+    worker: &str,
+    at: chrono::NaiveDateTime,
+    lease_until: chrono::NaiveDateTime,
+    limit: i64,
+) -> diesel::QueryResult<Vec<ClaimedMessage>> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    use diesel::RunQueryDsl;
+    let lock = match conn {
+        DbConn::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        DbConn::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET locked_by = $1, locked_until = $2 WHERE id IN (\
+           SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $3 \
+           AND (locked_until IS NULL OR locked_until <= $3) ORDER BY id LIMIT $4 {lock}) \
+         RETURNING id, ente_id, kind, payload, attempts"
+    );
+    write_tx(conn, |conn| {
+        diesel::sql_query(sql)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Timestamp, _>(at)
+            .bind::<BigInt, _>(limit)
+            .load(conn)
+    })
+}

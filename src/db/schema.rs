@@ -107,6 +107,7 @@ diesel::table! {
         published -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        routing -> Text,
     }
 }
 
@@ -125,7 +126,123 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    form_definitions (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        service_id -> BigInt,
+        version -> Integer,
+        definition -> Text,
+        digest -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    protocol_counters (aoo_id, year) {
+        aoo_id -> BigInt,
+        year -> Integer,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    protocol_registrations (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        aoo_id -> BigInt,
+        year -> Integer,
+        number -> BigInt,
+        registered_at -> Timestamp,
+        direction -> Text,
+        sender -> Text,
+        subject -> Text,
+        document_digest -> Text,
+        attachments_count -> Integer,
+        attachments_description -> Text,
+        instance_id -> Nullable<Text>,
+        annulled_at -> Nullable<Timestamp>,
+        annulled_by -> Nullable<Text>,
+        annulment_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        ente_id -> BigInt,
+        service_id -> BigInt,
+        form_id -> BigInt,
+        citizen_id -> BigInt,
+        status -> Text,
+        data -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        submitted_at -> Nullable<Timestamp>,
+        office_id -> Nullable<BigInt>,
+        document -> Nullable<Text>,
+        document_digest -> Nullable<Text>,
+        registration_id -> Nullable<BigInt>,
+        due_date -> Nullable<Date>,
+        submit_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        instance_id -> Text,
+        ente_id -> BigInt,
+        filename -> Text,
+        description -> Nullable<Text>,
+        kind -> Text,
+        mime -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instance_events (id) {
+        id -> BigInt,
+        instance_id -> Text,
+        at -> Timestamp,
+        kind -> Text,
+        actor -> Text,
+        details -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        kind -> Text,
+        dedupe_key -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(aoo -> enti (ente_id));
+diesel::joinable!(form_definitions -> services (service_id));
+diesel::joinable!(instances -> services (service_id));
+diesel::joinable!(instances -> citizens (citizen_id));
+diesel::joinable!(instances -> offices (office_id));
+diesel::joinable!(instances -> protocol_registrations (registration_id));
+diesel::joinable!(instances -> form_definitions (form_id));
+diesel::joinable!(attachments -> instances (instance_id));
+diesel::joinable!(instance_events -> instances (instance_id));
 diesel::joinable!(offices -> aoo (aoo_id));
 diesel::joinable!(staff_roles -> staff_users (staff_user_id));
 diesel::joinable!(services -> service_categories (category_id));
@@ -142,4 +259,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_categories,
     services,
     sessions,
+    form_definitions,
+    protocol_counters,
+    protocol_registrations,
+    instances,
+    attachments,
+    instance_events,
+    outbox,
 );

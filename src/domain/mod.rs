@@ -1,6 +1,8 @@
 //! Pure domain types and rules: no I/O, testable without a database or HTTP. Types that must
 //! be valid have private fields and a `parse` constructor.
 
+pub mod calendar;
 pub mod codice_fiscale;
 pub mod email;
 pub mod ente_code;
+pub mod protocol_number;

@@ -8,11 +8,15 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use crate::auth::session::{Session, SessionManager};
+use crate::auth::session::{Session, SessionManager, Subject};
+use crate::catalog::forms::FormCache;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::instances::attachments::Limits;
+use crate::instances::CitizenCtx;
 use crate::org::{self, Ente};
+use crate::storage::{BlobStore, LocalDirStore};
 
 /// Everything a handler may need, shared by all workers.
 #[derive(Debug)]
@@ -20,17 +24,24 @@ pub struct AppState {
     pub db: Db,
     pub sessions: SessionManager,
     pub settings: Arc<Settings>,
+    pub forms: Arc<FormCache>,
+    pub store: Arc<dyn BlobStore>,
+    pub limits: Limits,
     enti: RwLock<HashMap<String, Ente>>,
 }
 
 impl AppState {
-    pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> Self {
-        Self {
+    pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> anyhow::Result<Self> {
+        let store = Arc::new(LocalDirStore::new(settings.storage.local_dir.clone())?);
+        Ok(Self {
             db,
             sessions,
+            forms: Arc::new(FormCache::default()),
+            store,
+            limits: Limits::from_settings(&settings.instances),
             settings,
             enti: RwLock::new(HashMap::new()),
-        }
+        })
     }
 
     /// The ente with this code. Enti are cached once found (their id and code never
@@ -159,6 +170,60 @@ impl FromRequest for Authenticated {
                 .0
                 .map(Authenticated)
                 .ok_or(ApiError::Unauthorized)
+        })
+    }
+}
+
+/// A request from a logged-in citizen (staff sessions are refused: 403).
+#[derive(Debug, Clone)]
+pub struct Citizen(pub CitizenCtx);
+
+impl FromRequest for Citizen {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = Authenticated::from_request(req, payload);
+        Box::pin(async move {
+            let s = fut.await?.0;
+            match s.subject {
+                Subject::Citizen(citizen_id) => Ok(Citizen(CitizenCtx {
+                    ente_id: s.ente_id,
+                    citizen_id,
+                    level: s.level,
+                })),
+                Subject::Staff(_) => Err(ApiError::Forbidden(
+                    "Questa funzione è riservata ai cittadini.".into(),
+                )),
+            }
+        })
+    }
+}
+
+/// A request from logged-in staff (citizen sessions are refused: 403).
+#[derive(Debug, Clone, Copy)]
+pub struct Staff {
+    pub ente_id: i64,
+    pub staff_user_id: i64,
+}
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let fut = Authenticated::from_request(req, payload);
+        Box::pin(async move {
+            let s = fut.await?.0;
+            match s.subject {
+                Subject::Staff(staff_user_id) => Ok(Staff {
+                    ente_id: s.ente_id,
+                    staff_user_id,
+                }),
+                Subject::Citizen(_) => Err(ApiError::Forbidden(
+                    "Questa funzione è riservata al personale dell'ente.".into(),
+                )),
+            }
         })
     }
 }

@@ -2,9 +2,11 @@
 //! call the capability's code and map the result.
 
 pub mod auth;
+pub mod backoffice;
 pub mod catalog;
 pub mod extract;
 pub mod health;
+pub mod instances;
 pub mod middleware;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -64,6 +66,12 @@ pub fn configure(
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_json_bytes)
+            // application/json, and the +json types such as application/merge-patch+json.
+            .content_type(|mime| {
+                mime.type_() == actix_web::mime::APPLICATION
+                    && (mime.subtype() == actix_web::mime::JSON
+                        || mime.suffix() == Some(actix_web::mime::JSON))
+            })
             .error_handler(json_error),
     )
     .app_data(web::PayloadConfig::new(max_body_bytes))
@@ -85,7 +93,33 @@ pub fn configure(
             .service(
                 resource("/enti/{ente}/services/{slug}")
                     .route(web::get().to(catalog::get_service_of)),
-            ),
+            )
+            .service(resource("/instances").route(web::post().to(instances::create)))
+            .service(
+                resource("/instances/{id}")
+                    .route(web::get().to(instances::show))
+                    .route(web::patch().to(instances::patch)),
+            )
+            .service(
+                resource("/instances/{id}/attachments").route(web::post().to(instances::upload)),
+            )
+            .service(
+                resource("/instances/{id}/attachments/{attachment}")
+                    .route(web::delete().to(instances::remove_attachment)),
+            )
+            .service(resource("/instances/{id}/submit").route(web::post().to(instances::submit)))
+            .service(resource("/me/instances").route(web::get().to(instances::my_instances)))
+            .service(resource("/me/instances/{id}").route(web::get().to(instances::show)))
+            .service(
+                resource("/me/instances/{id}/receipt").route(web::get().to(instances::receipt)),
+            )
+            .service(
+                resource("/me/instances/{id}/attachments/{attachment}")
+                    .route(web::get().to(instances::download_attachment)),
+            )
+            .service(resource("/offices/{office}/queue").route(web::get().to(backoffice::queue)))
+            .service(resource("/admin/outbox").route(web::get().to(backoffice::outbox)))
+            .service(resource("/admin/outbox/{id}/retry").route(web::post().to(backoffice::retry))),
     );
     if dev_login {
         cfg.service(resource("/auth/dev/login").route(web::post().to(auth::dev_login)));

@@ -1,7 +1,7 @@
 use crate::helpers::*;
 use sportello::bundle::{Bundle, LoadReport};
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "enti",
     "aoo",
     "offices",
@@ -9,20 +9,21 @@ const TABLES: [&str; 7] = [
     "staff_roles",
     "service_categories",
     "services",
+    "form_definitions",
 ];
 
 #[tokio::test]
 async fn loading_the_demo_twice_changes_nothing() {
     let app = spawn_app().await; // loads config/demo once
     let before: Vec<i64> = TABLES.iter().map(|t| app.count(t)).collect();
-    assert_eq!(before, [1, 1, 4, 5, 5, 4, 4]);
+    assert_eq!(before, [1, 1, 4, 5, 5, 4, 4, 4]);
     let report = app.load_bundle(&repo_dir().join("config/demo"));
     assert_eq!(
         report,
         LoadReport {
             created: 0,
             updated: 0,
-            unchanged: 1 + 1 + 4 + 5 + 4 + 4
+            unchanged: 1 + 1 + 4 + 5 + 4 + 4 + 4
         }
     );
     let after: Vec<i64> = TABLES.iter().map(|t| app.count(t)).collect();

@@ -109,16 +109,16 @@ fn migrate_and_load_are_idempotent() {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert!(run(&["migrate"]).starts_with("1 migration(s) applied"));
+    assert!(run(&["migrate"]).starts_with("2 migration(s) applied"));
     assert!(run(&["migrate"]).starts_with("0 migration(s) applied"));
     let first = run(&["load", "config/demo"]);
     assert!(
-        first.contains("19 created, 0 updated, 0 unchanged"),
+        first.contains("23 created, 0 updated, 0 unchanged"),
         "{first}"
     );
     let second = run(&["load", "config/demo"]);
     assert!(
-        second.contains("0 created, 0 updated, 19 unchanged"),
+        second.contains("0 created, 0 updated, 23 unchanged"),
         "{second}"
     );
 }

@@ -1,0 +1,10 @@
+DROP FUNCTION IF EXISTS instances_document_guard() CASCADE;
+DROP FUNCTION IF EXISTS protocol_registrations_guard() CASCADE;
+DROP TABLE outbox;
+DROP TABLE instance_events;
+DROP TABLE attachments;
+DROP TABLE instances;
+DROP TABLE protocol_registrations;
+DROP TABLE protocol_counters;
+DROP TABLE form_definitions;
+ALTER TABLE services DROP COLUMN routing;

@@ -1,0 +1,359 @@
+//! Instances API for citizens: drafts, attachments, submission, personal area.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::http::extract::{AppState, Citizen};
+use crate::instances::attachments::{self, clean_filename, mib, Upload};
+use crate::instances::{self, submit, InstanceError};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDraft {
+    pub service: String,
+}
+
+/// `POST /api/v1/instances` — a new draft of a service.
+#[tracing::instrument(skip_all, fields(service = %body.service))]
+pub async fn create(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    body: web::Json<NewDraft>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let st = state.clone();
+    let view = state
+        .db
+        .run(move |conn| {
+            let id = instances::create_draft(
+                conn,
+                ctx,
+                &body.service,
+                st.settings.instances.draft_ttl_days,
+            )?;
+            instances::view(conn, &st.forms, ctx, &id)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let location = format!(
+        "/api/v1/instances/{}",
+        view["id"].as_str().unwrap_or_default()
+    );
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(view))
+}
+
+/// `GET /api/v1/instances/{id}` and `GET /api/v1/me/instances/{id}`.
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn show(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let st = state.clone();
+    let view = state
+        .db
+        .run(move |conn| instances::view(conn, &st.forms, ctx, &id))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `PATCH /api/v1/instances/{id}` — JSON Merge Patch (RFC 7396) of the draft's data.
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let st = state.clone();
+    let view = state
+        .db
+        .run(move |conn| {
+            instances::patch_draft(
+                conn,
+                &st.forms,
+                ctx,
+                &id,
+                &body,
+                st.settings.instances.draft_ttl_days,
+            )?;
+            instances::view(conn, &st.forms, ctx, &id)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/instances/{id}/attachments` — multipart upload of one or more `file`
+/// parts, with an optional `description` part. Every file is checked (size, type by
+/// content) before anything is stored; any refusal stores nothing.
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn upload(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let limits = state.limits.clone();
+    let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut uploads: Vec<Upload> = Vec::new();
+    let mut description: Option<String> = None;
+    let mut request_total: u64 = 0;
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(multipart_error)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename().map(str::to_owned));
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(multipart_error)?;
+            bytes.extend_from_slice(&chunk);
+            request_total += chunk.len() as u64;
+            if bytes.len() as u64 > limits.max_file_bytes {
+                return Err(InstanceError::TooLarge(format!(
+                    "Il file «{}» supera la dimensione massima di {} per allegato.",
+                    clean_filename(filename.as_deref().unwrap_or("allegato")),
+                    mib(limits.max_file_bytes)
+                ))
+                .into());
+            }
+            if request_total > limits.max_total_bytes {
+                return Err(InstanceError::TooLarge(format!(
+                    "Gli allegati della pratica supererebbero in totale {}.",
+                    mib(limits.max_total_bytes)
+                ))
+                .into());
+            }
+        }
+        match (name.as_str(), filename) {
+            ("file", Some(filename)) => uploads.push(Upload {
+                filename,
+                description: None,
+                bytes,
+            }),
+            ("description", None) => {
+                description = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "Parte «{name}» non prevista: inviare i file nel campo «file» e \
+                     facoltativamente una descrizione nel campo «description»."
+                )))
+            }
+        }
+    }
+    if uploads.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Nessun file ricevuto: inviare il file nel campo «file».".into(),
+        ));
+    }
+    let mut checked = Vec::with_capacity(uploads.len());
+    for mut u in uploads {
+        u.description = description.clone();
+        let detected = attachments::check_upload(&u, &limits)?;
+        checked.push((u, detected));
+    }
+    let st = state.clone();
+    let added = state
+        .db
+        .run(move |conn| {
+            let mut added = Vec::new();
+            for (u, d) in &checked {
+                added.push(attachments::add(
+                    conn,
+                    st.store.as_ref(),
+                    ctx,
+                    &id,
+                    u,
+                    d,
+                    &st.limits,
+                )?);
+            }
+            Ok::<_, InstanceError>(added)
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "attachments": added })))
+}
+
+fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
+    use actix_multipart::MultipartError as M;
+    match e {
+        M::ContentTypeMissing
+        | M::ContentTypeParse
+        | M::ContentTypeIncompatible
+        | M::BoundaryMissing => {
+            ApiError::UnsupportedMediaType("Inviare gli allegati come multipart/form-data.".into())
+        }
+        other => ApiError::BadRequest(format!("Caricamento non riuscito: {other}")),
+    }
+}
+
+/// `DELETE /api/v1/instances/{id}/attachments/{attachment}`
+#[tracing::instrument(skip_all)]
+pub async fn remove_attachment(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let (id, att) = path.into_inner();
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| attachments::remove(conn, st.store.as_ref(), ctx, &id, &att))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/me/instances/{id}/attachments/{attachment}` — the file, as a download.
+#[tracing::instrument(skip_all)]
+pub async fn download_attachment(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let (id, att) = path.into_inner();
+    let st = state.clone();
+    let (info, bytes) = state
+        .db
+        .run(move |conn| attachments::read(conn, st.store.as_ref(), ctx, &id, &att))
+        .await
+        .map_err(ApiError::from)?;
+    let ascii: String = info
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = info
+        .filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, info.mime.clone()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ))
+        .insert_header(("x-content-sha256", info.sha256))
+        .body(bytes))
+}
+
+/// `POST /api/v1/instances/{id}/submit` — see [`submit::submit`]. 201 the first time, 200
+/// with the same body when the instance was already submitted.
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().ok().map(str::trim).unwrap_or_default();
+            if k.is_empty() || k.len() > 200 {
+                return Err(ApiError::BadRequest(
+                    "L'intestazione Idempotency-Key deve essere un testo di 1–200 caratteri."
+                        .into(),
+                ));
+            }
+            Some(k.to_owned())
+        }
+    };
+    let st = state.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            submit::submit(
+                conn,
+                &st.forms,
+                ctx,
+                &id,
+                key.as_deref(),
+                &st.settings.server.public_url,
+            )
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let mut res = if outcome.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(res.json(outcome.body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paging {
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// `GET /api/v1/me/instances` — the citizen's instances, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn my_instances(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    query: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let page = query.page.unwrap_or(1).max(1);
+    let per_page = query.per_page.unwrap_or(20).clamp(1, 100);
+    let list = state
+        .db
+        .run(move |conn| instances::list_own(conn, ctx, page, per_page))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// `GET /api/v1/me/instances/{id}/receipt`
+#[tracing::instrument(skip_all)]
+pub async fn receipt(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let body = state
+        .db
+        .run(move |conn| submit::receipt(conn, ctx, &id))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(body))
+}

@@ -1,0 +1,344 @@
+//! Attachments of a draft: accepted by content (never by file name), limited in size per
+//! file and per instance, stored through the [`BlobStore`] seam with their SHA-256.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{iso, load_own, record_event, CitizenCtx, InstanceError, DRAFT};
+use crate::db::schema::attachments as att;
+use crate::db::{now, sha256_hex, write_tx, DbConn};
+use crate::storage::sniff::{sniff, Detected, FileKind};
+use crate::storage::BlobStore;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentInfo {
+    pub id: String,
+    pub filename: String,
+    pub description: Option<String>,
+    pub kind: String,
+    pub mime: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub created_at: String,
+    pub download_url: String,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    String,
+    NaiveDateTime,
+);
+
+fn info(
+    (id, instance_id, filename, description, kind, mime, size_bytes, sha256, created_at): Row,
+) -> AttachmentInfo {
+    AttachmentInfo {
+        download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
+        id,
+        filename,
+        description,
+        kind,
+        mime,
+        size_bytes,
+        sha256,
+        created_at: iso(created_at),
+    }
+}
+
+macro_rules! columns {
+    () => {
+        (
+            att::id,
+            att::instance_id,
+            att::filename,
+            att::description,
+            att::kind,
+            att::mime,
+            att::size_bytes,
+            att::sha256,
+            att::created_at,
+        )
+    };
+}
+
+pub fn list(conn: &mut DbConn, instance_id: &str) -> QueryResult<Vec<AttachmentInfo>> {
+    Ok(att::table
+        .filter(att::instance_id.eq(instance_id))
+        .order((att::created_at, att::id))
+        .select(columns!())
+        .load::<Row>(conn)?
+        .into_iter()
+        .map(info)
+        .collect())
+}
+
+/// What the upload limits are.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+    pub max_files: u32,
+    pub allowed: Vec<FileKind>,
+}
+
+impl Limits {
+    pub fn from_settings(s: &crate::config::InstancesSettings) -> Self {
+        Self {
+            max_file_bytes: s.max_file_bytes,
+            max_total_bytes: s.max_total_bytes,
+            max_files: s.max_files,
+            allowed: s
+                .allowed_types
+                .iter()
+                .filter_map(|t| FileKind::parse(t))
+                .collect(),
+        }
+    }
+
+    fn allowed_labels(&self) -> String {
+        self.allowed
+            .iter()
+            .map(|k| k.label_it())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One uploaded file as received.
+#[derive(Debug)]
+pub struct Upload {
+    pub filename: String,
+    pub description: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+pub fn mib(bytes: u64) -> String {
+    let v = bytes as f64 / (1024.0 * 1024.0);
+    if v >= 10.0 || (v - v.round()).abs() < 0.05 {
+        format!("{v:.0} MB")
+    } else {
+        format!("{v:.1} MB")
+    }
+}
+
+/// A file name safe to show and to send back in `Content-Disposition`: the last path
+/// component, without control characters and quotes, at most 200 characters.
+pub fn clean_filename(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim().to_owned();
+    if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
+        "allegato".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// Checks one file against the per-file limit and the accepted types, by content.
+pub fn check_upload(upload: &Upload, limits: &Limits) -> Result<Detected, InstanceError> {
+    if upload.bytes.len() as u64 > limits.max_file_bytes {
+        return Err(InstanceError::TooLarge(format!(
+            "Il file «{}» supera la dimensione massima di {} per allegato.",
+            clean_filename(&upload.filename),
+            mib(limits.max_file_bytes)
+        )));
+    }
+    if upload.bytes.is_empty() {
+        return Err(InstanceError::AttachmentRefused(format!(
+            "Il file «{}» è vuoto.",
+            clean_filename(&upload.filename)
+        )));
+    }
+    match sniff(&upload.bytes) {
+        Some(d) if limits.allowed.contains(&d.kind) => Ok(d),
+        Some(d) => Err(InstanceError::TypeRefused(format!(
+            "Il file «{}» è di tipo {}, che non è accettato. Tipi accettati: {}.",
+            clean_filename(&upload.filename),
+            d.kind.label_it(),
+            limits.allowed_labels()
+        ))),
+        None => Err(InstanceError::TypeRefused(format!(
+            "Il contenuto del file «{}» non corrisponde a nessun tipo accettato (il nome del file \
+             non conta). Tipi accettati: {}.",
+            clean_filename(&upload.filename),
+            limits.allowed_labels()
+        ))),
+    }
+}
+
+/// Adds a checked file to the citizen's draft: limits on count and total, the file stored
+/// first (so no row ever points to a missing file), then the row, in one transaction.
+pub fn add(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    ctx: CitizenCtx,
+    instance_id: &str,
+    upload: &Upload,
+    detected: &Detected,
+    limits: &Limits,
+) -> Result<AttachmentInfo, InstanceError> {
+    write_tx(conn, |conn| {
+        let row = load_own(conn, ctx, instance_id)?;
+        if row.status != DRAFT {
+            return Err(InstanceError::NotADraft);
+        }
+        // SUM(BIGINT) is NUMERIC on PostgreSQL; add the sizes here instead.
+        let sizes: Vec<i64> = att::table
+            .filter(att::instance_id.eq(instance_id))
+            .select(att::size_bytes)
+            .load(conn)?;
+        let count = sizes.len() as i64;
+        let total: Option<i64> = Some(sizes.iter().sum());
+        if count >= i64::from(limits.max_files) {
+            return Err(InstanceError::AttachmentRefused(format!(
+                "Sono già stati caricati {count} allegati, il massimo per una pratica."
+            )));
+        }
+        let size = upload.bytes.len() as i64;
+        if total.unwrap_or(0) + size > limits.max_total_bytes as i64 {
+            return Err(InstanceError::TooLarge(format!(
+                "Gli allegati della pratica supererebbero in totale {}.",
+                mib(limits.max_total_bytes)
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let key = format!("{}/{}/{}", ctx.ente_id, instance_id, id);
+        let sha = sha256_hex(&upload.bytes);
+        store.put(&key, &upload.bytes)?;
+        let ts = now();
+        let filename = clean_filename(&upload.filename);
+        let description = upload
+            .description
+            .as_ref()
+            .map(|d| d.trim().chars().take(500).collect::<String>())
+            .filter(|d| !d.is_empty());
+        let inserted = diesel::insert_into(att::table)
+            .values((
+                att::id.eq(&id),
+                att::instance_id.eq(instance_id),
+                att::ente_id.eq(ctx.ente_id),
+                att::filename.eq(&filename),
+                att::description.eq(&description),
+                att::kind.eq(detected.kind.as_str()),
+                att::mime.eq(&detected.mime),
+                att::size_bytes.eq(size),
+                att::sha256.eq(&sha),
+                att::storage_key.eq(&key),
+                att::created_at.eq(ts),
+            ))
+            .execute(conn)
+            .and_then(|_| {
+                record_event(
+                    conn,
+                    instance_id,
+                    ts,
+                    "attachment_added",
+                    "citizen",
+                    &json!({ "attachment": id, "filename": filename, "sha256": sha }),
+                )
+            });
+        if let Err(e) = inserted {
+            let _ = store.delete(&key);
+            return Err(e.into());
+        }
+        tracing::info!(instance = instance_id, attachment = %id, kind = detected.kind.as_str(), size, "attachment stored");
+        Ok(AttachmentInfo {
+            download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
+            id,
+            filename,
+            description,
+            kind: detected.kind.as_str().to_owned(),
+            mime: detected.mime.clone(),
+            size_bytes: size,
+            sha256: sha,
+            created_at: iso(ts),
+        })
+    })
+}
+
+/// Removes an attachment from the citizen's draft.
+pub fn remove(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    ctx: CitizenCtx,
+    instance_id: &str,
+    attachment_id: &str,
+) -> Result<(), InstanceError> {
+    let key = write_tx(conn, |conn| {
+        let row = load_own(conn, ctx, instance_id)?;
+        if row.status != DRAFT {
+            return Err(InstanceError::NotADraft);
+        }
+        let key: String = att::table
+            .filter(att::id.eq(attachment_id))
+            .filter(att::instance_id.eq(instance_id))
+            .select(att::storage_key)
+            .first(conn)
+            .optional()?
+            .ok_or(InstanceError::NotFound)?;
+        diesel::delete(att::table.filter(att::id.eq(attachment_id))).execute(conn)?;
+        record_event(
+            conn,
+            instance_id,
+            now(),
+            "attachment_removed",
+            "citizen",
+            &json!({ "attachment": attachment_id }),
+        )?;
+        Ok(key)
+    })?;
+    store.delete(&key)?;
+    Ok(())
+}
+
+/// The content of one of the citizen's attachments.
+pub fn read(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    ctx: CitizenCtx,
+    instance_id: &str,
+    attachment_id: &str,
+) -> Result<(AttachmentInfo, Vec<u8>), InstanceError> {
+    load_own(conn, ctx, instance_id)?;
+    let (row, key): (Row, String) = att::table
+        .filter(att::id.eq(attachment_id))
+        .filter(att::instance_id.eq(instance_id))
+        .select((columns!(), att::storage_key))
+        .first(conn)
+        .optional()?
+        .ok_or(InstanceError::NotFound)?;
+    let bytes = store.get(&key)?;
+    Ok((info(row), bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(clean_filename("../../etc/passwd"), "passwd");
+        assert_eq!(clean_filename("C:\\\\Users\\\\x\\\\doc.pdf"), "doc.pdf");
+        assert_eq!(clean_filename("a\"b\u{0}c.pdf"), "abc.pdf");
+        assert_eq!(clean_filename(""), "allegato");
+        assert_eq!(clean_filename(".."), "allegato");
+    }
+
+    #[test]
+    fn sizes_in_italian_megabytes() {
+        assert_eq!(mib(10 * 1024 * 1024), "10 MB");
+        assert_eq!(mib(1536 * 1024), "1.5 MB");
+    }
+}

@@ -1,0 +1,473 @@
+//! Instances (istanze): drafts a citizen fills step by step, their attachments, the
+//! submission pipeline, and the citizen's view of them.
+//!
+//! Everything here is blocking code on a `&mut DbConn`; handlers run it through `Db::run`.
+
+pub mod attachments;
+pub mod submit;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use crate::auth::AuthLevel;
+use crate::catalog::forms::{merge_patch, FormCache};
+use crate::db::schema::{
+    attachments as att, form_definitions as fd, instance_events as ev, instances as inst, offices,
+    protocol_registrations as pr, services,
+};
+use crate::db::{now, write_tx, DbConn, DbError};
+use crate::domain::calendar;
+use crate::domain::protocol_number::ProtocolNumber;
+use crate::error::{ApiError, FieldError};
+
+/// Who is acting on an instance: always a citizen of one ente, with their login level.
+#[derive(Debug, Clone, Copy)]
+pub struct CitizenCtx {
+    pub ente_id: i64,
+    pub citizen_id: i64,
+    pub level: AuthLevel,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("instance not found")]
+    NotFound,
+    #[error("service not available online")]
+    ServiceUnavailable,
+    #[error("the instance was already submitted")]
+    NotADraft,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("login level {current} below the {required} the service requires")]
+    LevelTooLow { required: i32, current: i32 },
+    #[error("attachment too large: {0}")]
+    TooLarge(String),
+    #[error("attachment type refused: {0}")]
+    TypeRefused(String),
+    #[error("attachment refused: {0}")]
+    AttachmentRefused(String),
+    #[error("Idempotency-Key already used for another instance")]
+    KeyReused,
+    #[error("the draft changed while it was being submitted")]
+    Concurrent,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for InstanceError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<crate::storage::StorageError> for InstanceError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+impl From<InstanceError> for ApiError {
+    fn from(e: InstanceError) -> Self {
+        match e {
+            InstanceError::NotFound => ApiError::NotFound,
+            InstanceError::ServiceUnavailable => ApiError::Validation(vec![FieldError::new(
+                "/service",
+                "Questo servizio non è disponibile online.",
+            )]),
+            InstanceError::NotADraft => {
+                ApiError::Conflict("La pratica è già stata presentata e non può essere modificata.".into())
+            }
+            InstanceError::Validation(errors) => ApiError::Validation(errors),
+            InstanceError::LevelTooLow { required, current } => ApiError::Forbidden(format!(
+                "Per presentare questa istanza serve un accesso SPID/CIE di livello {required} \
+                 (l'accesso attuale è di livello {current}): accedere di nuovo al livello richiesto."
+            )),
+            InstanceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            InstanceError::TypeRefused(m) => ApiError::UnsupportedMediaType(m),
+            InstanceError::AttachmentRefused(m) => {
+                ApiError::Validation(vec![FieldError::new("/attachments", m)])
+            }
+            InstanceError::KeyReused => ApiError::Validation(vec![FieldError::new(
+                "/idempotency_key",
+                "La chiave Idempotency-Key è già stata usata per un'altra pratica.",
+            )]),
+            InstanceError::Concurrent => ApiError::Conflict(
+                "La pratica è stata modificata mentre veniva presentata: riprovare.".into(),
+            ),
+            InstanceError::Db(e) => e.into(),
+            InstanceError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+pub const DRAFT: &str = "draft";
+pub const SUBMITTED: &str = "submitted";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = inst)]
+pub struct InstanceRow {
+    pub id: String,
+    pub ente_id: i64,
+    pub service_id: i64,
+    pub form_id: i64,
+    pub citizen_id: i64,
+    pub status: String,
+    pub data: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub office_id: Option<i64>,
+    pub document: Option<String>,
+    pub document_digest: Option<String>,
+    pub registration_id: Option<i64>,
+    pub due_date: Option<NaiveDate>,
+    pub submit_key: Option<String>,
+}
+
+impl InstanceRow {
+    pub fn data_value(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap_or_else(|_| json!({}))
+    }
+}
+
+/// The citizen's own, live instance: another citizen's id, another ente's, or an expired
+/// draft are all "not found" (404, never 403: existence is not disclosed).
+pub fn load_own(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    id: &str,
+) -> Result<InstanceRow, InstanceError> {
+    let row: InstanceRow = inst::table
+        .find(id)
+        .filter(inst::ente_id.eq(ctx.ente_id))
+        .filter(inst::citizen_id.eq(ctx.citizen_id))
+        .select(InstanceRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(InstanceError::NotFound)?;
+    if row.status == DRAFT && row.expires_at.is_some_and(|e| e <= now()) {
+        return Err(InstanceError::NotFound);
+    }
+    Ok(row)
+}
+
+/// Records one entry of an instance's history.
+pub fn record_event(
+    conn: &mut DbConn,
+    instance_id: &str,
+    at: NaiveDateTime,
+    kind: &str,
+    actor: &str,
+    details: &Value,
+) -> QueryResult<()> {
+    diesel::insert_into(ev::table)
+        .values((
+            ev::instance_id.eq(instance_id),
+            ev::at.eq(at),
+            ev::kind.eq(kind),
+            ev::actor.eq(actor),
+            ev::details.eq(details.to_string()),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// `POST /api/v1/instances`: a new draft of a published service with a form.
+pub fn create_draft(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    service_slug: &str,
+    ttl_days: u32,
+) -> Result<String, InstanceError> {
+    write_tx(conn, |conn| {
+        let service_id: i64 = services::table
+            .filter(services::ente_id.eq(ctx.ente_id))
+            .filter(services::slug.eq(service_slug))
+            .filter(services::published.eq(true))
+            .select(services::id)
+            .first(conn)
+            .optional()?
+            .ok_or(InstanceError::ServiceUnavailable)?;
+        let form_id: i64 = fd::table
+            .filter(fd::service_id.eq(service_id))
+            .order(fd::version.desc())
+            .select(fd::id)
+            .first(conn)
+            .optional()?
+            .ok_or(InstanceError::ServiceUnavailable)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let ts = now();
+        diesel::insert_into(inst::table)
+            .values((
+                inst::id.eq(&id),
+                inst::ente_id.eq(ctx.ente_id),
+                inst::service_id.eq(service_id),
+                inst::form_id.eq(form_id),
+                inst::citizen_id.eq(ctx.citizen_id),
+                inst::status.eq(DRAFT),
+                inst::data.eq("{}"),
+                inst::created_at.eq(ts),
+                inst::updated_at.eq(ts),
+                inst::expires_at.eq(ts + Duration::days(i64::from(ttl_days))),
+            ))
+            .execute(conn)?;
+        record_event(
+            conn,
+            &id,
+            ts,
+            "created",
+            "citizen",
+            &json!({ "service": service_slug }),
+        )?;
+        tracing::info!(instance = %id, service = service_slug, "draft created");
+        Ok(id)
+    })
+}
+
+/// `PATCH /api/v1/instances/{id}`: merges a JSON Merge Patch into the draft. Values that
+/// are present and wrong are refused (422, nothing saved); missing ones are expected in a
+/// draft and only reported in the step states.
+pub fn patch_draft(
+    conn: &mut DbConn,
+    forms: &FormCache,
+    ctx: CitizenCtx,
+    id: &str,
+    patch: &Value,
+    ttl_days: u32,
+) -> Result<(), InstanceError> {
+    if !patch.is_object() {
+        return Err(InstanceError::Validation(vec![FieldError::new(
+            "",
+            "I dati devono essere un oggetto JSON.",
+        )]));
+    }
+    write_tx(conn, |conn| {
+        let row = load_own(conn, ctx, id)?;
+        if row.status != DRAFT {
+            return Err(InstanceError::NotADraft);
+        }
+        let mut data = row.data_value();
+        merge_patch(&mut data, patch);
+        let form = forms.get(conn, row.form_id)?;
+        let wrong: Vec<FieldError> = form
+            .findings(&data)
+            .into_iter()
+            .filter(|f| !f.missing)
+            .map(|f| f.error)
+            .collect();
+        if !wrong.is_empty() {
+            return Err(InstanceError::Validation(wrong));
+        }
+        let ts = now();
+        diesel::update(inst::table.find(id))
+            .set((
+                inst::data.eq(data.to_string()),
+                inst::updated_at.eq(ts),
+                inst::expires_at.eq(ts + Duration::days(i64::from(ttl_days))),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// The full picture of one instance for its citizen: data, step states, attachments,
+/// protocol data, office, timeline.
+pub fn view(
+    conn: &mut DbConn,
+    forms: &FormCache,
+    ctx: CitizenCtx,
+    id: &str,
+) -> Result<Value, InstanceError> {
+    let row = load_own(conn, ctx, id)?;
+    let form = forms.get(conn, row.form_id)?;
+    let data = row.data_value();
+    let findings = form.findings(&data);
+    let states = form.step_states(&findings);
+    let (slug, title, level): (String, String, i32) = services::table
+        .find(row.service_id)
+        .select((services::slug, services::title, services::min_auth_level))
+        .first(conn)?;
+    let version: i32 = fd::table
+        .find(row.form_id)
+        .select(fd::version)
+        .first(conn)?;
+    let steps: Vec<Value> = form
+        .definition
+        .steps
+        .iter()
+        .zip(&states)
+        .map(|(step, state)| {
+            json!({
+                "id": step.id,
+                "title": step.title,
+                "help": step.help,
+                "properties": step.properties,
+                "status": state.status,
+                "errors": state.errors,
+            })
+        })
+        .collect();
+    let attachments = attachments::list(conn, &row.id)?;
+    let mut out = json!({
+        "id": row.id,
+        "status": row.status,
+        "service": { "slug": slug, "title": title, "min_auth_level": level },
+        "form": {
+            "version": version,
+            "title": form.definition.title,
+            "schema": form.definition.schema,
+            "steps": steps,
+        },
+        "data": data,
+        "complete": findings.is_empty(),
+        "attachments": attachments,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "expires_at": row.expires_at.map(iso),
+    });
+    if row.status != DRAFT {
+        if let Some(obj) = out.as_object_mut() {
+            obj.extend(submission_summary(conn, &row)?);
+            obj.insert("timeline".into(), timeline(conn, &row.id)?);
+            obj.insert(
+                "receipt_url".into(),
+                json!(format!("/api/v1/me/instances/{}/receipt", row.id)),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Protocol, office, digest and due date of a submitted instance.
+pub fn submission_summary(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+) -> Result<serde_json::Map<String, Value>, InstanceError> {
+    let mut m = serde_json::Map::new();
+    if let Some(reg_id) = row.registration_id {
+        let (year, number, at): (i32, i64, NaiveDateTime) = pr::table
+            .find(reg_id)
+            .select((pr::year, pr::number, pr::registered_at))
+            .first(conn)?;
+        let number = ProtocolNumber::new(number).map_err(anyhow::Error::from)?;
+        m.insert(
+            "protocol".into(),
+            json!({ "number": number, "year": year, "registered_at": iso_rome(at) }),
+        );
+    }
+    if let Some(office_id) = row.office_id {
+        let (code, name): (String, String) = offices::table
+            .find(office_id)
+            .select((offices::code, offices::name))
+            .first(conn)?;
+        m.insert("office".into(), json!({ "code": code, "name": name }));
+    }
+    m.insert("submitted_at".into(), json!(row.submitted_at.map(iso)));
+    m.insert("document_digest".into(), json!(row.document_digest));
+    m.insert("due_date".into(), json!(row.due_date));
+    Ok(m)
+}
+
+fn timeline(conn: &mut DbConn, id: &str) -> Result<Value, InstanceError> {
+    let rows: Vec<(NaiveDateTime, String, String, String)> = ev::table
+        .filter(ev::instance_id.eq(id))
+        .order(ev::id)
+        .select((ev::at, ev::kind, ev::actor, ev::details))
+        .load(conn)?;
+    Ok(Value::Array(
+        rows.into_iter()
+            .map(|(at, kind, actor, details)| {
+                json!({
+                    "at": iso(at),
+                    "event": kind,
+                    "actor": actor,
+                    "details": serde_json::from_str::<Value>(&details).unwrap_or(Value::Null),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/me/instances`: the citizen's instances, newest first, with paging.
+pub fn list_own(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    page: i64,
+    per_page: i64,
+) -> Result<Value, InstanceError> {
+    let live = inst::ente_id
+        .eq(ctx.ente_id)
+        .and(inst::citizen_id.eq(ctx.citizen_id))
+        .and(inst::status.ne(DRAFT).or(inst::expires_at.gt(now())));
+    let total: i64 = inst::table.filter(live).count().get_result(conn)?;
+    let rows: Vec<(InstanceRow, String, String)> = inst::table
+        .inner_join(services::table)
+        .filter(live)
+        .order((inst::created_at.desc(), inst::id.desc()))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .select((InstanceRow::as_select(), services::slug, services::title))
+        .load(conn)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (row, slug, title) in rows {
+        let mut item = json!({
+            "id": row.id,
+            "status": row.status,
+            "service": { "slug": slug, "title": title },
+            "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at),
+        });
+        if row.status != DRAFT {
+            if let Some(obj) = item.as_object_mut() {
+                obj.extend(submission_summary(conn, &row)?);
+            }
+        }
+        items.push(item);
+    }
+    Ok(json!({ "items": items, "page": page, "per_page": per_page, "total": total }))
+}
+
+/// Deletes drafts past their expiry with their attachments' rows; returns the storage keys
+/// of the deleted attachments so the caller can remove the files.
+pub fn purge_expired_drafts(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    write_tx(conn, |conn| {
+        let ts = now();
+        let ids: Vec<String> = inst::table
+            .filter(inst::status.eq(DRAFT))
+            .filter(inst::expires_at.le(ts))
+            .select(inst::id)
+            .load(conn)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = att::table
+            .filter(att::instance_id.eq_any(&ids))
+            .select(att::storage_key)
+            .load(conn)?;
+        diesel::delete(att::table.filter(att::instance_id.eq_any(&ids))).execute(conn)?;
+        diesel::delete(ev::table.filter(ev::instance_id.eq_any(&ids))).execute(conn)?;
+        diesel::delete(inst::table.filter(inst::id.eq_any(&ids))).execute(conn)?;
+        tracing::info!(drafts = ids.len(), "expired drafts deleted");
+        Ok(keys)
+    })
+}
+
+/// UTC timestamp as RFC 3339.
+pub fn iso(ts: NaiveDateTime) -> String {
+    ts.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Italian local time with its offset, as on a receipt (e.g. `2026-11-23T11:30:00+01:00`).
+pub fn iso_rome(utc: NaiveDateTime) -> String {
+    let offset = calendar::rome_offset_hours(utc);
+    format!(
+        "{}+{:02}:00",
+        calendar::to_rome(utc).format("%Y-%m-%dT%H:%M:%S"),
+        offset
+    )
+}

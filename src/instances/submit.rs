@@ -1,0 +1,426 @@
+//! Submission: one transaction that turns a draft into an immutable, registered, routed
+//! instance with its notifications queued. Either all of it is stored or none of it.
+//!
+//! 1. validate the whole form (outside the transaction: CPU work, no locks held);
+//! 2. claim the draft (`status` draft → submitted, guarded by the `updated_at` read in 1, so
+//!    a concurrent edit or a concurrent submission of the same draft cannot slip in);
+//! 3. freeze the primary document: RFC 8785 canonical JSON of the data with service, form
+//!    version, applicant, timestamp and attachment digests; store it with its SHA-256;
+//! 4. route it (first matching rule, else the default office);
+//! 5. register it in the routed office's AOO protocol register (gap-free number);
+//! 6. queue the receipt to the citizen and the notice to the office in the outbox;
+//! 7. write the history.
+//!
+//! Submitting again (double click, a retry with the same `Idempotency-Key`) returns the
+//! stored result and registers nothing.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+use super::{
+    attachments, iso, iso_rome, load_own, record_event, submission_summary, CitizenCtx,
+    InstanceError, InstanceRow, DRAFT, SUBMITTED,
+};
+use crate::catalog::forms::FormCache;
+use crate::catalog::routing::Routing;
+use crate::citizens;
+use crate::db::schema::{attachments as att, enti, instances as inst, offices, services};
+use crate::db::{now, sha256_hex, write_tx, DbConn};
+use crate::domain::calendar;
+use crate::notify::{enqueue_email, EmailPayload};
+use crate::protocol::{self, NewRegistration};
+
+/// The answer to a submission, the same every time it is asked for.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub body: Value,
+    /// False when this call found the instance already submitted.
+    pub created: bool,
+}
+
+struct ServiceInfo {
+    slug: String,
+    title: String,
+    office_id: i64,
+    legal_term_days: i32,
+    min_auth_level: i32,
+    routing: Routing,
+}
+
+fn service_info(conn: &mut DbConn, id: i64) -> Result<ServiceInfo, InstanceError> {
+    let (slug, title, office_id, legal_term_days, min_auth_level, routing): (
+        String,
+        String,
+        i64,
+        i32,
+        i32,
+        String,
+    ) = services::table
+        .find(id)
+        .select((
+            services::slug,
+            services::title,
+            services::office_id,
+            services::legal_term_days,
+            services::min_auth_level,
+            services::routing,
+        ))
+        .first(conn)?;
+    Ok(ServiceInfo {
+        slug,
+        title,
+        office_id,
+        legal_term_days,
+        min_auth_level,
+        routing: serde_json::from_str(&routing).unwrap_or_default(),
+    })
+}
+
+fn result_body(conn: &mut DbConn, row: &InstanceRow) -> Result<Value, InstanceError> {
+    let mut body = json!({
+        "id": row.id,
+        "status": row.status,
+        "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
+    });
+    if let Some(obj) = body.as_object_mut() {
+        obj.extend(submission_summary(conn, row)?);
+    }
+    Ok(body)
+}
+
+/// Submits the citizen's draft. `public_url` is used for links in the e-mails.
+pub fn submit(
+    conn: &mut DbConn,
+    forms: &FormCache,
+    ctx: CitizenCtx,
+    id: &str,
+    idempotency_key: Option<&str>,
+    public_url: &str,
+) -> Result<Submitted, InstanceError> {
+    // 1. Read and validate without holding the write lock.
+    let row = load_own(conn, ctx, id)?;
+    if let Some(key) = idempotency_key {
+        let other: Option<String> = inst::table
+            .filter(inst::citizen_id.eq(ctx.citizen_id))
+            .filter(inst::submit_key.eq(key))
+            .filter(inst::id.ne(id))
+            .select(inst::id)
+            .first(conn)
+            .optional()?;
+        if other.is_some() {
+            return Err(InstanceError::KeyReused);
+        }
+    }
+    if row.status != DRAFT {
+        return Ok(Submitted {
+            body: result_body(conn, &row)?,
+            created: false,
+        });
+    }
+    let service = service_info(conn, row.service_id)?;
+    if ctx.level.get() < service.min_auth_level {
+        return Err(InstanceError::LevelTooLow {
+            required: service.min_auth_level,
+            current: ctx.level.get(),
+        });
+    }
+    let data = row.data_value();
+    let form = forms.get(conn, row.form_id)?;
+    let errors: Vec<_> = form.findings(&data).into_iter().map(|f| f.error).collect();
+    if !errors.is_empty() {
+        return Err(InstanceError::Validation(errors));
+    }
+
+    // 2–7. One transaction.
+    let outcome = write_tx(conn, |conn| {
+        let ts = now();
+        let claimed = diesel::update(
+            inst::table
+                .find(id)
+                .filter(inst::status.eq(DRAFT))
+                .filter(inst::updated_at.eq(row.updated_at)),
+        )
+        .set((
+            inst::status.eq(SUBMITTED),
+            inst::submitted_at.eq(ts),
+            inst::updated_at.eq(ts),
+            inst::expires_at.eq(None::<NaiveDateTime>),
+            inst::submit_key.eq(idempotency_key),
+        ))
+        .execute(conn)?;
+        if claimed == 0 {
+            return Ok(None);
+        }
+        let body = freeze_register_route(conn, ctx, &row, &data, &service, ts, public_url)?;
+        Ok::<_, InstanceError>(Some(body))
+    })?;
+    match outcome {
+        Some(body) => Ok(Submitted {
+            body,
+            created: true,
+        }),
+        None => {
+            // Someone else got there first: either the same submission (answer with its
+            // result) or an edit (ask to retry).
+            let again = load_own(conn, ctx, id)?;
+            if again.status == DRAFT {
+                return Err(InstanceError::Concurrent);
+            }
+            Ok(Submitted {
+                body: result_body(conn, &again)?,
+                created: false,
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn freeze_register_route(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    row: &InstanceRow,
+    data: &Value,
+    service: &ServiceInfo,
+    ts: NaiveDateTime,
+    public_url: &str,
+) -> Result<Value, InstanceError> {
+    let citizen =
+        citizens::find(conn, ctx.ente_id, ctx.citizen_id)?.ok_or(InstanceError::NotFound)?;
+    let (ente_code, ente_name): (String, String) = enti::table
+        .find(ctx.ente_id)
+        .select((enti::code, enti::name))
+        .first(conn)?;
+    let files = attachments::list(conn, &row.id)?;
+    let version: i32 = crate::db::schema::form_definitions::table
+        .find(row.form_id)
+        .select(crate::db::schema::form_definitions::version)
+        .first(conn)?;
+    let full_name = match (&citizen.given_name, &citizen.family_name) {
+        (Some(g), Some(f)) => Some(format!("{g} {f}")),
+        _ => None,
+    };
+
+    // 3. The primary document.
+    let document = json!({
+        "type": "istanza",
+        "id": row.id,
+        "ente": { "code": ente_code, "name": ente_name },
+        "service": { "slug": service.slug, "title": service.title },
+        "form_version": version,
+        "applicant": {
+            "codice_fiscale": citizen.codice_fiscale,
+            "given_name": citizen.given_name,
+            "family_name": citizen.family_name,
+        },
+        "submitted_at": ts.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": data,
+        "attachments": files.iter().map(|a| json!({
+            "filename": a.filename, "description": a.description, "mime": a.mime,
+            "size_bytes": a.size_bytes, "sha256": a.sha256,
+        })).collect::<Vec<_>>(),
+    });
+    let canonical = serde_json_canonicalizer::to_string(&document).map_err(anyhow::Error::from)?;
+    let digest = sha256_hex(canonical.as_bytes());
+
+    // 4. Routing.
+    let decision = service.routing.route(data, service.office_id);
+    let (office_code, office_name, office_email, aoo_id): (String, String, Option<String>, i64) =
+        offices::table
+            .find(decision.office_id)
+            .select((
+                offices::code,
+                offices::name,
+                offices::email,
+                offices::aoo_id,
+            ))
+            .first(conn)?;
+
+    // 5. Protocol registration in the AOO of the competent office.
+    let sender = match &full_name {
+        Some(n) => format!("{n} ({})", citizen.codice_fiscale),
+        None => citizen.codice_fiscale.clone(),
+    };
+    let registration = protocol::register(
+        conn,
+        &NewRegistration {
+            ente_id: ctx.ente_id,
+            aoo_id,
+            at: ts,
+            sender,
+            subject: format!("{} – istanza presentata online", service.title),
+            document_digest: digest.clone(),
+            attachments: files
+                .iter()
+                .map(|a| (a.filename.clone(), a.description.clone()))
+                .collect(),
+            instance_id: Some(row.id.clone()),
+        },
+    )?;
+    let due = calendar::due_date(ts, service.legal_term_days);
+    diesel::update(inst::table.find(&row.id))
+        .set((
+            inst::office_id.eq(decision.office_id),
+            inst::document.eq(&canonical),
+            inst::document_digest.eq(&digest),
+            inst::registration_id.eq(registration.id),
+            inst::due_date.eq(due),
+        ))
+        .execute(conn)?;
+    let number = registration.number.to_string();
+    let registered_at = protocol::local_time(&registration)
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+
+    // 6. Notifications.
+    let citizen_email = data
+        .pointer("/contatti/email")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(citizen.email.clone());
+    let link = format!(
+        "{}/api/v1/me/instances/{}",
+        public_url.trim_end_matches('/'),
+        row.id
+    );
+    let mut queued = Vec::new();
+    if let Some(to) = &citizen_email {
+        let body = format!(
+            "Gentile {who},\n\n\
+             la sua istanza «{title}» è stata ricevuta e registrata al protocollo.\n\n\
+             Ricevuta di presentazione\n\
+             - Ente: {ente_name}\n\
+             - Servizio: {title}\n\
+             - Protocollo n. {number} del {registered_at}\n\
+             - Ufficio competente: {office_name}\n\
+             - Termine per la conclusione: {due}\n\
+             - Impronta SHA-256 del documento: {digest}\n\
+             - Allegati: {n_att}\n\n\
+             Può seguire la pratica nella sua area personale: {link}\n\n\
+             Questo messaggio è generato automaticamente: non rispondere.\n",
+            who = full_name.as_deref().unwrap_or(&citizen.codice_fiscale),
+            title = service.title,
+            due = due.format("%d/%m/%Y"),
+            n_att = files.len(),
+        );
+        enqueue_email(
+            conn,
+            ctx.ente_id,
+            &format!("receipt:{}", row.id),
+            &EmailPayload {
+                to: to.clone(),
+                subject: format!(
+                    "Ricevuta di presentazione – {} – Prot. n. {number} del {}",
+                    service.title,
+                    protocol::local_time(&registration).format("%d/%m/%Y")
+                ),
+                body,
+            },
+        )?;
+        queued.push("receipt");
+    }
+    if let Some(to) = &office_email {
+        enqueue_email(
+            conn,
+            ctx.ente_id,
+            &format!("office-notice:{}", row.id),
+            &EmailPayload {
+                to: to.clone(),
+                subject: format!("Nuova istanza – {} – Prot. n. {number}", service.title),
+                body: format!(
+                    "È stata presentata online una nuova istanza assegnata a {office_name}.\n\n\
+                     - Servizio: {title}\n\
+                     - Richiedente: {applicant}\n\
+                     - Protocollo n. {number} del {registered_at}\n\
+                     - Da concludere entro: {due}\n\
+                     - Identificativo pratica: {id}\n",
+                    title = service.title,
+                    applicant = full_name
+                        .clone()
+                        .map(|n| format!("{n} ({})", citizen.codice_fiscale))
+                        .unwrap_or_else(|| citizen.codice_fiscale.clone()),
+                    due = due.format("%d/%m/%Y"),
+                    id = row.id,
+                ),
+            },
+        )?;
+        queued.push("office_notice");
+    }
+
+    // 7. History.
+    record_event(
+        conn,
+        &row.id,
+        ts,
+        "submitted",
+        "citizen",
+        &json!({ "document_digest": digest }),
+    )?;
+    record_event(
+        conn,
+        &row.id,
+        ts,
+        "registered",
+        "system",
+        &json!({ "protocol_number": number, "year": registration.year, "registered_at": iso_rome(ts) }),
+    )?;
+    record_event(
+        conn,
+        &row.id,
+        ts,
+        "routed",
+        "system",
+        &json!({ "office": office_code, "rule": decision.rule, "reason": decision.reason }),
+    )?;
+    record_event(
+        conn,
+        &row.id,
+        ts,
+        "notifications_queued",
+        "system",
+        &json!({ "messages": queued }),
+    )?;
+    tracing::info!(instance = %row.id, protocol = %number, office = %office_code, "instance submitted");
+
+    Ok(json!({
+        "id": row.id,
+        "status": SUBMITTED,
+        "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
+        "protocol": { "number": registration.number, "year": registration.year, "registered_at": iso_rome(ts) },
+        "office": { "code": office_code, "name": office_name },
+        "submitted_at": iso(ts),
+        "document_digest": digest,
+        "due_date": due,
+    }))
+}
+
+/// The receipt of a submitted instance: what the e-mail says, plus the document itself so
+/// anyone can recompute the digest.
+pub fn receipt(conn: &mut DbConn, ctx: CitizenCtx, id: &str) -> Result<Value, InstanceError> {
+    let row = load_own(conn, ctx, id)?;
+    if row.status == DRAFT {
+        return Err(InstanceError::NotFound);
+    }
+    let mut body = result_body(conn, &row)?;
+    let (title,): (String,) = services::table
+        .find(row.service_id)
+        .select((services::title,))
+        .first(conn)?;
+    let files: Vec<(String, String)> = att::table
+        .filter(att::instance_id.eq(&row.id))
+        .select((att::filename, att::sha256))
+        .load(conn)?;
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("title".into(), json!("Ricevuta di presentazione"));
+        obj.insert("service".into(), json!(title));
+        obj.insert(
+            "attachments".into(),
+            json!(files
+                .into_iter()
+                .map(|(f, s)| json!({"filename": f, "sha256": s}))
+                .collect::<Vec<_>>()),
+        );
+        obj.insert("document".into(), json!(row.document));
+    }
+    Ok(body)
+}

@@ -1,0 +1,173 @@
+//! The built-in protocol register (registro di protocollo, DPR 445/2000 art. 53–57).
+//!
+//! Numbers are gap-free and unique per AOO and calendar year (Italian time): the counter is
+//! advanced by one upsert in the same transaction that writes the registration, so a rollback
+//! undoes both and concurrent registrations serialise on the counter row. Registrations are
+//! immutable: the database refuses updates and deletes (triggers on both backends) except a
+//! single annulment with its reason.
+
+use chrono::{Datelike, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer};
+use serde::Serialize;
+
+use crate::db::schema::protocol_registrations as pr;
+use crate::db::DbConn;
+use crate::domain::calendar;
+use crate::domain::protocol_number::ProtocolNumber;
+
+/// What is registered for an incoming document.
+#[derive(Debug, Clone)]
+pub struct NewRegistration {
+    pub ente_id: i64,
+    pub aoo_id: i64,
+    /// UTC instant of registration; its Italian calendar year picks the register.
+    pub at: NaiveDateTime,
+    pub sender: String,
+    pub subject: String,
+    /// SHA-256 (hex) of the primary document.
+    pub document_digest: String,
+    /// File name and description of each attachment.
+    pub attachments: Vec<(String, Option<String>)>,
+    pub instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    #[serde(skip)]
+    pub id: i64,
+    pub year: i32,
+    pub number: ProtocolNumber,
+    /// UTC.
+    pub registered_at: NaiveDateTime,
+    pub subject: String,
+    pub document_digest: String,
+    pub attachments_count: i32,
+}
+
+#[derive(QueryableByName)]
+struct Counter {
+    #[diesel(sql_type = BigInt)]
+    last_number: i64,
+}
+
+/// Describes the attachments for the register: count and a readable list.
+fn describe_attachments(attachments: &[(String, Option<String>)]) -> String {
+    if attachments.is_empty() {
+        return "Nessun allegato".to_owned();
+    }
+    let items: Vec<String> = attachments
+        .iter()
+        .map(|(name, descr)| match descr {
+            Some(d) if !d.trim().is_empty() => format!("{name} ({})", d.trim()),
+            _ => name.clone(),
+        })
+        .collect();
+    format!("{} allegati: {}", attachments.len(), items.join("; "))
+}
+
+/// Takes the next number of the AOO's register for the year and writes the registration.
+/// Must run inside a write transaction (see `db::write_tx`) together with whatever the
+/// registration documents, so that nothing is numbered that is not stored.
+pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Registration> {
+    let year = calendar::to_rome(new.at).year();
+    let counter: Counter = diesel::sql_query(
+        "INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
+         ON CONFLICT (aoo_id, year) DO UPDATE SET last_number = protocol_counters.last_number + 1 \
+         RETURNING last_number",
+    )
+    .bind::<BigInt, _>(new.aoo_id)
+    .bind::<Integer, _>(year)
+    .get_result(conn)?;
+    let number = ProtocolNumber::new(counter.last_number)?;
+    let attachments_count = i32::try_from(new.attachments.len())?;
+    let description = describe_attachments(&new.attachments);
+    let id: i64 = diesel::insert_into(pr::table)
+        .values((
+            pr::ente_id.eq(new.ente_id),
+            pr::aoo_id.eq(new.aoo_id),
+            pr::year.eq(year),
+            pr::number.eq(counter.last_number),
+            pr::registered_at.eq(new.at),
+            pr::direction.eq("in"),
+            pr::sender.eq(&new.sender),
+            pr::subject.eq(&new.subject),
+            pr::document_digest.eq(&new.document_digest),
+            pr::attachments_count.eq(attachments_count),
+            pr::attachments_description.eq(&description),
+            pr::instance_id.eq(&new.instance_id),
+        ))
+        .returning(pr::id)
+        .get_result(conn)?;
+    tracing::info!(aoo_id = new.aoo_id, year, number = %number, "protocol registration");
+    Ok(Registration {
+        id,
+        year,
+        number,
+        registered_at: new.at,
+        subject: new.subject.clone(),
+        document_digest: new.document_digest.clone(),
+        attachments_count,
+    })
+}
+
+/// A registration by id.
+pub fn find(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<Registration>> {
+    let row: Option<(i64, i32, i64, NaiveDateTime, String, String, i32)> = pr::table
+        .find(id)
+        .select((
+            pr::id,
+            pr::year,
+            pr::number,
+            pr::registered_at,
+            pr::subject,
+            pr::document_digest,
+            pr::attachments_count,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(
+        |(id, year, number, registered_at, subject, document_digest, attachments_count)| {
+            Ok(Registration {
+                id,
+                year,
+                number: ProtocolNumber::new(number)?,
+                registered_at,
+                subject,
+                document_digest,
+                attachments_count,
+            })
+        },
+    )
+    .transpose()
+}
+
+/// The Italian (local) date-time of a registration, as printed on receipts.
+pub fn local_time(r: &Registration) -> NaiveDateTime {
+    calendar::to_rome(r.registered_at)
+}
+
+/// The year a registration instant belongs to (Italian calendar).
+pub fn register_year(at: NaiveDateTime) -> i32 {
+    calendar::to_rome(at).year()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_descriptions() {
+        assert_eq!(describe_attachments(&[]), "Nessun allegato");
+        assert_eq!(
+            describe_attachments(&[
+                (
+                    "contratto.pdf".into(),
+                    Some("Contratto di locazione".into())
+                ),
+                ("foto.jpg".into(), None),
+            ]),
+            "2 allegati: contratto.pdf (Contratto di locazione); foto.jpg"
+        );
+    }
+}
