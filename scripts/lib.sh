@@ -247,3 +247,25 @@ stop_test_postgres() {
     SPORTELLO_TEST_PG_DIR=""
     unset SPORTELLO_TEST_PG_URL
 }
+
+# Python packages of the test peers (the SMTP server the mail tests talk to).
+SPORTELLO_TEST_PY_PACKAGES=(
+    aiosmtpd==1.4.6
+)
+
+# ensure_test_venv: a virtualenv under target/ with the test peers' Python packages;
+# exports SPORTELLO_TEST_PYTHON. Reused between runs; reinstalled when the list changes.
+ensure_test_venv() {
+    local venv="$SPORTELLO_ROOT/target/test-venv"
+    local stamp="$venv/.packages"
+    local wanted="${SPORTELLO_TEST_PY_PACKAGES[*]}"
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        log "Creating the test virtualenv ($wanted)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "cannot create $venv (is python3-venv installed?)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "${SPORTELLO_TEST_PY_PACKAGES[@]}" \
+            || die "cannot install the test peers' Python packages"
+        printf '%s' "$wanted" >"$stamp"
+    fi
+    export SPORTELLO_TEST_PYTHON="$venv/bin/python"
+}

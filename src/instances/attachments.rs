@@ -200,14 +200,14 @@ pub fn add(
             .select(att::size_bytes)
             .load(conn)?;
         let count = sizes.len() as i64;
-        let total: Option<i64> = Some(sizes.iter().sum());
+        let total: i64 = sizes.iter().sum();
         if count >= i64::from(limits.max_files) {
             return Err(InstanceError::AttachmentRefused(format!(
                 "Sono già stati caricati {count} allegati, il massimo per una pratica."
             )));
         }
         let size = upload.bytes.len() as i64;
-        if total.unwrap_or(0) + size > limits.max_total_bytes as i64 {
+        if total + size > limits.max_total_bytes as i64 {
             return Err(InstanceError::TooLarge(format!(
                 "Gli allegati della pratica supererebbero in totale {}.",
                 mib(limits.max_total_bytes)

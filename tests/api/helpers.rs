@@ -208,3 +208,170 @@ pub async fn assert_problem(
     assert_eq!(body["instance"], format!("urn:uuid:{request_id}"));
     body
 }
+
+pub const SERVICES: [&str; 4] = [
+    "cambio-di-residenza",
+    "tari-inizio-occupazione",
+    "accesso-civico-generalizzato",
+    "richiesta-appuntamento",
+];
+
+/// A sample instance document from tests/fixtures/forms (`valid` or `invalid`).
+pub fn form_fixture(service: &str, which: &str) -> serde_json::Value {
+    let path = repo_dir().join(format!("tests/fixtures/forms/{service}.{which}.json"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
+}
+
+impl TestApp {
+    /// A new draft of `service` for the logged-in citizen; returns its id.
+    pub async fn create_draft_with(&self, client: &reqwest::Client, service: &str) -> String {
+        let res = client
+            .post(self.url("/api/v1/instances"))
+            .json(&serde_json::json!({ "service": service }))
+            .send()
+            .await
+            .expect("create draft");
+        assert_eq!(res.status(), 201, "create draft of {service}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_draft(&self, service: &str) -> String {
+        self.create_draft_with(&self.client, service).await
+    }
+
+    pub async fn patch_draft(&self, id: &str, data: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(&format!("/api/v1/instances/{id}")))
+            .header("content-type", "application/merge-patch+json")
+            .json(data)
+            .send()
+            .await
+            .expect("patch")
+    }
+
+    pub async fn submit(&self, id: &str, key: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/api/v1/instances/{id}/submit")));
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        req.send().await.expect("submit")
+    }
+
+    /// A complete draft of `service` filled with its valid fixture (optionally changed).
+    pub async fn ready_draft(&self, service: &str, data: serde_json::Value) -> String {
+        let id = self.create_draft(service).await;
+        let res = self.patch_draft(&id, &data).await;
+        assert_eq!(
+            res.status(),
+            200,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        id
+    }
+
+    /// Logs in, fills and submits `service`; returns the submission answer.
+    pub async fn submit_valid(&self, service: &str) -> serde_json::Value {
+        let id = self
+            .ready_draft(service, form_fixture(service, "valid"))
+            .await;
+        let res = self.submit(&id, None).await;
+        assert_eq!(res.status(), 201, "submit");
+        res.json().await.unwrap()
+    }
+}
+
+/// A real SMTP server (aiosmtpd, see tests/peers/smtp_sink.py) on 127.0.0.1, killed on drop.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    pub spool: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl SmtpSink {
+    pub fn start() -> Self {
+        Self::start_on(free_port(), None)
+    }
+
+    /// Starts on `port`, writing into `spool` (a new directory when None).
+    pub fn start_on(port: u16, spool: Option<PathBuf>) -> Self {
+        use std::io::BufRead;
+        let spool = spool.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("sportello-smtp-{}", uuid::Uuid::new_v4()))
+        });
+        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = std::process::Command::new(&python)
+            .arg(repo_dir().join("tests/peers/smtp_sink.py"))
+            .args(["--port", &port.to_string(), "--spool"])
+            .arg(&spool)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the SMTP test server (python3 with aiosmtpd: run ./scripts/test)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("SMTP server output");
+        assert!(
+            line.starts_with("READY"),
+            "the SMTP test server did not start (needs aiosmtpd; run ./scripts/test): {line:?}"
+        );
+        Self { child, port, spool }
+    }
+
+    /// Every message received so far, in arrival order, decoded: `to`, `subject`,
+    /// `message_id`, `body`, `envelope_to`.
+    pub fn messages(&self) -> Vec<serde_json::Value> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.spool)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        files.retain(|p| p.extension().is_some_and(|e| e == "json"));
+        files.sort();
+        files
+            .iter()
+            .map(|p| {
+                serde_json::from_str(&std::fs::read_to_string(p).expect("spool file"))
+                    .expect("spool JSON")
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (at most `secs` seconds).
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let m = self.messages();
+            if m.len() >= n || std::time::Instant::now() > deadline {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Configures the app to deliver mail to `port` with the in-process worker.
+pub fn mail_to(s: &mut Settings, port: u16) {
+    s.mail.smtp_port = port;
+    s.mail.worker = sportello::config::WorkerMode::InProcess;
+}

@@ -1,6 +1,7 @@
 //! Black-box API tests: the real app on a random port, a fresh database per test, on the
 //! backend chosen by SPORTELLO_TEST_DATABASE (see helpers.rs).
 
+mod attachments;
 mod auth;
 mod bundle;
 mod catalog;
@@ -9,3 +10,6 @@ mod config;
 mod health;
 mod helpers;
 mod http;
+mod instances;
+mod mail;
+mod protocol;
