@@ -7,6 +7,7 @@ mod bundle;
 mod catalog;
 mod cli;
 mod config;
+mod crash;
 mod health;
 mod helpers;
 mod http;
