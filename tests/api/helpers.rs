@@ -150,6 +150,41 @@ impl TestApp {
             .expect("login")
     }
 
+    /// A separate browser logged in through the development login with `body`.
+    pub async fn browser_logged_in(&self, body: serde_json::Value) -> reqwest::Client {
+        let c = new_client();
+        let res = c
+            .post(self.url("/auth/dev/login"))
+            .json(&body)
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), 200, "login {body}");
+        c
+    }
+
+    pub async fn staff_browser(&self, username: &str) -> reqwest::Client {
+        self.browser_logged_in(serde_json::json!({ "staff_username": username }))
+            .await
+    }
+
+    pub async fn citizen_browser(&self, cf: &str) -> reqwest::Client {
+        self.browser_logged_in(serde_json::json!({ "codice_fiscale": cf }))
+            .await
+    }
+
+    /// GET with `client`, answer as JSON.
+    pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> serde_json::Value {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON answer")
+    }
+
     pub async fn me(&self) -> reqwest::Response {
         self.get("/api/v1/me").await
     }

@@ -398,13 +398,7 @@ async fn a_citizen_never_sees_another_citizens_instances() {
         )
     };
 
-    let other = new_client();
-    other
-        .post(app.url("/auth/dev/login"))
-        .json(&json!({ "codice_fiscale": OTHER_CF }))
-        .send()
-        .await
-        .unwrap();
+    let other = app.citizen_browser(OTHER_CF).await;
     for path in [
         format!("/api/v1/instances/{draft}"),
         format!("/api/v1/me/instances/{submitted}"),
@@ -436,14 +430,7 @@ async fn a_citizen_never_sees_another_citizens_instances() {
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
-    let list: Value = other
-        .get(app.url("/api/v1/me/instances"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = app.get_json(&other, "/api/v1/me/instances").await;
     assert_eq!(list["total"], 0);
     // Anonymous: 401; staff: 403 on citizen functions.
     let res = new_client()
@@ -452,13 +439,7 @@ async fn a_citizen_never_sees_another_citizens_instances() {
         .await
         .unwrap();
     assert_problem(res, 401, "unauthorized").await;
-    let staff = new_client();
-    staff
-        .post(app.url("/auth/dev/login"))
-        .json(&json!({ "staff_username": "operatore.urp" }))
-        .send()
-        .await
-        .unwrap();
+    let staff = app.staff_browser("operatore.urp").await;
     let res = staff
         .get(app.url(&format!("/api/v1/me/instances/{submitted}")))
         .send()
@@ -506,29 +487,10 @@ async fn office_queues_are_for_their_office_staff_only() {
     let sub = app.submit_valid("cambio-di-residenza").await;
     app.submit_valid("tari-inizio-occupazione").await;
 
-    let staff = |username: &'static str| {
-        let app = &app;
-        async move {
-            let c = new_client();
-            let res = c
-                .post(app.url("/auth/dev/login"))
-                .json(&json!({ "staff_username": username }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(res.status(), 200);
-            c
-        }
-    };
-    let anagrafe = staff("operatore.anagrafe").await;
-    let queue: Value = anagrafe
-        .get(app.url("/api/v1/offices/anagrafe/queue"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let anagrafe = app.staff_browser("operatore.anagrafe").await;
+    let queue = app
+        .get_json(&anagrafe, "/api/v1/offices/anagrafe/queue")
+        .await;
     assert_eq!(queue["total"], 1);
     let item = &queue["items"][0];
     assert_eq!(item["id"], sub["id"]);
@@ -538,17 +500,15 @@ async fn office_queues_are_for_their_office_staff_only() {
     assert_eq!(item["service"]["slug"], "cambio-di-residenza");
     assert_eq!(item["due_date"], sub["due_date"]);
     // Filters.
-    let q: Value = anagrafe
-        .get(app.url("/api/v1/offices/anagrafe/queue?service=tari-inizio-occupazione"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let q = app
+        .get_json(
+            &anagrafe,
+            "/api/v1/offices/anagrafe/queue?service=tari-inizio-occupazione",
+        )
+        .await;
     assert_eq!(q["total"], 0);
     // Another office's operator: 404, as for an office that does not exist.
-    let tributi = staff("operatore.tributi").await;
+    let tributi = app.staff_browser("operatore.tributi").await;
     let res = tributi
         .get(app.url("/api/v1/offices/anagrafe/queue"))
         .send()
@@ -561,24 +521,19 @@ async fn office_queues_are_for_their_office_staff_only() {
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
-    let own: Value = tributi
-        .get(app.url("/api/v1/offices/tributi/queue"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let own = app
+        .get_json(&tributi, "/api/v1/offices/tributi/queue")
+        .await;
     assert_eq!(own["total"], 1);
     // The protocol clerk has no office queue; the administrator sees every office.
-    let clerk = staff("protocollista").await;
+    let clerk = app.staff_browser("protocollista").await;
     let res = clerk
         .get(app.url("/api/v1/offices/anagrafe/queue"))
         .send()
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
-    let admin = staff("amministratore").await;
+    let admin = app.staff_browser("amministratore").await;
     let res = admin
         .get(app.url("/api/v1/offices/anagrafe/queue"))
         .send()
