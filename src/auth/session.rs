@@ -192,8 +192,8 @@ impl SessionManager {
             ))
             .execute(conn)?;
         tracing::info!(
-            method = new.method.as_str(),
-            level = new.level.get(),
+            auth_method = new.method.as_str(),
+            auth_level = new.level.get(),
             "session created"
         );
         let session = Session {

@@ -236,6 +236,10 @@ fn run_migrations(conn: &mut DbConn) -> anyhow::Result<usize> {
     Ok(applied)
 }
 
+/// Serialises this process's SQLite write transactions (see [`write_tx`]). Other processes
+/// on the same file are still kept in order by SQLite's lock and busy timeout.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A transaction for any read-then-write. On SQLite it opens with `BEGIN IMMEDIATE`, which
 /// takes the write lock up front: a plain `BEGIN` that reads first fails with "database is
 /// locked" when another writer commits in between. On PostgreSQL it is a normal transaction.
@@ -251,10 +255,19 @@ where
     if depth.is_some() {
         return conn.transaction(f);
     }
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    // SQLite has one writer at a time. Waiting here, in order, is much cheaper than waiting
+    // in SQLite's busy handler, which sleeps in growing steps (long tail latencies under load).
+    let _writer = match conn {
+        DbConn::Sqlite(c) => {
+            let guard = SQLITE_WRITER.lock().unwrap_or_else(|p| p.into_inner());
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(guard)
+        }
+        DbConn::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{iso, load_own, record_event, CitizenCtx, InstanceError, DRAFT};
-use crate::db::schema::attachments as att;
+use crate::db::schema::{attachments as att, instances as inst};
 use crate::db::{now, sha256_hex, write_tx, DbConn};
 use crate::storage::sniff::{sniff, Detected, FileKind};
 use crate::storage::BlobStore;
@@ -240,6 +240,13 @@ pub fn add(
             ))
             .execute(conn)
             .and_then(|_| {
+                // A submission computes its document before claiming the draft; a changed
+                // `updated_at` makes a concurrent claim miss instead of losing this file.
+                diesel::update(inst::table.find(instance_id))
+                    .set(inst::updated_at.eq(ts))
+                    .execute(conn)
+            })
+            .and_then(|_| {
                 record_event(
                     conn,
                     instance_id,
@@ -289,6 +296,9 @@ pub fn remove(
             .optional()?
             .ok_or(InstanceError::NotFound)?;
         diesel::delete(att::table.filter(att::id.eq(attachment_id))).execute(conn)?;
+        diesel::update(inst::table.find(instance_id))
+            .set(inst::updated_at.eq(now()))
+            .execute(conn)?;
         record_event(
             conn,
             instance_id,

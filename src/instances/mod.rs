@@ -176,6 +176,40 @@ pub fn record_event(
         .map(|_| ())
 }
 
+/// Records several history entries of one instance in one statement (diesel's batch insert
+/// does not exist for the two-backend connection, hence the SQL text).
+pub fn record_events(
+    conn: &mut DbConn,
+    instance_id: &str,
+    at: NaiveDateTime,
+    events: &[(&str, &str, Value)],
+) -> QueryResult<()> {
+    use diesel::sql_types::{Text, Timestamp};
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut sql =
+        String::from("INSERT INTO instance_events (instance_id, at, kind, actor, details) VALUES ");
+    for i in 0..events.len() {
+        let b = i * 3;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("($1, $2, ${}, ${}, ${})", b + 3, b + 4, b + 5));
+    }
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<<DbConn as diesel::Connection>::Backend>()
+        .bind::<Text, _>(instance_id.to_owned())
+        .bind::<Timestamp, _>(at);
+    for (kind, actor, details) in events {
+        q = q
+            .bind::<Text, _>(kind.to_string())
+            .bind::<Text, _>(actor.to_string())
+            .bind::<Text, _>(details.to_string());
+    }
+    q.execute(conn).map(|_| ())
+}
+
 /// `POST /api/v1/instances`: a new draft of a published service with a form.
 pub fn create_draft(
     conn: &mut DbConn,

@@ -19,7 +19,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::{
-    attachments, iso, iso_rome, load_own, record_event, submission_summary, CitizenCtx,
+    attachments, iso, iso_rome, load_own, record_events, submission_summary, CitizenCtx,
     InstanceError, InstanceRow, DRAFT, SUBMITTED,
 };
 use crate::catalog::forms::FormCache;
@@ -28,7 +28,7 @@ use crate::citizens;
 use crate::db::schema::{attachments as att, enti, instances as inst, offices, services};
 use crate::db::{now, sha256_hex, write_tx, DbConn};
 use crate::domain::calendar;
-use crate::notify::{enqueue_email, EmailPayload};
+use crate::notify::{enqueue_emails, EmailPayload};
 use crate::protocol::{self, NewRegistration};
 
 /// The answer to a submission, the same every time it is asked for.
@@ -132,9 +132,13 @@ pub fn submit(
         return Err(InstanceError::Validation(errors));
     }
 
-    // 2–7. One transaction.
+    // Everything that needs no lock is read and computed first; the transaction then holds
+    // the counter lock only for the registration and the writes that carry its number.
+    let ts = now();
+    let prepared = prepare(conn, ctx, &row, &data, &service, ts, public_url)?;
+
     let outcome = write_tx(conn, |conn| {
-        let ts = now();
+        // 2. Claim the draft as read (a concurrent edit or submission makes this miss).
         let claimed = diesel::update(
             inst::table
                 .find(id)
@@ -147,19 +151,82 @@ pub fn submit(
             inst::updated_at.eq(ts),
             inst::expires_at.eq(None::<NaiveDateTime>),
             inst::submit_key.eq(idempotency_key),
+            // 3–4. Frozen document, routed office, due date.
+            inst::document.eq(&prepared.canonical),
+            inst::document_digest.eq(&prepared.digest),
+            inst::office_id.eq(prepared.decision.office_id),
+            inst::due_date.eq(prepared.due),
         ))
         .execute(conn)?;
         if claimed == 0 {
             return Ok(None);
         }
-        let body = freeze_register_route(conn, ctx, &row, &data, &service, ts, public_url)?;
-        Ok::<_, InstanceError>(Some(body))
+        // 5. Registration (takes the counter lock) …
+        let registration = protocol::register(conn, &prepared.registration)?;
+        // 6–7. … then only what carries its number, and commit.
+        let number = registration.number.to_string();
+        let emails = prepared.emails(&registration);
+        let queued: Vec<&str> = emails
+            .iter()
+            .map(|(k, _)| {
+                if k.starts_with("receipt:") {
+                    "receipt"
+                } else {
+                    "office_notice"
+                }
+            })
+            .collect();
+        enqueue_emails(conn, ctx.ente_id, &emails)?;
+        record_events(
+            conn,
+            &row.id,
+            ts,
+            &[
+                (
+                    "submitted",
+                    "citizen",
+                    json!({ "document_digest": prepared.digest }),
+                ),
+                (
+                    "registered",
+                    "system",
+                    json!({ "protocol_number": number, "year": registration.year, "registered_at": iso_rome(ts) }),
+                ),
+                (
+                    "routed",
+                    "system",
+                    json!({
+                        "office": prepared.office_code,
+                        "rule": prepared.decision.rule,
+                        "reason": prepared.decision.reason,
+                    }),
+                ),
+                (
+                    "notifications_queued",
+                    "system",
+                    json!({ "messages": queued }),
+                ),
+            ],
+        )?;
+        Ok::<_, InstanceError>(Some(json!({
+            "id": row.id,
+            "status": SUBMITTED,
+            "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
+            "protocol": { "number": registration.number, "year": registration.year, "registered_at": iso_rome(ts) },
+            "office": { "code": prepared.office_code, "name": prepared.office_name },
+            "submitted_at": iso(ts),
+            "document_digest": prepared.digest,
+            "due_date": prepared.due,
+        })))
     })?;
     match outcome {
-        Some(body) => Ok(Submitted {
-            body,
-            created: true,
-        }),
+        Some(body) => {
+            tracing::info!(instance = %id, protocol = %body["protocol"]["number"], office = %prepared.office_code, "instance submitted");
+            Ok(Submitted {
+                body,
+                created: true,
+            })
+        }
         None => {
             // Someone else got there first: either the same submission (answer with its
             // result) or an edit (ask to retry).
@@ -175,8 +242,95 @@ pub fn submit(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn freeze_register_route(
+/// What a submission writes, computed before its transaction.
+struct Prepared {
+    canonical: String,
+    digest: String,
+    decision: crate::catalog::routing::RouteDecision,
+    office_code: String,
+    office_name: String,
+    office_email: Option<String>,
+    due: chrono::NaiveDate,
+    registration: NewRegistration,
+    citizen_email: Option<String>,
+    applicant: String,
+    service_title: String,
+    ente_name: String,
+    attachments: usize,
+    instance_id: String,
+    link: String,
+}
+
+impl Prepared {
+    /// The receipt to the citizen and the notice to the office, now that the number is known.
+    fn emails(&self, r: &protocol::Registration) -> Vec<(String, EmailPayload)> {
+        let number = r.number.to_string();
+        let local = protocol::local_time(r);
+        let registered_at = local.format("%d/%m/%Y %H:%M");
+        let due = self.due.format("%d/%m/%Y");
+        let mut out = Vec::new();
+        if let Some(to) = &self.citizen_email {
+            out.push((
+                format!("receipt:{}", self.instance_id),
+                EmailPayload {
+                    to: to.clone(),
+                    subject: format!(
+                        "Ricevuta di presentazione – {} – Prot. n. {number} del {}",
+                        self.service_title,
+                        local.format("%d/%m/%Y")
+                    ),
+                    body: format!(
+                        "Gentile {who},\n\n\
+                         la sua istanza «{title}» è stata ricevuta e registrata al protocollo.\n\n\
+                         Ricevuta di presentazione\n\
+                         - Ente: {ente}\n\
+                         - Servizio: {title}\n\
+                         - Protocollo n. {number} del {registered_at}\n\
+                         - Ufficio competente: {office}\n\
+                         - Termine per la conclusione: {due}\n\
+                         - Impronta SHA-256 del documento: {digest}\n\
+                         - Allegati: {n}\n\n\
+                         Può seguire la pratica nella sua area personale: {link}\n\n\
+                         Questo messaggio è generato automaticamente: non rispondere.\n",
+                        who = self.applicant,
+                        title = self.service_title,
+                        ente = self.ente_name,
+                        office = self.office_name,
+                        digest = self.digest,
+                        n = self.attachments,
+                        link = self.link,
+                    ),
+                },
+            ));
+        }
+        if let Some(to) = &self.office_email {
+            out.push((
+                format!("office-notice:{}", self.instance_id),
+                EmailPayload {
+                    to: to.clone(),
+                    subject: format!("Nuova istanza – {} – Prot. n. {number}", self.service_title),
+                    body: format!(
+                        "È stata presentata online una nuova istanza assegnata a {office}.\n\n\
+                         - Servizio: {title}\n\
+                         - Richiedente: {applicant}\n\
+                         - Protocollo n. {number} del {registered_at}\n\
+                         - Da concludere entro: {due}\n\
+                         - Identificativo pratica: {id}\n",
+                        office = self.office_name,
+                        title = self.service_title,
+                        applicant = self.registration.sender,
+                        id = self.instance_id,
+                    ),
+                },
+            ));
+        }
+        out
+    }
+}
+
+/// Reads and computes everything a submission writes: the frozen document (RFC 8785) and its
+/// digest, the route, the registration's content, the recipients.
+fn prepare(
     conn: &mut DbConn,
     ctx: CitizenCtx,
     row: &InstanceRow,
@@ -184,7 +338,7 @@ fn freeze_register_route(
     service: &ServiceInfo,
     ts: NaiveDateTime,
     public_url: &str,
-) -> Result<Value, InstanceError> {
+) -> Result<Prepared, InstanceError> {
     let citizen =
         citizens::find(conn, ctx.ente_id, ctx.citizen_id)?.ok_or(InstanceError::NotFound)?;
     let (ente_code, ente_name): (String, String) = enti::table
@@ -200,8 +354,6 @@ fn freeze_register_route(
         (Some(g), Some(f)) => Some(format!("{g} {f}")),
         _ => None,
     };
-
-    // 3. The primary document.
     let document = json!({
         "type": "istanza",
         "id": row.id,
@@ -222,8 +374,6 @@ fn freeze_register_route(
     });
     let canonical = serde_json_canonicalizer::to_string(&document).map_err(anyhow::Error::from)?;
     let digest = sha256_hex(canonical.as_bytes());
-
-    // 4. Routing.
     let decision = service.routing.route(data, service.office_id);
     let (office_code, office_name, office_email, aoo_id): (String, String, Option<String>, i64) =
         offices::table
@@ -235,19 +385,16 @@ fn freeze_register_route(
                 offices::aoo_id,
             ))
             .first(conn)?;
-
-    // 5. Protocol registration in the AOO of the competent office.
     let sender = match &full_name {
         Some(n) => format!("{n} ({})", citizen.codice_fiscale),
         None => citizen.codice_fiscale.clone(),
     };
-    let registration = protocol::register(
-        conn,
-        &NewRegistration {
+    Ok(Prepared {
+        registration: NewRegistration {
             ente_id: ctx.ente_id,
             aoo_id,
             at: ts,
-            sender,
+            sender: sender.clone(),
             subject: format!("{} – istanza presentata online", service.title),
             document_digest: digest.clone(),
             attachments: files
@@ -256,142 +403,29 @@ fn freeze_register_route(
                 .collect(),
             instance_id: Some(row.id.clone()),
         },
-    )?;
-    let due = calendar::due_date(ts, service.legal_term_days);
-    diesel::update(inst::table.find(&row.id))
-        .set((
-            inst::office_id.eq(decision.office_id),
-            inst::document.eq(&canonical),
-            inst::document_digest.eq(&digest),
-            inst::registration_id.eq(registration.id),
-            inst::due_date.eq(due),
-        ))
-        .execute(conn)?;
-    let number = registration.number.to_string();
-    let registered_at = protocol::local_time(&registration)
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
-
-    // 6. Notifications.
-    let citizen_email = data
-        .pointer("/contatti/email")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or(citizen.email.clone());
-    let link = format!(
-        "{}/api/v1/me/instances/{}",
-        public_url.trim_end_matches('/'),
-        row.id
-    );
-    let mut queued = Vec::new();
-    if let Some(to) = &citizen_email {
-        let body = format!(
-            "Gentile {who},\n\n\
-             la sua istanza «{title}» è stata ricevuta e registrata al protocollo.\n\n\
-             Ricevuta di presentazione\n\
-             - Ente: {ente_name}\n\
-             - Servizio: {title}\n\
-             - Protocollo n. {number} del {registered_at}\n\
-             - Ufficio competente: {office_name}\n\
-             - Termine per la conclusione: {due}\n\
-             - Impronta SHA-256 del documento: {digest}\n\
-             - Allegati: {n_att}\n\n\
-             Può seguire la pratica nella sua area personale: {link}\n\n\
-             Questo messaggio è generato automaticamente: non rispondere.\n",
-            who = full_name.as_deref().unwrap_or(&citizen.codice_fiscale),
-            title = service.title,
-            due = due.format("%d/%m/%Y"),
-            n_att = files.len(),
-        );
-        enqueue_email(
-            conn,
-            ctx.ente_id,
-            &format!("receipt:{}", row.id),
-            &EmailPayload {
-                to: to.clone(),
-                subject: format!(
-                    "Ricevuta di presentazione – {} – Prot. n. {number} del {}",
-                    service.title,
-                    protocol::local_time(&registration).format("%d/%m/%Y")
-                ),
-                body,
-            },
-        )?;
-        queued.push("receipt");
-    }
-    if let Some(to) = &office_email {
-        enqueue_email(
-            conn,
-            ctx.ente_id,
-            &format!("office-notice:{}", row.id),
-            &EmailPayload {
-                to: to.clone(),
-                subject: format!("Nuova istanza – {} – Prot. n. {number}", service.title),
-                body: format!(
-                    "È stata presentata online una nuova istanza assegnata a {office_name}.\n\n\
-                     - Servizio: {title}\n\
-                     - Richiedente: {applicant}\n\
-                     - Protocollo n. {number} del {registered_at}\n\
-                     - Da concludere entro: {due}\n\
-                     - Identificativo pratica: {id}\n",
-                    title = service.title,
-                    applicant = full_name
-                        .clone()
-                        .map(|n| format!("{n} ({})", citizen.codice_fiscale))
-                        .unwrap_or_else(|| citizen.codice_fiscale.clone()),
-                    due = due.format("%d/%m/%Y"),
-                    id = row.id,
-                ),
-            },
-        )?;
-        queued.push("office_notice");
-    }
-
-    // 7. History.
-    record_event(
-        conn,
-        &row.id,
-        ts,
-        "submitted",
-        "citizen",
-        &json!({ "document_digest": digest }),
-    )?;
-    record_event(
-        conn,
-        &row.id,
-        ts,
-        "registered",
-        "system",
-        &json!({ "protocol_number": number, "year": registration.year, "registered_at": iso_rome(ts) }),
-    )?;
-    record_event(
-        conn,
-        &row.id,
-        ts,
-        "routed",
-        "system",
-        &json!({ "office": office_code, "rule": decision.rule, "reason": decision.reason }),
-    )?;
-    record_event(
-        conn,
-        &row.id,
-        ts,
-        "notifications_queued",
-        "system",
-        &json!({ "messages": queued }),
-    )?;
-    tracing::info!(instance = %row.id, protocol = %number, office = %office_code, "instance submitted");
-
-    Ok(json!({
-        "id": row.id,
-        "status": SUBMITTED,
-        "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
-        "protocol": { "number": registration.number, "year": registration.year, "registered_at": iso_rome(ts) },
-        "office": { "code": office_code, "name": office_name },
-        "submitted_at": iso(ts),
-        "document_digest": digest,
-        "due_date": due,
-    }))
+        canonical,
+        digest,
+        decision,
+        office_code,
+        office_name,
+        office_email,
+        due: calendar::due_date(ts, service.legal_term_days),
+        citizen_email: data
+            .pointer("/contatti/email")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or(citizen.email.clone()),
+        applicant: full_name.unwrap_or_else(|| citizen.codice_fiscale.clone()),
+        service_title: service.title.clone(),
+        ente_name,
+        attachments: files.len(),
+        instance_id: row.id.clone(),
+        link: format!(
+            "{}/api/v1/me/instances/{}",
+            public_url.trim_end_matches('/'),
+            row.id
+        ),
+    })
 }
 
 /// The receipt of a submitted instance: what the e-mail says, plus the document itself so

@@ -40,27 +40,57 @@ pub struct EmailPayload {
     pub body: String,
 }
 
-/// Queues an e-mail; enqueueing the same `dedupe_key` twice queues it once. Call it inside
-/// the transaction of the change the message reports.
+/// Queues e-mails, each under a `dedupe_key`: enqueueing the same key twice queues it once.
+/// One statement whatever the number of messages. Call it inside the transaction of the
+/// change the messages report.
+pub fn enqueue_emails(
+    conn: &mut DbConn,
+    ente_id: i64,
+    emails: &[(String, EmailPayload)],
+) -> anyhow::Result<usize> {
+    if emails.is_empty() {
+        return Ok(0);
+    }
+    let ts = now();
+    let mut sql = String::from(
+        "INSERT INTO outbox (ente_id, kind, dedupe_key, payload, status, attempts, \
+         next_attempt_at, created_at) VALUES ",
+    );
+    for i in 0..emails.len() {
+        let b = i * 3;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "($1, $2, ${}, ${}, 'pending', 0, ${}, ${})",
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 5
+        ));
+    }
+    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+    let mut q = diesel::sql_query(sql)
+        .into_boxed::<<DbConn as diesel::Connection>::Backend>()
+        .bind::<BigInt, _>(ente_id)
+        .bind::<Text, _>(KIND_EMAIL);
+    for (key, email) in emails {
+        q = q
+            .bind::<Text, _>(key.clone())
+            .bind::<Text, _>(serde_json::to_string(email)?)
+            .bind::<Timestamp, _>(ts);
+    }
+    Ok(q.execute(conn)?)
+}
+
+/// Queues one e-mail (see [`enqueue_emails`]).
 pub fn enqueue_email(
     conn: &mut DbConn,
     ente_id: i64,
     dedupe_key: &str,
     email: &EmailPayload,
 ) -> anyhow::Result<bool> {
-    let ts = now();
-    let n = diesel::sql_query(
-        "INSERT INTO outbox (ente_id, kind, dedupe_key, payload, status, attempts, \
-         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
-         ON CONFLICT (dedupe_key) DO NOTHING",
-    )
-    .bind::<BigInt, _>(ente_id)
-    .bind::<Text, _>(KIND_EMAIL)
-    .bind::<Text, _>(dedupe_key)
-    .bind::<Text, _>(serde_json::to_string(email)?)
-    .bind::<Timestamp, _>(ts)
-    .execute(conn)?;
-    Ok(n == 1)
+    Ok(enqueue_emails(conn, ente_id, &[(dedupe_key.to_owned(), email.clone())])? == 1)
 }
 
 /// Sends e-mails through SMTP (or, in the demo, to the log).

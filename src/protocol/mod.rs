@@ -8,10 +8,10 @@
 
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 
-use crate::db::schema::protocol_registrations as pr;
+use crate::db::schema::{instances, protocol_registrations as pr};
 use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
@@ -66,42 +66,93 @@ fn describe_attachments(attachments: &[(String, Option<String>)]) -> String {
     format!("{} allegati: {}", attachments.len(), items.join("; "))
 }
 
-/// Takes the next number of the AOO's register for the year and writes the registration.
-/// Must run inside a write transaction (see `db::write_tx`) together with whatever the
-/// registration documents, so that nothing is numbered that is not stored.
+#[derive(QueryableByName)]
+struct IdNumber {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = BigInt)]
+    number: i64,
+}
+
+/// Takes the next number of the AOO's register for the year, writes the registration and, for
+/// an instance, links it. Must run inside a write transaction (see `db::write_tx`) together
+/// with whatever the registration documents, so that nothing is numbered that is not stored.
+///
+/// The counter row stays locked until the transaction ends, so concurrent registrations of
+/// one AOO queue here: callers do everything else first and commit right after. On
+/// PostgreSQL counter, registration and link are one statement (one round trip under the
+/// lock); on SQLite, where the write lock is held for the whole transaction anyway, three.
 pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Registration> {
     let year = calendar::to_rome(new.at).year();
-    let counter: Counter = diesel::sql_query(
-        "INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
-         ON CONFLICT (aoo_id, year) DO UPDATE SET last_number = protocol_counters.last_number + 1 \
-         RETURNING last_number",
-    )
-    .bind::<BigInt, _>(new.aoo_id)
-    .bind::<Integer, _>(year)
-    .get_result(conn)?;
-    let number = ProtocolNumber::new(counter.last_number)?;
     let attachments_count = i32::try_from(new.attachments.len())?;
     let description = describe_attachments(&new.attachments);
-    let id: i64 = diesel::insert_into(pr::table)
-        .values((
-            pr::ente_id.eq(new.ente_id),
-            pr::aoo_id.eq(new.aoo_id),
-            pr::year.eq(year),
-            pr::number.eq(counter.last_number),
-            pr::registered_at.eq(new.at),
-            pr::direction.eq("in"),
-            pr::sender.eq(&new.sender),
-            pr::subject.eq(&new.subject),
-            pr::document_digest.eq(&new.document_digest),
-            pr::attachments_count.eq(attachments_count),
-            pr::attachments_description.eq(&description),
-            pr::instance_id.eq(&new.instance_id),
-        ))
-        .returning(pr::id)
-        .get_result(conn)?;
+    let row: IdNumber = match conn {
+        DbConn::Postgres(_) => diesel::sql_query(
+            "WITH c AS (\
+               INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
+               ON CONFLICT (aoo_id, year) DO UPDATE \
+               SET last_number = protocol_counters.last_number + 1 RETURNING last_number), \
+             r AS (\
+               INSERT INTO protocol_registrations (ente_id, aoo_id, year, number, registered_at, \
+                 direction, sender, subject, document_digest, attachments_count, \
+                 attachments_description, instance_id) \
+               SELECT $3, $1, $2, c.last_number, $4, 'in', $5, $6, $7, $8, $9, $10 FROM c \
+               RETURNING id, number), \
+             u AS (UPDATE instances SET registration_id = r.id FROM r WHERE instances.id = $10) \
+             SELECT id, number FROM r",
+        )
+        .bind::<BigInt, _>(new.aoo_id)
+        .bind::<Integer, _>(year)
+        .bind::<BigInt, _>(new.ente_id)
+        .bind::<Timestamp, _>(new.at)
+        .bind::<Text, _>(&new.sender)
+        .bind::<Text, _>(&new.subject)
+        .bind::<Text, _>(&new.document_digest)
+        .bind::<Integer, _>(attachments_count)
+        .bind::<Text, _>(&description)
+        .bind::<Nullable<Text>, _>(&new.instance_id)
+        .get_result(conn)?,
+        DbConn::Sqlite(_) => {
+            let counter: Counter = diesel::sql_query(
+                "INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
+                 ON CONFLICT (aoo_id, year) DO UPDATE \
+                 SET last_number = protocol_counters.last_number + 1 RETURNING last_number",
+            )
+            .bind::<BigInt, _>(new.aoo_id)
+            .bind::<Integer, _>(year)
+            .get_result(conn)?;
+            let id: i64 = diesel::insert_into(pr::table)
+                .values((
+                    pr::ente_id.eq(new.ente_id),
+                    pr::aoo_id.eq(new.aoo_id),
+                    pr::year.eq(year),
+                    pr::number.eq(counter.last_number),
+                    pr::registered_at.eq(new.at),
+                    pr::direction.eq("in"),
+                    pr::sender.eq(&new.sender),
+                    pr::subject.eq(&new.subject),
+                    pr::document_digest.eq(&new.document_digest),
+                    pr::attachments_count.eq(attachments_count),
+                    pr::attachments_description.eq(&description),
+                    pr::instance_id.eq(&new.instance_id),
+                ))
+                .returning(pr::id)
+                .get_result(conn)?;
+            if let Some(instance) = &new.instance_id {
+                diesel::update(instances::table.find(instance))
+                    .set(instances::registration_id.eq(id))
+                    .execute(conn)?;
+            }
+            IdNumber {
+                id,
+                number: counter.last_number,
+            }
+        }
+    };
+    let number = ProtocolNumber::new(row.number)?;
     tracing::info!(aoo_id = new.aoo_id, year, number = %number, "protocol registration");
     Ok(Registration {
-        id,
+        id: row.id,
         year,
         number,
         registered_at: new.at,

@@ -144,8 +144,10 @@ CREATE TRIGGER protocol_registrations_guard_truncate
 CREATE FUNCTION instances_document_guard() RETURNS trigger AS $$
 BEGIN
     IF OLD.document IS NOT NULL
-        AND (NEW.document, NEW.document_digest, NEW.data, NEW.registration_id)
-            IS DISTINCT FROM (OLD.document, OLD.document_digest, OLD.data, OLD.registration_id)
+        AND ((NEW.document, NEW.document_digest, NEW.data)
+                IS DISTINCT FROM (OLD.document, OLD.document_digest, OLD.data)
+            OR (OLD.registration_id IS NOT NULL
+                AND NEW.registration_id IS DISTINCT FROM OLD.registration_id))
     THEN
         RAISE EXCEPTION 'the document of a submitted instance cannot change';
     END IF;

@@ -143,7 +143,7 @@ WHEN OLD.document IS NOT NULL
     AND (NEW.document IS NOT OLD.document
         OR NEW.document_digest IS NOT OLD.document_digest
         OR NEW.data IS NOT OLD.data
-        OR NEW.registration_id IS NOT OLD.registration_id)
+        OR (OLD.registration_id IS NOT NULL AND NEW.registration_id IS NOT OLD.registration_id))
 BEGIN
     SELECT RAISE(ABORT, 'the document of a submitted instance cannot change');
 END;
