@@ -248,9 +248,11 @@ stop_test_postgres() {
     unset SPORTELLO_TEST_PG_URL
 }
 
-# Python packages of the test peers (the SMTP server the mail tests talk to).
+# Python packages of the test peers: the SMTP server the mail tests talk to, and the
+# validator of SPID SP certificates (Avviso SPID n. 29 v3).
 SPORTELLO_TEST_PY_PACKAGES=(
     aiosmtpd==1.4.6
+    spid-compliant-certificates==0.5.5
 )
 
 # ensure_test_venv: a virtualenv under target/ with the test peers' Python packages;

@@ -52,6 +52,42 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// SPID service provider tools.
+    Spid {
+        #[command(subcommand)]
+        command: SpidCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SpidCommand {
+    /// Make, offline, the key and self-signed certificate of a public-sector SP
+    /// (Avviso SPID n. 29 v3): writes key.pem and crt.pem into --out-dir.
+    Certificate {
+        /// The SP's entityID, e.g. https://sportello.comune.example.it
+        #[arg(long)]
+        entity_id: String,
+        /// The ente's IPA code, e.g. c_h501 (becomes organizationIdentifier PA:IT-<code>).
+        #[arg(long)]
+        ipa_code: String,
+        /// organizationName, e.g. "Comune di Esempio".
+        #[arg(long)]
+        org_name: String,
+        /// commonName; the organization name when absent.
+        #[arg(long)]
+        common_name: Option<String>,
+        /// localityName: the ente's seat.
+        #[arg(long)]
+        locality: String,
+        #[arg(long, default_value_t = 3072)]
+        key_size: u32,
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        #[arg(long, default_value = "sha256")]
+        digest: String,
+        #[arg(long)]
+        out_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +177,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate()?;
             let report = bundle.load(&mut *db.get()?)?;
             println!("bundle {}: {report}", dir.display());
+            Ok(())
+        }
+        Command::Spid {
+            command:
+                SpidCommand::Certificate {
+                    entity_id,
+                    ipa_code,
+                    org_name,
+                    common_name,
+                    locality,
+                    key_size,
+                    days,
+                    digest,
+                    out_dir,
+                },
+        } => {
+            use sportello::auth::spid::certificate::{generate, write, CertificateRequest};
+            let generated = generate(&CertificateRequest {
+                entity_id: entity_id.clone(),
+                ipa_code: ipa_code.clone(),
+                organization_name: org_name.clone(),
+                common_name: common_name.clone().unwrap_or_else(|| org_name.clone()),
+                locality: locality.clone(),
+                key_bits: *key_size,
+                days: *days,
+                digest: digest.clone(),
+            })?;
+            let (key, crt) = write(out_dir, &generated)?;
+            println!(
+                "private key: {} (keep it secret)\ncertificate: {}",
+                key.display(),
+                crt.display()
+            );
             Ok(())
         }
         Command::Config {

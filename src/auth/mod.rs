@@ -2,6 +2,7 @@
 //! login), and the SPID/CIE assurance level a session was opened with.
 
 pub mod session;
+pub mod spid;
 
 use serde::{Deserialize, Serialize};
 

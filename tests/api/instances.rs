@@ -334,50 +334,40 @@ async fn submitting_twice_returns_the_same_result_and_registers_nothing_new() {
     assert_eq!(app.count("protocol_registrations"), 2);
 }
 
+/// Submits an appointment request for `office`; returns the office it was routed to and the
+/// `routed` history entry.
+async fn route_appointment(app: &TestApp, office: &str) -> (Value, Value) {
+    let mut data = form_fixture("richiesta-appuntamento", "valid");
+    data["ufficio"] = json!(office);
+    let id = app.ready_draft("richiesta-appuntamento", data).await;
+    let sub: Value = app.submit(&id, None).await.json().await.unwrap();
+    let view: Value = app
+        .get(&format!("/api/v1/me/instances/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let routed = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "routed")
+        .unwrap()
+        .clone();
+    (sub["office"]["code"].clone(), routed)
+}
+
 #[tokio::test]
 async fn routing_rules_pick_the_office_and_the_history_says_which() {
     let app = spawn_app().await;
     app.login_citizen(CITIZEN_CF).await;
-    let mut data = form_fixture("richiesta-appuntamento", "valid");
-    data["ufficio"] = json!("tributi");
-    let id = app.ready_draft("richiesta-appuntamento", data).await;
-    let sub: Value = app.submit(&id, None).await.json().await.unwrap();
-    assert_eq!(sub["office"]["code"], "tributi");
-    let view: Value = app
-        .get(&format!("/api/v1/me/instances/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let routed = view["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"] == "routed")
-        .unwrap()
-        .clone();
+    let (office, routed) = route_appointment(&app, "tributi").await;
+    assert_eq!(office, "tributi");
     assert_eq!(routed["details"]["office"], "tributi");
     assert_eq!(routed["details"]["rule"], 2);
-
     // No rule matches: the default office.
-    let mut data = form_fixture("richiesta-appuntamento", "valid");
-    data["ufficio"] = json!("urp");
-    let id = app.ready_draft("richiesta-appuntamento", data).await;
-    let sub: Value = app.submit(&id, None).await.json().await.unwrap();
-    assert_eq!(sub["office"]["code"], "urp");
-    let view: Value = app
-        .get(&format!("/api/v1/me/instances/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let routed = view["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["event"] == "routed")
-        .unwrap()
-        .clone();
+    let (office, routed) = route_appointment(&app, "urp").await;
+    assert_eq!(office, "urp");
     assert!(routed["details"]["rule"].is_null());
 }
 

@@ -14,3 +14,4 @@ mod http;
 mod instances;
 mod mail;
 mod protocol;
+mod spid_certificate;
