@@ -102,7 +102,7 @@ pub async fn dev_login(
     let (subject, level) = body.into_inner().parse()?;
     let ente = ente.0;
     let st = state.clone();
-    let token = state
+    let (token, me) = state
         .db
         .run(move |conn| {
             if let Some(old) = previous.0 {
@@ -131,29 +131,14 @@ pub async fn dev_login(
                 level,
                 idp: None,
             };
-            let (token, _) = st.sessions.create(conn, &new)?;
-            Ok::<_, ApiError>(token)
+            let (token, session) = st.sessions.create(conn, &new)?;
+            Ok::<_, ApiError>((token, describe_session(conn, &session)?))
         })
         .await?;
     tracing::warn!("development login used");
-    let cookie = state.sessions.cookie_for(&token);
-    let me = describe(&state, &token).await?;
-    Ok(HttpResponse::Ok().cookie(cookie).json(me))
-}
-
-async fn describe(state: &web::Data<AppState>, token: &str) -> Result<serde_json::Value, ApiError> {
-    let st = state.clone();
-    let token = token.to_owned();
-    state
-        .db
-        .run(move |conn| {
-            let session = st
-                .sessions
-                .lookup(conn, &token)?
-                .ok_or(ApiError::Unauthorized)?;
-            describe_session(conn, &session)
-        })
-        .await
+    Ok(HttpResponse::Ok()
+        .cookie(state.sessions.cookie_for(&token))
+        .json(me))
 }
 
 fn describe_session(

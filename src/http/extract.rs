@@ -174,6 +174,16 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// Extracts something from the logged-in session, or refuses the request.
+fn from_session<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    pick: fn(&Session) -> Result<T, ApiError>,
+) -> LocalBoxFuture<'static, Result<T, ApiError>> {
+    let fut = Authenticated::from_request(req, payload);
+    Box::pin(async move { pick(&fut.await?.0) })
+}
+
 /// A request from a logged-in citizen (staff sessions are refused: 403).
 #[derive(Debug, Clone)]
 pub struct Citizen(pub CitizenCtx);
@@ -183,19 +193,15 @@ impl FromRequest for Citizen {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = Authenticated::from_request(req, payload);
-        Box::pin(async move {
-            let s = fut.await?.0;
-            match s.subject {
-                Subject::Citizen(citizen_id) => Ok(Citizen(CitizenCtx {
-                    ente_id: s.ente_id,
-                    citizen_id,
-                    level: s.level,
-                })),
-                Subject::Staff(_) => Err(ApiError::Forbidden(
-                    "Questa funzione è riservata ai cittadini.".into(),
-                )),
-            }
+        from_session(req, payload, |s| match s.subject {
+            Subject::Citizen(citizen_id) => Ok(Citizen(CitizenCtx {
+                ente_id: s.ente_id,
+                citizen_id,
+                level: s.level,
+            })),
+            Subject::Staff(_) => Err(ApiError::Forbidden(
+                "Questa funzione è riservata ai cittadini.".into(),
+            )),
         })
     }
 }
@@ -212,18 +218,14 @@ impl FromRequest for Staff {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let fut = Authenticated::from_request(req, payload);
-        Box::pin(async move {
-            let s = fut.await?.0;
-            match s.subject {
-                Subject::Staff(staff_user_id) => Ok(Staff {
-                    ente_id: s.ente_id,
-                    staff_user_id,
-                }),
-                Subject::Citizen(_) => Err(ApiError::Forbidden(
-                    "Questa funzione è riservata al personale dell'ente.".into(),
-                )),
-            }
+        from_session(req, payload, |s| match s.subject {
+            Subject::Staff(staff_user_id) => Ok(Staff {
+                ente_id: s.ente_id,
+                staff_user_id,
+            }),
+            Subject::Citizen(_) => Err(ApiError::Forbidden(
+                "Questa funzione è riservata al personale dell'ente.".into(),
+            )),
         })
     }
 }
