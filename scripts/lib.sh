@@ -248,11 +248,12 @@ stop_test_postgres() {
     unset SPORTELLO_TEST_PG_URL
 }
 
-# Python packages of the test peers: the SMTP server the mail tests talk to, and the
-# validator of SPID SP certificates (Avviso SPID n. 29 v3).
+# Python packages of the test peers: the SMTP server the mail tests talk to, the validator
+# of SPID SP certificates (Avviso SPID n. 29 v3) and AgID's SPID SP conformance tool.
 SPORTELLO_TEST_PY_PACKAGES=(
     aiosmtpd==1.4.6
     spid-compliant-certificates==0.5.5
+    spid-sp-test==1.2.18
 )
 
 # ensure_test_venv: a virtualenv under target/ with the test peers' Python packages;

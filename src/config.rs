@@ -109,6 +109,104 @@ pub struct Settings {
     pub instances: InstancesSettings,
     pub storage: StorageSettings,
     pub mail: MailSettings,
+    #[serde(default)]
+    pub spid: SpidSettings,
+}
+
+/// The SPID service provider (one per deployment). Off unless `enabled`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpidSettings {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The SP's entityID; `server.public_url` when absent.
+    pub entity_id: Option<String>,
+    /// The SP's private key and certificate (PEM), e.g. from `sportello spid certificate`.
+    pub key_file: Option<PathBuf>,
+    pub cert_file: Option<PathBuf>,
+    /// Shown by identity providers when asking consent.
+    pub service_name: Option<String>,
+    pub organization_name: Option<String>,
+    /// `organization_name` when absent.
+    pub organization_display_name: Option<String>,
+    pub organization_url: Option<String>,
+    /// The ente's IPA code.
+    pub ipa_code: Option<String>,
+    pub contact_email: Option<String>,
+    /// International format without spaces, e.g. `+390612345678`.
+    pub contact_phone: Option<String>,
+}
+
+impl SpidSettings {
+    /// The metadata's content, checked; `public_url` is the service's public address.
+    pub fn sp_config(
+        &self,
+        public_url: &str,
+    ) -> Result<crate::auth::spid::metadata::SpConfig, ConfigError> {
+        fn need<'a>(key: &str, v: &'a Option<String>) -> Result<&'a str, ConfigError> {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        format!("spid.{key}"),
+                        "is required when spid.enabled = true",
+                    )
+                })
+        }
+        let organization_name = need("organization_name", &self.organization_name)?;
+        let email = need("contact_email", &self.contact_email)?;
+        crate::domain::email::Email::parse(email)
+            .map_err(|e| ConfigError::new("spid.contact_email", e.to_string()))?;
+        if let Some(phone) = &self.contact_phone {
+            if phone.chars().any(char::is_whitespace) || !phone.starts_with('+') {
+                return Err(ConfigError::new(
+                    "spid.contact_phone",
+                    "must be in international format without spaces, e.g. +390612345678",
+                ));
+            }
+        }
+        let entity_id = self
+            .entity_id
+            .clone()
+            .unwrap_or_else(|| public_url.to_owned());
+        if !(entity_id.starts_with("https://") || entity_id.starts_with("http://")) {
+            return Err(ConfigError::new("spid.entity_id", "must be an http(s) URL"));
+        }
+        Ok(crate::auth::spid::metadata::SpConfig {
+            entity_id,
+            base_url: public_url.to_owned(),
+            service_name: self
+                .service_name
+                .clone()
+                .unwrap_or_else(|| "Sportello online del cittadino".to_owned()),
+            organization_name: organization_name.to_owned(),
+            organization_display_name: self
+                .organization_display_name
+                .clone()
+                .unwrap_or_else(|| organization_name.to_owned()),
+            organization_url: need("organization_url", &self.organization_url)?.to_owned(),
+            ipa_code: need("ipa_code", &self.ipa_code)?.to_owned(),
+            contact_email: email.to_owned(),
+            contact_phone: self.contact_phone.clone(),
+        })
+    }
+
+    /// Reads key and certificate and signs the metadata (done once at start-up).
+    pub fn build_metadata(&self, public_url: &str) -> Result<String, ConfigError> {
+        let cfg = self.sp_config(public_url)?;
+        let read = |key: &str, p: &Option<PathBuf>| -> Result<Vec<u8>, ConfigError> {
+            let p = p
+                .as_ref()
+                .ok_or_else(|| ConfigError::new(key, "is required when spid.enabled = true"))?;
+            std::fs::read(p)
+                .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", p.display())))
+        };
+        let key = read("spid.key_file", &self.key_file)?;
+        let cert = read("spid.cert_file", &self.cert_file)?;
+        crate::auth::spid::metadata::sp_metadata(&cfg, &key, &cert)
+            .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -539,6 +637,27 @@ impl Settings {
                 "storage.backend",
                 "only \"local\" is available",
             ));
+        }
+
+        if self.spid.enabled {
+            let cfg = self.spid.sp_config(&self.server.public_url)?;
+            if production && !cfg.entity_id.starts_with("https://") {
+                return Err(ConfigError::new(
+                    "spid.entity_id",
+                    "must use https:// in production",
+                ));
+            }
+            for (key, v) in [
+                ("spid.key_file", &self.spid.key_file),
+                ("spid.cert_file", &self.spid.cert_file),
+            ] {
+                if v.is_none() {
+                    return Err(ConfigError::new(
+                        key,
+                        "is required when spid.enabled = true",
+                    ));
+                }
+            }
         }
 
         let m = &self.mail;

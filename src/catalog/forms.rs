@@ -118,6 +118,7 @@ impl FormDefinition {
             .collect();
         Ok(CompiledForm {
             definition: self.clone(),
+            version: 0,
             validator,
             step_of,
         })
@@ -127,6 +128,8 @@ impl FormDefinition {
 /// A definition with its schema compiled, ready to validate many instances.
 pub struct CompiledForm {
     pub definition: FormDefinition,
+    /// The stored version number (set by [`FormCache`]; 0 for a form compiled from a file).
+    pub version: i32,
     validator: jsonschema::Validator,
     step_of: BTreeMap<String, String>,
 }
@@ -514,8 +517,13 @@ impl FormCache {
         {
             return Ok(f);
         }
-        let text: String = fd::table.find(form_id).select(fd::definition).first(conn)?;
-        let compiled = std::sync::Arc::new(FormDefinition::parse(&text)?.compile()?);
+        let (text, version): (String, i32) = fd::table
+            .find(form_id)
+            .select((fd::definition, fd::version))
+            .first(conn)?;
+        let mut compiled = FormDefinition::parse(&text)?.compile()?;
+        compiled.version = version;
+        let compiled = std::sync::Arc::new(compiled);
         if let Ok(mut m) = self.forms.write() {
             m.insert(form_id, compiled.clone());
         }

@@ -248,6 +248,7 @@ diesel::joinable!(staff_roles -> staff_users (staff_user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(services -> offices (office_id));
 diesel::joinable!(sessions -> enti (ente_id));
+diesel::joinable!(citizens -> enti (ente_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     enti,

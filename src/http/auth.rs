@@ -212,3 +212,11 @@ pub async fn logout(
         .cookie(state.sessions.removal_cookie())
         .finish())
 }
+
+/// `GET /spid/metadata` — the SP's signed SAML metadata (exists only when SPID is enabled).
+pub async fn spid_metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let xml = state.spid_metadata.clone().ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(xml))
+}

@@ -27,13 +27,21 @@ pub struct AppState {
     pub forms: Arc<FormCache>,
     pub store: Arc<dyn BlobStore>,
     pub limits: Limits,
+    /// The signed SPID SP metadata, built at start-up when SPID is enabled.
+    pub spid_metadata: Option<String>,
     enti: RwLock<HashMap<String, Ente>>,
 }
 
 impl AppState {
     pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> anyhow::Result<Self> {
         let store = Arc::new(LocalDirStore::new(settings.storage.local_dir.clone())?);
+        let spid_metadata = if settings.spid.enabled {
+            Some(settings.spid.build_metadata(&settings.server.public_url)?)
+        } else {
+            None
+        };
         Ok(Self {
+            spid_metadata,
             db,
             sessions,
             forms: Arc::new(FormCache::default()),

@@ -81,6 +81,7 @@ pub fn configure(
     .service(resource("/health/live").route(web::get().to(health::live)))
     .service(resource("/health/ready").route(web::get().to(health::ready)))
     .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+    .service(resource("/spid/metadata").route(web::get().to(auth::spid_metadata)))
     .service(
         web::scope("/api/v1")
             .service(resource("/me").route(web::get().to(auth::me)))

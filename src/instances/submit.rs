@@ -25,7 +25,9 @@ use super::{
 use crate::catalog::forms::FormCache;
 use crate::catalog::routing::Routing;
 use crate::citizens;
-use crate::db::schema::{attachments as att, enti, instances as inst, offices, services};
+use crate::db::schema::{
+    attachments as att, citizens as citizens_t, enti, instances as inst, offices, services,
+};
 use crate::db::{now, sha256_hex, write_tx, DbConn};
 use crate::domain::calendar;
 use crate::notify::{enqueue_emails, EmailPayload};
@@ -48,33 +50,49 @@ struct ServiceInfo {
     routing: Routing,
 }
 
-fn service_info(conn: &mut DbConn, id: i64) -> Result<ServiceInfo, InstanceError> {
-    let (slug, title, office_id, legal_term_days, min_auth_level, routing): (
-        String,
-        String,
-        i64,
-        i32,
-        i32,
-        String,
-    ) = services::table
-        .find(id)
+/// The citizen's instance with the service it belongs to, in one read (same rules as
+/// [`load_own`]: another citizen's, another ente's or an expired draft are not found).
+fn load_with_service(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    id: &str,
+) -> Result<(InstanceRow, ServiceInfo), InstanceError> {
+    let (row, (slug, title, office_id, legal_term_days, min_auth_level, routing)): (
+        InstanceRow,
+        (String, String, i64, i32, i32, String),
+    ) = inst::table
+        .inner_join(services::table)
+        .filter(inst::id.eq(id))
+        .filter(inst::ente_id.eq(ctx.ente_id))
+        .filter(inst::citizen_id.eq(ctx.citizen_id))
         .select((
-            services::slug,
-            services::title,
-            services::office_id,
-            services::legal_term_days,
-            services::min_auth_level,
-            services::routing,
+            InstanceRow::as_select(),
+            (
+                services::slug,
+                services::title,
+                services::office_id,
+                services::legal_term_days,
+                services::min_auth_level,
+                services::routing,
+            ),
         ))
-        .first(conn)?;
-    Ok(ServiceInfo {
-        slug,
-        title,
-        office_id,
-        legal_term_days,
-        min_auth_level,
-        routing: serde_json::from_str(&routing).unwrap_or_default(),
-    })
+        .first(conn)
+        .optional()?
+        .ok_or(InstanceError::NotFound)?;
+    if row.status == DRAFT && row.expires_at.is_some_and(|e| e <= now()) {
+        return Err(InstanceError::NotFound);
+    }
+    Ok((
+        row,
+        ServiceInfo {
+            slug,
+            title,
+            office_id,
+            legal_term_days,
+            min_auth_level,
+            routing: serde_json::from_str(&routing).unwrap_or_default(),
+        },
+    ))
 }
 
 fn result_body(conn: &mut DbConn, row: &InstanceRow) -> Result<Value, InstanceError> {
@@ -99,7 +117,7 @@ pub fn submit(
     public_url: &str,
 ) -> Result<Submitted, InstanceError> {
     // 1. Read and validate without holding the write lock.
-    let row = load_own(conn, ctx, id)?;
+    let (row, service) = load_with_service(conn, ctx, id)?;
     if let Some(key) = idempotency_key {
         let other: Option<String> = inst::table
             .filter(inst::citizen_id.eq(ctx.citizen_id))
@@ -118,7 +136,6 @@ pub fn submit(
             created: false,
         });
     }
-    let service = service_info(conn, row.service_id)?;
     if ctx.level.get() < service.min_auth_level {
         return Err(InstanceError::LevelTooLow {
             required: service.min_auth_level,
@@ -135,7 +152,16 @@ pub fn submit(
     // Everything that needs no lock is read and computed first; the transaction then holds
     // the counter lock only for the registration and the writes that carry its number.
     let ts = now();
-    let prepared = prepare(conn, ctx, &row, &data, &service, ts, public_url)?;
+    let prepared = prepare(
+        conn,
+        ctx,
+        &row,
+        &data,
+        &service,
+        form.version,
+        ts,
+        public_url,
+    )?;
 
     let outcome = write_tx(conn, |conn| {
         // 2. Claim the draft as read (a concurrent edit or submission makes this miss).
@@ -330,26 +356,30 @@ impl Prepared {
 
 /// Reads and computes everything a submission writes: the frozen document (RFC 8785) and its
 /// digest, the route, the registration's content, the recipients.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each argument is one already-loaded piece of the submission"
+)]
 fn prepare(
     conn: &mut DbConn,
     ctx: CitizenCtx,
     row: &InstanceRow,
     data: &Value,
     service: &ServiceInfo,
+    version: i32,
     ts: NaiveDateTime,
     public_url: &str,
 ) -> Result<Prepared, InstanceError> {
-    let citizen =
-        citizens::find(conn, ctx.ente_id, ctx.citizen_id)?.ok_or(InstanceError::NotFound)?;
-    let (ente_code, ente_name): (String, String) = enti::table
-        .find(ctx.ente_id)
-        .select((enti::code, enti::name))
-        .first(conn)?;
+    let (citizen, (ente_code, ente_name)): (citizens::Citizen, (String, String)) =
+        citizens_t::table
+            .inner_join(enti::table)
+            .filter(citizens_t::id.eq(ctx.citizen_id))
+            .filter(citizens_t::ente_id.eq(ctx.ente_id))
+            .select((citizens::Citizen::as_select(), (enti::code, enti::name)))
+            .first(conn)
+            .optional()?
+            .ok_or(InstanceError::NotFound)?;
     let files = attachments::list(conn, &row.id)?;
-    let version: i32 = crate::db::schema::form_definitions::table
-        .find(row.form_id)
-        .select(crate::db::schema::form_definitions::version)
-        .first(conn)?;
     let full_name = match (&citizen.given_name, &citizen.family_name) {
         (Some(g), Some(f)) => Some(format!("{g} {f}")),
         _ => None,

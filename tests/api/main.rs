@@ -15,3 +15,4 @@ mod instances;
 mod mail;
 mod protocol;
 mod spid_certificate;
+mod spid_metadata;

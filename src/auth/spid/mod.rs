@@ -1,4 +1,5 @@
-//! SPID (SAML2) service provider. For now: the SP certificate (`certificate`); metadata,
-//! AuthnRequest, ACS and single logout follow.
+//! SPID (SAML2) service provider: the SP certificate (`certificate`) and signed metadata
+//! (`metadata`). AuthnRequest, ACS and single logout come next.
 
 pub mod certificate;
+pub mod metadata;
