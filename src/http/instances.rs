@@ -95,6 +95,30 @@ pub async fn patch(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `DELETE /api/v1/instances/{id}` — discards a draft (a submitted instance stays: 409).
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn discard(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| {
+            let keys = instances::discard_draft(conn, ctx, &id)?;
+            for key in keys {
+                st.store.delete(&key)?;
+            }
+            Ok::<_, InstanceError>(())
+        })
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `POST /api/v1/instances/{id}/attachments` — multipart upload of one or more `file`
 /// parts, with an optional `description` part. Every file is checked (size, type by
 /// content) before anything is stored; any refusal stores nothing.

@@ -99,7 +99,8 @@ pub fn configure(
             .service(
                 resource("/instances/{id}")
                     .route(web::get().to(instances::show))
-                    .route(web::patch().to(instances::patch)),
+                    .route(web::patch().to(instances::patch))
+                    .route(web::delete().to(instances::discard)),
             )
             .service(
                 resource("/instances/{id}/attachments").route(web::post().to(instances::upload)),

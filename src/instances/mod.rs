@@ -465,6 +465,30 @@ pub fn list_own(
     Ok(json!({ "items": items, "page": page, "per_page": per_page, "total": total }))
 }
 
+/// `DELETE /api/v1/instances/{id}`: the citizen discards a draft with its attachments.
+/// Returns the storage keys of the attachments, for the caller to delete the files.
+pub fn discard_draft(
+    conn: &mut DbConn,
+    ctx: CitizenCtx,
+    id: &str,
+) -> Result<Vec<String>, InstanceError> {
+    write_tx(conn, |conn| {
+        let row = load_own(conn, ctx, id)?;
+        if row.status != DRAFT {
+            return Err(InstanceError::NotADraft);
+        }
+        let keys: Vec<String> = att::table
+            .filter(att::instance_id.eq(id))
+            .select(att::storage_key)
+            .load(conn)?;
+        diesel::delete(att::table.filter(att::instance_id.eq(id))).execute(conn)?;
+        diesel::delete(ev::table.filter(ev::instance_id.eq(id))).execute(conn)?;
+        diesel::delete(inst::table.find(id)).execute(conn)?;
+        tracing::info!(instance = id, "draft discarded by the citizen");
+        Ok(keys)
+    })
+}
+
 /// Deletes drafts past their expiry with their attachments' rows; returns the storage keys
 /// of the deleted attachments so the caller can remove the files.
 pub fn purge_expired_drafts(conn: &mut DbConn) -> QueryResult<Vec<String>> {

@@ -565,6 +565,49 @@ async fn a_lower_login_level_cannot_submit() {
 }
 
 #[tokio::test]
+async fn a_citizen_can_discard_a_draft_but_not_a_submitted_instance() {
+    let app = spawn_app().await;
+    app.login_citizen(CITIZEN_CF).await;
+    let id = app.create_draft("accesso-civico-generalizzato").await;
+    upload(&app, &id, "nota.txt", b"da buttare".to_vec(), None).await;
+    let other = app.citizen_browser(OTHER_CF).await;
+    let res = other
+        .delete(app.url(&format!("/api/v1/instances/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 404, "not-found").await;
+    let res = app
+        .client
+        .delete(app.url(&format!("/api/v1/instances/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_problem(
+        app.get(&format!("/api/v1/instances/{id}")).await,
+        404,
+        "not-found",
+    )
+    .await;
+    assert_eq!(app.count("instances"), 0);
+    assert_eq!(app.count("attachments"), 0);
+
+    let sub = app.submit_valid("accesso-civico-generalizzato").await;
+    let res = app
+        .client
+        .delete(app.url(&format!(
+            "/api/v1/instances/{}",
+            sub["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 409, "conflict").await;
+    assert_eq!(app.count("instances"), 1);
+}
+
+#[tokio::test]
 async fn expired_drafts_disappear_and_are_purged_with_their_files() {
     let app = spawn_app().await;
     app.login_citizen(CITIZEN_CF).await;
