@@ -135,6 +135,8 @@ pub struct SpidSettings {
     pub contact_email: Option<String>,
     /// International format without spaces, e.g. `+390612345678`.
     pub contact_phone: Option<String>,
+    /// Directory of identity providers' metadata files (`*.xml`).
+    pub idp_metadata_dir: Option<PathBuf>,
 }
 
 impl SpidSettings {
@@ -650,6 +652,7 @@ impl Settings {
             for (key, v) in [
                 ("spid.key_file", &self.spid.key_file),
                 ("spid.cert_file", &self.spid.cert_file),
+                ("spid.idp_metadata_dir", &self.spid.idp_metadata_dir),
             ] {
                 if v.is_none() {
                     return Err(ConfigError::new(

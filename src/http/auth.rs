@@ -220,3 +220,8 @@ pub async fn spid_metadata(state: web::Data<AppState>) -> Result<HttpResponse, A
         .content_type("application/samlmetadata+xml")
         .body(xml))
 }
+
+/// `GET /api/v1/auth/spid/idps` — the identity providers for the "Entra con SPID" button.
+pub async fn spid_idps(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "idps": state.spid_idps.list() }))
+}

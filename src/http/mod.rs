@@ -85,6 +85,7 @@ pub fn configure(
     .service(
         web::scope("/api/v1")
             .service(resource("/me").route(web::get().to(auth::me)))
+            .service(resource("/auth/spid/idps").route(web::get().to(auth::spid_idps)))
             .service(resource("/services").route(web::get().to(catalog::list_services)))
             .service(resource("/services/{slug}").route(web::get().to(catalog::get_service)))
             .service(resource("/service-categories").route(web::get().to(catalog::list_categories)))

@@ -26,8 +26,55 @@ fn keys() -> (PathBuf, PathBuf) {
     write(&dir, &g).unwrap()
 }
 
+/// A self-signed certificate (PEM) and key (PEM) for a test IdP.
+fn idp_keypair(cn: &str) -> (Vec<u8>, Vec<u8>) {
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509};
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    (
+        b.build().to_pem().unwrap(),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
+/// A directory with the metadata of spid-sp-test's IdP (https://localhost:8443), made by
+/// `spid_sp_test --idp-metadata` with a fresh key pair (its built-in certificate expired).
+pub fn idp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sportello-idps-{}", uuid::Uuid::new_v4()));
+    let certs = dir.join("idp-cert");
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert, key) = idp_keypair("spid-sp-test IdP");
+    std::fs::write(certs.join("public.cert"), cert).unwrap();
+    std::fs::write(certs.join("private.key"), key).unwrap();
+    let out = Command::new(venv_tool("spid_sp_test"))
+        .arg("--idp-metadata")
+        .env("IDP_CERT_PATH", &certs)
+        .output()
+        .expect("run spid_sp_test --idp-metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join("spid-sp-test.xml"), &out.stdout).unwrap();
+    dir
+}
+
 pub fn spid_settings(key: &Path, cert: &Path) -> SpidSettings {
     SpidSettings {
+        idp_metadata_dir: Some(idp_dir()),
         enabled: true,
         entity_id: None,
         key_file: Some(key.to_owned()),
@@ -162,6 +209,9 @@ fn spid_settings_are_checked() {
     bad.spid.contact_email = Some("non-valida".into());
     assert_eq!(bad.validate().unwrap_err().key, "spid.contact_email");
     let mut bad = s.clone();
+    bad.spid.idp_metadata_dir = None;
+    assert_eq!(bad.validate().unwrap_err().key, "spid.idp_metadata_dir");
+    let mut bad = s.clone();
     bad.spid.contact_phone = Some("06 1234".into());
     assert_eq!(bad.validate().unwrap_err().key, "spid.contact_phone");
     // A key that does not belong to the certificate is refused when the metadata is built.
@@ -171,4 +221,108 @@ fn spid_settings_are_checked() {
     let e = bad.spid.build_metadata("https://x.example").unwrap_err();
     assert_eq!(e.key, "spid.key_file");
     assert!(e.message.contains("does not belong"), "{e}");
+}
+
+fn b64_der(pem: &[u8]) -> String {
+    let c = openssl::x509::X509::from_pem(pem).unwrap();
+    openssl::base64::encode_block(&c.to_der().unwrap())
+}
+
+fn idp_entity(entity_id: &str, name: &str, cert_pem: &[u8]) -> String {
+    format!(
+        r#"<md:EntityDescriptor entityID="{entity_id}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" WantAuthnRequestsSigned="true"><md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{entity_id}/slo"/><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{entity_id}/sso"/></md:IDPSSODescriptor><md:Organization><md:OrganizationName xml:lang="it">{name} S.p.A.</md:OrganizationName><md:OrganizationDisplayName xml:lang="it">{name}</md:OrganizationDisplayName><md:OrganizationURL xml:lang="it">{entity_id}</md:OrganizationURL></md:Organization></md:EntityDescriptor>"#,
+        b64_der(cert_pem)
+    )
+}
+
+#[tokio::test]
+async fn identity_providers_are_read_from_their_metadata_and_listed() {
+    let (key, cert) = keys();
+    let mut settings_spid = spid_settings(&key, &cert);
+    let dir = settings_spid.idp_metadata_dir.clone().unwrap();
+    // An aggregate with two more IdPs, as AgID's registry publishes them.
+    let (c1, _) = idp_keypair("idp one");
+    let (c2, _) = idp_keypair("idp two");
+    std::fs::write(
+        dir.join("registry.xml"),
+        format!(
+            r#"<?xml version="1.0"?><md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{}{}</md:EntitiesDescriptor>"#,
+            idp_entity("https://zeta.idp.example", "Zeta ID", &c1),
+            idp_entity("https://alfa.idp.example", "Alfa ID", &c2)
+        ),
+    )
+    .unwrap();
+    settings_spid.entity_id = None;
+    let app = spawn_app_with(|s| {
+        s.server.public_url = ENTITY.into();
+        s.spid = settings_spid.clone();
+    })
+    .await;
+    let body: serde_json::Value = app
+        .get("/api/v1/auth/spid/idps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let idps = body["idps"].as_array().unwrap();
+    let ids: Vec<&str> = idps
+        .iter()
+        .map(|i| i["entity_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{body}");
+    assert!(ids.contains(&"https://localhost:8443"), "{body}");
+    let names: Vec<&str> = idps.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let alfa = names.iter().position(|n| *n == "Alfa ID").unwrap();
+    let zeta = names.iter().position(|n| *n == "Zeta ID").unwrap();
+    assert!(alfa < zeta, "sorted by name: {names:?}");
+
+    // What responses will be verified against.
+    let reg = sportello::auth::spid::idp::IdpRegistry::load_dir(&dir).unwrap();
+    let zeta = reg.get("https://zeta.idp.example").unwrap();
+    assert_eq!(
+        zeta.sso_redirect.as_deref(),
+        Some("https://zeta.idp.example/sso")
+    );
+    assert_eq!(zeta.signing_certificates.len(), 1);
+    let test_idp = reg.get("https://localhost:8443").unwrap();
+    assert!(test_idp.sso_redirect.is_some() || test_idp.sso_post.is_some());
+    assert!(!test_idp.signing_certificates.is_empty());
+}
+
+#[tokio::test]
+async fn a_broken_idp_file_stops_the_start_naming_the_setting() {
+    let (key, cert) = keys();
+    let spid = spid_settings(&key, &cert);
+    let dir = spid.idp_metadata_dir.clone().unwrap();
+    let (c, _) = idp_keypair("x");
+    // An IdP without any single sign-on endpoint cannot be used.
+    let broken = idp_entity("https://rotto.idp.example", "Rotto", &c)
+        .replace(r#"<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://rotto.idp.example/sso"/>"#, "");
+    std::fs::write(
+        dir.join("rotto.xml"),
+        format!(r#"<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">{broken}</md:EntitiesDescriptor>"#),
+    )
+    .unwrap();
+    let mut settings = test_settings();
+    settings.database.url = Some(sportello::config::Secret::new(fresh_database_url()));
+    settings.server.public_url = ENTITY.into();
+    settings.spid = spid;
+    let err = match sportello::startup::Application::build(settings) {
+        Ok(_) => panic!("started with a broken IdP file"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("spid.idp_metadata_dir"), "{err}");
+    assert!(err.contains("no SingleSignOnService"), "{err}");
+}
+
+#[tokio::test]
+async fn without_spid_the_idp_list_is_empty() {
+    let app = spawn_app().await;
+    let body: serde_json::Value = app
+        .get("/api/v1/auth/spid/idps")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["idps"], serde_json::json!([]));
 }

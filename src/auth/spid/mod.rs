@@ -1,5 +1,7 @@
-//! SPID (SAML2) service provider: the SP certificate (`certificate`) and signed metadata
-//! (`metadata`). AuthnRequest, ACS and single logout come next.
+//! SPID (SAML2) service provider: the SP certificate (`certificate`), signed metadata
+//! (`metadata`) and the registry of identity providers (`idp`). AuthnRequest, ACS and
+//! single logout come next.
 
 pub mod certificate;
+pub mod idp;
 pub mod metadata;
