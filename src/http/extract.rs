@@ -107,6 +107,24 @@ impl AppState {
     }
 }
 
+/// Runs blocking work with a database connection and the shared state, off the async
+/// executor, and maps its error to the API's. What every handler that touches the database
+/// does.
+pub async fn blocking<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut crate::db::DbConn, &AppState) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<crate::db::DbError> + Send + 'static,
+    ApiError: From<E>,
+{
+    let st = state.clone();
+    state
+        .db
+        .run(move |conn| f(conn, &st))
+        .await
+        .map_err(ApiError::from)
+}
+
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()

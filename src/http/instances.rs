@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::http::extract::{AppState, Citizen};
+use crate::http::extract::{blocking, AppState, Citizen};
 use crate::instances::attachments::{self, clean_filename, mib, Upload};
 use crate::instances::{self, submit, InstanceError};
 
@@ -25,20 +25,16 @@ pub async fn create(
     body: web::Json<NewDraft>,
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
-    let st = state.clone();
-    let view = state
-        .db
-        .run(move |conn| {
-            let id = instances::create_draft(
-                conn,
-                ctx,
-                &body.service,
-                st.settings.instances.draft_ttl_days,
-            )?;
-            instances::view(conn, &st.forms, ctx, &id)
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let view = blocking(&state, move |conn, st| {
+        let id = instances::create_draft(
+            conn,
+            ctx,
+            &body.service,
+            st.settings.instances.draft_ttl_days,
+        )?;
+        instances::view(conn, &st.forms, ctx, &id)
+    })
+    .await?;
     let location = format!(
         "/api/v1/instances/{}",
         view["id"].as_str().unwrap_or_default()
@@ -57,12 +53,10 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let id = path.into_inner();
-    let st = state.clone();
-    let view = state
-        .db
-        .run(move |conn| instances::view(conn, &st.forms, ctx, &id))
-        .await
-        .map_err(ApiError::from)?;
+    let view = blocking(&state, move |conn, st| {
+        instances::view(conn, &st.forms, ctx, &id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -76,22 +70,18 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let id = path.into_inner();
-    let st = state.clone();
-    let view = state
-        .db
-        .run(move |conn| {
-            instances::patch_draft(
-                conn,
-                &st.forms,
-                ctx,
-                &id,
-                &body,
-                st.settings.instances.draft_ttl_days,
-            )?;
-            instances::view(conn, &st.forms, ctx, &id)
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let view = blocking(&state, move |conn, st| {
+        instances::patch_draft(
+            conn,
+            &st.forms,
+            ctx,
+            &id,
+            &body,
+            st.settings.instances.draft_ttl_days,
+        )?;
+        instances::view(conn, &st.forms, ctx, &id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -104,18 +94,14 @@ pub async fn discard(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let id = path.into_inner();
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| {
-            let keys = instances::discard_draft(conn, ctx, &id)?;
-            for key in keys {
-                st.store.delete(&key)?;
-            }
-            Ok::<_, InstanceError>(())
-        })
-        .await
-        .map_err(ApiError::from)?;
+    blocking(&state, move |conn, st| {
+        let keys = instances::discard_draft(conn, ctx, &id)?;
+        for key in keys {
+            st.store.delete(&key)?;
+        }
+        Ok::<_, InstanceError>(())
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -192,26 +178,22 @@ pub async fn upload(
         let detected = attachments::check_upload(&u, &limits)?;
         checked.push((u, detected));
     }
-    let st = state.clone();
-    let added = state
-        .db
-        .run(move |conn| {
-            let mut added = Vec::new();
-            for (u, d) in &checked {
-                added.push(attachments::add(
-                    conn,
-                    st.store.as_ref(),
-                    ctx,
-                    &id,
-                    u,
-                    d,
-                    &st.limits,
-                )?);
-            }
-            Ok::<_, InstanceError>(added)
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let added = blocking(&state, move |conn, st| {
+        let mut added = Vec::new();
+        for (u, d) in &checked {
+            added.push(attachments::add(
+                conn,
+                st.store.as_ref(),
+                ctx,
+                &id,
+                u,
+                d,
+                &st.limits,
+            )?);
+        }
+        Ok::<_, InstanceError>(added)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "attachments": added })))
 }
 
@@ -237,12 +219,10 @@ pub async fn remove_attachment(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let (id, att) = path.into_inner();
-    let st = state.clone();
-    state
-        .db
-        .run(move |conn| attachments::remove(conn, st.store.as_ref(), ctx, &id, &att))
-        .await
-        .map_err(ApiError::from)?;
+    blocking(&state, move |conn, st| {
+        attachments::remove(conn, st.store.as_ref(), ctx, &id, &att)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -255,12 +235,10 @@ pub async fn download_attachment(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let (id, att) = path.into_inner();
-    let st = state.clone();
-    let (info, bytes) = state
-        .db
-        .run(move |conn| attachments::read(conn, st.store.as_ref(), ctx, &id, &att))
-        .await
-        .map_err(ApiError::from)?;
+    let (info, bytes) = blocking(&state, move |conn, st| {
+        attachments::read(conn, st.store.as_ref(), ctx, &id, &att)
+    })
+    .await?;
     let ascii: String = info
         .filename
         .chars()
@@ -317,21 +295,17 @@ pub async fn submit(
             Some(k.to_owned())
         }
     };
-    let st = state.clone();
-    let outcome = state
-        .db
-        .run(move |conn| {
-            submit::submit(
-                conn,
-                &st.forms,
-                ctx,
-                &id,
-                key.as_deref(),
-                &st.settings.server.public_url,
-            )
-        })
-        .await
-        .map_err(ApiError::from)?;
+    let outcome = blocking(&state, move |conn, st| {
+        submit::submit(
+            conn,
+            &st.forms,
+            ctx,
+            &id,
+            key.as_deref(),
+            &st.settings.server.public_url,
+        )
+    })
+    .await?;
     let mut res = if outcome.created {
         HttpResponse::Created()
     } else {
@@ -357,11 +331,10 @@ pub async fn my_instances(
     let ctx = citizen.0;
     let page = query.page.unwrap_or(1).max(1);
     let per_page = query.per_page.unwrap_or(20).clamp(1, 100);
-    let list = state
-        .db
-        .run(move |conn| instances::list_own(conn, ctx, page, per_page))
-        .await
-        .map_err(ApiError::from)?;
+    let list = blocking(&state, move |conn, _| {
+        instances::list_own(conn, ctx, page, per_page)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -374,10 +347,6 @@ pub async fn receipt(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let id = path.into_inner();
-    let body = state
-        .db
-        .run(move |conn| submit::receipt(conn, ctx, &id))
-        .await
-        .map_err(ApiError::from)?;
+    let body = blocking(&state, move |conn, _| submit::receipt(conn, ctx, &id)).await?;
     Ok(HttpResponse::Ok().json(body))
 }

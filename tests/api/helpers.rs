@@ -173,6 +173,11 @@ impl TestApp {
             .await
     }
 
+    /// GET with `client` (another browser).
+    pub async fn get_as(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client.get(self.url(path)).send().await.expect("request")
+    }
+
     /// GET with `client`, answer as JSON.
     pub async fn get_json(&self, client: &reqwest::Client, path: &str) -> serde_json::Value {
         client

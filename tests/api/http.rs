@@ -72,12 +72,7 @@ async fn wrong_method_is_405_problem() {
         .await
         .unwrap();
     assert_problem(res, 405, "method-not-allowed").await;
-    let res = app
-        .client
-        .get(app.url("/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&app.client, "/auth/logout").await;
     assert_problem(res, 405, "method-not-allowed").await;
 }
 

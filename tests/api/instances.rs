@@ -395,7 +395,7 @@ async fn a_citizen_never_sees_another_citizens_instances() {
         format!("/api/v1/me/instances/{submitted}/receipt"),
         format!("/api/v1/me/instances/{}/attachments/{}", att.0, att.1),
     ] {
-        let res = other.get(app.url(&path)).send().await.unwrap();
+        let res = app.get_as(&other, &path).await;
         assert_problem(res, 404, "not-found").await;
     }
     let res = other
@@ -430,11 +430,9 @@ async fn a_citizen_never_sees_another_citizens_instances() {
         .unwrap();
     assert_problem(res, 401, "unauthorized").await;
     let staff = app.staff_browser("operatore.urp").await;
-    let res = staff
-        .get(app.url(&format!("/api/v1/me/instances/{submitted}")))
-        .send()
-        .await
-        .unwrap();
+    let res = app
+        .get_as(&staff, &format!("/api/v1/me/instances/{submitted}"))
+        .await;
     assert_problem(res, 403, "forbidden").await;
 }
 
@@ -499,17 +497,9 @@ async fn office_queues_are_for_their_office_staff_only() {
     assert_eq!(q["total"], 0);
     // Another office's operator: 404, as for an office that does not exist.
     let tributi = app.staff_browser("operatore.tributi").await;
-    let res = tributi
-        .get(app.url("/api/v1/offices/anagrafe/queue"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&tributi, "/api/v1/offices/anagrafe/queue").await;
     assert_problem(res, 404, "not-found").await;
-    let res = tributi
-        .get(app.url("/api/v1/offices/nessuno/queue"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&tributi, "/api/v1/offices/nessuno/queue").await;
     assert_problem(res, 404, "not-found").await;
     let own = app
         .get_json(&tributi, "/api/v1/offices/tributi/queue")
@@ -517,18 +507,10 @@ async fn office_queues_are_for_their_office_staff_only() {
     assert_eq!(own["total"], 1);
     // The protocol clerk has no office queue; the administrator sees every office.
     let clerk = app.staff_browser("protocollista").await;
-    let res = clerk
-        .get(app.url("/api/v1/offices/anagrafe/queue"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&clerk, "/api/v1/offices/anagrafe/queue").await;
     assert_problem(res, 404, "not-found").await;
     let admin = app.staff_browser("amministratore").await;
-    let res = admin
-        .get(app.url("/api/v1/offices/anagrafe/queue"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&admin, "/api/v1/offices/anagrafe/queue").await;
     assert_eq!(res.status(), 200);
     // A citizen: 403.
     let res = app.get("/api/v1/offices/anagrafe/queue").await;

@@ -154,11 +154,9 @@ async fn after_the_last_attempt_a_message_is_dead_and_an_administrator_can_retry
         .send()
         .await
         .unwrap();
-    let dead: Value = admin
-        .get(app.url("/api/v1/admin/outbox?status=dead"))
-        .send()
+    let dead: Value = app
+        .get_as(&admin, "/api/v1/admin/outbox?status=dead")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -175,11 +173,7 @@ async fn after_the_last_attempt_a_message_is_dead_and_an_administrator_can_retry
         .send()
         .await
         .unwrap();
-    let res = operator
-        .get(app.url("/api/v1/admin/outbox"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as(&operator, "/api/v1/admin/outbox").await;
     assert_problem(res, 403, "forbidden").await;
 
     let smtp = SmtpSink::start_on(port, None);
