@@ -114,7 +114,7 @@ pub struct Settings {
 }
 
 /// The SPID service provider (one per deployment). Off unless `enabled`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpidSettings {
     #[serde(default)]
@@ -137,6 +137,71 @@ pub struct SpidSettings {
     pub contact_phone: Option<String>,
     /// Directory of identity providers' metadata files (`*.xml`).
     pub idp_metadata_dir: Option<PathBuf>,
+    /// SPID level asked for when the login link names none (1–3; services may require more).
+    #[serde(default = "default_spid_level")]
+    pub default_level: i32,
+    /// How long an AuthnRequest (or LogoutRequest) may wait for its answer.
+    #[serde(default = "default_spid_request_ttl")]
+    pub request_ttl_secs: u64,
+    /// Tolerated difference between the IdP's clock and ours.
+    #[serde(default = "default_spid_clock_skew")]
+    pub clock_skew_secs: u64,
+    /// Where the browser goes after a login whose link had no `next` (a local path).
+    #[serde(default = "default_after_login")]
+    pub after_login_path: String,
+    /// Where the browser goes after a logout (a local path).
+    #[serde(default = "default_after_logout")]
+    pub after_logout_path: String,
+}
+
+impl Default for SpidSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            entity_id: None,
+            key_file: None,
+            cert_file: None,
+            service_name: None,
+            organization_name: None,
+            organization_display_name: None,
+            organization_url: None,
+            ipa_code: None,
+            contact_email: None,
+            contact_phone: None,
+            idp_metadata_dir: None,
+            default_level: default_spid_level(),
+            request_ttl_secs: default_spid_request_ttl(),
+            clock_skew_secs: default_spid_clock_skew(),
+            after_login_path: default_after_login(),
+            after_logout_path: default_after_logout(),
+        }
+    }
+}
+
+fn default_spid_level() -> i32 {
+    2
+}
+fn default_spid_request_ttl() -> u64 {
+    900
+}
+fn default_spid_clock_skew() -> u64 {
+    60
+}
+fn default_after_login() -> String {
+    "/api/v1/me".to_owned()
+}
+fn default_after_logout() -> String {
+    "/".to_owned()
+}
+
+/// A local path the browser may be sent to: starts with one `/`, no scheme or host, no
+/// backslash or control character (so `next` cannot become an open redirect).
+pub fn is_local_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.contains('\\')
+        && !p.chars().any(|c| c.is_control() || c.is_whitespace())
+        && p.len() <= 2000
 }
 
 impl SpidSettings {
@@ -658,6 +723,32 @@ impl Settings {
                     return Err(ConfigError::new(
                         key,
                         "is required when spid.enabled = true",
+                    ));
+                }
+            }
+            if !(1..=3).contains(&self.spid.default_level) {
+                return Err(ConfigError::new("spid.default_level", "must be 1, 2 or 3"));
+            }
+            if !(60..=3600).contains(&self.spid.request_ttl_secs) {
+                return Err(ConfigError::new(
+                    "spid.request_ttl_secs",
+                    "must be between 60 and 3600",
+                ));
+            }
+            if self.spid.clock_skew_secs > 300 {
+                return Err(ConfigError::new(
+                    "spid.clock_skew_secs",
+                    "must be at most 300",
+                ));
+            }
+            for (key, v) in [
+                ("spid.after_login_path", &self.spid.after_login_path),
+                ("spid.after_logout_path", &self.spid.after_logout_path),
+            ] {
+                if !is_local_path(v) {
+                    return Err(ConfigError::new(
+                        key,
+                        "must be a local path such as /area-personale",
                     ));
                 }
             }

@@ -49,6 +49,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A problem with its own type, title and detail (e.g. why a SPID login failed).
+    #[error("{}: {}", .0.title, .0.detail.as_deref().unwrap_or_default())]
+    Problem(Box<Problem>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -127,6 +130,13 @@ impl Problem {
             instance: None,
             errors: None,
         }
+    }
+
+    /// A problem of its own kind: `slug` makes the `type` URI.
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self::for_status(status)
+            .with_type(slug, title)
+            .with_detail(detail)
     }
 
     fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -230,6 +240,7 @@ impl ApiError {
                 .with_detail(
                     "Il servizio non è al momento disponibile. Riprovare tra qualche minuto.",
                 ),
+            Self::Problem(p) => (**p).clone(),
             Self::Internal(_) => Problem::for_status(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

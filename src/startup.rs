@@ -126,6 +126,10 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
         .db
         .run(move |conn| {
             let sessions = st.sessions.purge_expired(conn)?;
+            let spid = crate::auth::spid::store::purge_expired(conn)?;
+            if spid > 0 {
+                tracing::info!(rows = spid, "expired SPID requests and assertions purged");
+            }
             let keys = crate::instances::purge_expired_drafts(conn)?;
             Ok::<_, anyhow::Error>((sessions, keys))
         })

@@ -234,6 +234,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    spid_authn_requests (id) {
+        id -> Text,
+        relay_state -> Text,
+        ente_id -> BigInt,
+        idp -> Text,
+        level -> Integer,
+        next_path -> Text,
+        issue_instant -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    spid_assertions (idp, assertion_id) {
+        idp -> Text,
+        assertion_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    spid_sessions (session_id_hash) {
+        session_id_hash -> Text,
+        idp -> Text,
+        name_id -> Text,
+        name_qualifier -> Nullable<Text>,
+        session_index -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    spid_logout_requests (id) {
+        id -> Text,
+        relay_state -> Text,
+        idp -> Text,
+        next_path -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(aoo -> enti (ente_id));
 diesel::joinable!(form_definitions -> services (service_id));
 diesel::joinable!(instances -> services (service_id));
@@ -249,6 +290,8 @@ diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(services -> offices (office_id));
 diesel::joinable!(sessions -> enti (ente_id));
 diesel::joinable!(citizens -> enti (ente_id));
+diesel::joinable!(spid_authn_requests -> enti (ente_id));
+diesel::joinable!(spid_sessions -> sessions (session_id_hash));
 
 diesel::allow_tables_to_appear_in_same_query!(
     enti,
@@ -267,4 +310,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     attachments,
     instance_events,
     outbox,
+    spid_authn_requests,
+    spid_assertions,
+    spid_sessions,
+    spid_logout_requests,
 );

@@ -215,7 +215,11 @@ pub async fn logout(
 
 /// `GET /spid/metadata` — the SP's signed SAML metadata (exists only when SPID is enabled).
 pub async fn spid_metadata(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let xml = state.spid_metadata.clone().ok_or(ApiError::NotFound)?;
+    let xml = state
+        .spid
+        .as_ref()
+        .map(|sp| sp.metadata.clone())
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
         .body(xml))
@@ -223,5 +227,10 @@ pub async fn spid_metadata(state: web::Data<AppState>) -> Result<HttpResponse, A
 
 /// `GET /api/v1/auth/spid/idps` — the identity providers for the "Entra con SPID" button.
 pub async fn spid_idps(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "idps": state.spid_idps.list() }))
+    let idps = state
+        .spid
+        .as_ref()
+        .map(|sp| sp.idps.list())
+        .unwrap_or_default();
+    HttpResponse::Ok().json(json!({ "idps": idps }))
 }

@@ -9,7 +9,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use crate::auth::session::{Session, SessionManager, Subject};
-use crate::auth::spid::idp::IdpRegistry;
+use crate::auth::spid::ServiceProvider;
 use crate::catalog::forms::FormCache;
 use crate::config::Settings;
 use crate::db::Db;
@@ -28,39 +28,23 @@ pub struct AppState {
     pub forms: Arc<FormCache>,
     pub store: Arc<dyn BlobStore>,
     pub limits: Limits,
-    /// The signed SPID SP metadata, built at start-up when SPID is enabled.
-    pub spid_metadata: Option<String>,
-    /// The SPID identity providers (empty when SPID is off).
-    pub spid_idps: IdpRegistry,
+    /// The SPID service provider (metadata, keys, identity providers) when SPID is enabled.
+    pub spid: Option<ServiceProvider>,
     enti: RwLock<HashMap<String, Ente>>,
 }
 
 impl AppState {
     pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> anyhow::Result<Self> {
         let store = Arc::new(LocalDirStore::new(settings.storage.local_dir.clone())?);
-        let (spid_metadata, spid_idps) = if settings.spid.enabled {
-            let dir = settings.spid.idp_metadata_dir.clone().unwrap_or_default();
-            let idps = IdpRegistry::load_dir(&dir).map_err(|e| {
-                crate::config::ConfigError::new("spid.idp_metadata_dir", format!("{e:#}"))
-            })?;
-            if idps.is_empty() {
-                return Err(crate::config::ConfigError::new(
-                    "spid.idp_metadata_dir",
-                    format!("no identity provider metadata in {}", dir.display()),
-                )
-                .into());
-            }
-            tracing::info!(idps = idps.len(), "SPID identity providers loaded");
-            (
-                Some(settings.spid.build_metadata(&settings.server.public_url)?),
-                idps,
-            )
+        let spid = if settings.spid.enabled {
+            let sp = ServiceProvider::from_settings(&settings.spid, &settings.server.public_url)?;
+            tracing::info!(idps = sp.idps.len(), "SPID identity providers loaded");
+            Some(sp)
         } else {
-            (None, IdpRegistry::default())
+            None
         };
         Ok(Self {
-            spid_metadata,
-            spid_idps,
+            spid,
             db,
             sessions,
             forms: Arc::new(FormCache::default()),

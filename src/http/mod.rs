@@ -8,6 +8,7 @@ pub mod extract;
 pub mod health;
 pub mod instances;
 pub mod middleware;
+pub mod spid;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
@@ -82,6 +83,14 @@ pub fn configure(
     .service(resource("/health/ready").route(web::get().to(health::ready)))
     .service(resource("/auth/logout").route(web::post().to(auth::logout)))
     .service(resource("/spid/metadata").route(web::get().to(auth::spid_metadata)))
+    .service(resource("/spid/login").route(web::get().to(spid::login)))
+    .service(resource("/spid/acs").route(web::post().to(spid::acs)))
+    .service(resource("/spid/logout").route(web::post().to(spid::logout)))
+    .service(
+        resource("/spid/slo")
+            .route(web::get().to(spid::slo_redirect_binding))
+            .route(web::post().to(spid::slo_post_binding)),
+    )
     .service(
         web::scope("/api/v1")
             .service(resource("/me").route(web::get().to(auth::me)))

@@ -15,4 +15,5 @@ mod instances;
 mod mail;
 mod protocol;
 mod spid_certificate;
+mod spid_login;
 mod spid_metadata;

@@ -10,7 +10,7 @@ use sportello::config::SpidSettings;
 
 const ENTITY: &str = "https://sportello.comune.example.it";
 
-fn keys() -> (PathBuf, PathBuf) {
+pub fn keys() -> (PathBuf, PathBuf) {
     let dir = std::env::temp_dir().join(format!("sportello-spid-md-{}", uuid::Uuid::new_v4()));
     let g = generate(&CertificateRequest {
         entity_id: ENTITY.into(),
@@ -86,10 +86,11 @@ pub fn spid_settings(key: &Path, cert: &Path) -> SpidSettings {
         ipa_code: Some("c_x000".into()),
         contact_email: Some("protocollo@comune.esempio.example".into()),
         contact_phone: Some("+390612345678".into()),
+        ..SpidSettings::default()
     }
 }
 
-fn venv_tool(name: &str) -> PathBuf {
+pub fn venv_tool(name: &str) -> PathBuf {
     let python = std::env::var("SPORTELLO_TEST_PYTHON")
         .expect("SPORTELLO_TEST_PYTHON (the test virtualenv): run ./scripts/test");
     Path::new(&python).parent().expect("venv bin").join(name)
