@@ -85,6 +85,10 @@ pub struct Problem {
     pub instance: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// For `login-level`: the SPID/CIE level a new login must reach
+    /// (`/spid/login?level=N&…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_level: Option<i32>,
 }
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -129,6 +133,7 @@ impl Problem {
             detail,
             instance: None,
             errors: None,
+            required_level: None,
         }
     }
 

@@ -349,7 +349,7 @@ pub async fn logout(
             let Some((idp_id, subject)) = subject else {
                 return Ok(None);
             };
-            let Some(slo) = sp.idps.get(&idp_id).and_then(|i| slo_redirect(i)) else {
+            let Some(slo) = sp.idps.get(&idp_id).and_then(slo_redirect) else {
                 tracing::warn!(
                     idp = idp_id,
                     "the IdP has no HTTP-Redirect single logout endpoint"

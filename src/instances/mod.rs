@@ -19,7 +19,8 @@ use crate::db::schema::{
 use crate::db::{now, write_tx, DbConn, DbError};
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, Problem};
+use actix_web::http::StatusCode;
 
 /// Who is acting on an instance: always a citizen of one ente, with their login level.
 #[derive(Debug, Clone, Copy)]
@@ -77,14 +78,24 @@ impl From<InstanceError> for ApiError {
                 "/service",
                 "Questo servizio non è disponibile online.",
             )]),
-            InstanceError::NotADraft => {
-                ApiError::Conflict("La pratica è già stata presentata e non può essere modificata.".into())
-            }
+            InstanceError::NotADraft => ApiError::Conflict(
+                "La pratica è già stata presentata e non può essere modificata.".into(),
+            ),
             InstanceError::Validation(errors) => ApiError::Validation(errors),
-            InstanceError::LevelTooLow { required, current } => ApiError::Forbidden(format!(
-                "Per presentare questa istanza serve un accesso SPID/CIE di livello {required} \
-                 (l'accesso attuale è di livello {current}): accedere di nuovo al livello richiesto."
-            )),
+            InstanceError::LevelTooLow { required, current } => {
+                let mut p = Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "login-level",
+                    "Serve un accesso di livello più alto",
+                    format!(
+                        "Per presentare questa istanza serve un accesso SPID/CIE di livello \
+                         {required} (l'accesso attuale è di livello {current}): accedere di nuovo \
+                         al livello richiesto."
+                    ),
+                );
+                p.required_level = Some(required);
+                ApiError::Problem(Box::new(p))
+            }
             InstanceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
             InstanceError::TypeRefused(m) => ApiError::UnsupportedMediaType(m),
             InstanceError::AttachmentRefused(m) => {

@@ -533,8 +533,9 @@ async fn a_lower_login_level_cannot_submit() {
             form_fixture("cambio-di-residenza", "valid"),
         )
         .await;
-    let body = assert_problem(app.submit(&id, None).await, 403, "forbidden").await;
+    let body = assert_problem(app.submit(&id, None).await, 403, "login-level").await;
     assert!(body["detail"].as_str().unwrap().contains("livello 2"));
+    assert_eq!(body["required_level"], 2);
     assert_eq!(app.count("protocol_registrations"), 0);
     // FOIA requires level 1.
     let id = app

@@ -29,6 +29,10 @@ Usage: spid_idp.py COMMAND --sp-metadata FILE [--entity-id ID] [options]
   parse-logout-response --url URL
 Exit status 0 with one JSON object on stdout, or 1 with a one-line reason on stderr when the
 input is refused (bad or missing signature, wrong issuer, malformed message...).
+
+Notes: as in spid-sp-test's template, the Response's NameID text is wrapped in whitespace/newlines
+(the JSON "name_id" is the bare value). `--status partial` is a top-level Success with the
+second-level code PartialLogout. The "post" outputs carry the form fields to POST to "url".
 """
 import argparse
 import base64
@@ -50,7 +54,7 @@ warnings.filterwarnings("ignore", message=r".*cryptography\.hazmat\.decrepit")
 
 from cryptography import x509  # noqa: E402
 from cryptography.exceptions import InvalidSignature  # noqa: E402
-from cryptography.hazmat.primitives import hashes  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape  # noqa: E402
 from lxml import etree, html  # noqa: E402
@@ -114,13 +118,9 @@ def new_id():
 
 def b64decode(text, what):
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)
     except (binascii.Error, ValueError):
         raise Refused(f"{what} is not valid base64")
-
-
-def text_of(el):
-    return el.text if el is not None and el.text is not None else None
 
 
 class SpMetadata:
@@ -141,30 +141,22 @@ class SpMetadata:
             if kd.get("use", "signing") != "signing":
                 continue
             for c in kd.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS):
-                der = b64decode("".join(c.text.split()), "SP metadata certificate")
+                der = b64decode(c.text or "", "SP metadata certificate")
                 self.certs.append(x509.load_der_x509_certificate(der))
         if not self.certs:
             raise Refused("SP metadata: no signing certificate")
 
-    def acs_url(self, index):
-        for acs in self.sp.findall("md:AssertionConsumerService", NS):
-            if acs.get("index") == index:
-                return acs.get("Location")
-        raise Refused(f"SP metadata: no AssertionConsumerService with index {index}")
-
-    def requested_attributes(self, index):
-        for acs in self.sp.findall("md:AttributeConsumingService", NS):
-            if acs.get("index") == index:
-                return [ra.get("Name") for ra in acs.findall("md:RequestedAttribute", NS)]
-        raise Refused(f"SP metadata: no AttributeConsumingService with index {index}")
+    def indexed(self, tag, index):
+        for el in self.sp.findall(f"md:{tag}", NS):
+            if el.get("index") == index:
+                return el
+        raise Refused(f"SP metadata: no {tag} with index {index}")
 
     def cert_files(self):
         """Yields a temporary PEM file per signing certificate (for xmlsec1)."""
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         for cert in self.certs:
             with tempfile.NamedTemporaryFile(suffix=".pem") as f:
-                f.write(cert.public_bytes(Encoding.PEM))
+                f.write(cert.public_bytes(serialization.Encoding.PEM))
                 f.flush()
                 yield f.name
 
@@ -263,7 +255,8 @@ def xmlsec_sign(xml, node_id, node_class, key_file, cert_file):
     return out.stdout.decode()
 
 
-def cmd_response(args, sp, idp_id, key_file, cert_file):
+def cmd_response(args, ctx):
+    sp, idp_id = ctx.sp, ctx.idp_id
     if args.authn_url:
         req, relay_state = receive_redirect(args.authn_url, "SAMLRequest", sp)
     else:
@@ -277,22 +270,22 @@ def cmd_response(args, sp, idp_id, key_file, cert_file):
     request_id = req.get("ID")
     if not request_id:
         raise Refused("AuthnRequest has no ID")
-    acr = text_of(req.find("samlp:RequestedAuthnContext/saml:AuthnContextClassRef", NS))
+    acr = req.findtext("samlp:RequestedAuthnContext/saml:AuthnContextClassRef", namespaces=NS)
     if args.level:
         level = SPID_LEVEL.format(args.level)
     elif acr and acr.strip() in [SPID_LEVEL.format(n) for n in "123"]:
         level = acr.strip()
     else:
         raise Refused(f"AuthnRequest asks for no SPID level (AuthnContextClassRef {acr!r})")
-    if req.get("AssertionConsumerServiceIndex") is not None:
-        acs_url = sp.acs_url(req.get("AssertionConsumerServiceIndex"))
-    else:
+    if req.get("AssertionConsumerServiceIndex") is None:
         raise Refused("AuthnRequest has no AssertionConsumerServiceIndex")
+    acs_url = sp.indexed("AssertionConsumerService", req.get("AssertionConsumerServiceIndex")).get("Location")
 
     values = dict(spid_responses.ATTRIBUTES)
     values.update(fiscalNumber=args.fiscal_number, name=args.name,
                   familyName=args.family_name, email=args.email)
-    requested = sp.requested_attributes(req.get("AttributeConsumingServiceIndex", "0"))
+    acs = sp.indexed("AttributeConsumingService", req.get("AttributeConsumingServiceIndex", "0"))
+    requested = [ra.get("Name") for ra in acs.findall("md:RequestedAttribute", NS)]
     unknown = [a for a in requested if a not in values]
     if unknown:
         raise Refused(f"SP requests attributes a SPID IdP does not release: {unknown}")
@@ -331,7 +324,7 @@ def cmd_response(args, sp, idp_id, key_file, cert_file):
     ):
         if placeholder in xml:
             xml = xml.replace(placeholder, signature.render(ReferenceURI=f"#{node_id}"))
-            xml = xmlsec_sign(xml, node_id, node_class, key_file, cert_file)
+            xml = xmlsec_sign(xml, node_id, node_class, ctx.key_file, ctx.cert_file)
     return {
         "acs_url": acs_url,
         "SAMLResponse": base64.b64encode(xml.encode()).decode(),
@@ -348,11 +341,11 @@ def cmd_response(args, sp, idp_id, key_file, cert_file):
 # --- single logout: pysaml2 -------------------------------------------------------------------
 
 
-def idp_server(sp, idp_id, key_file, cert_file):
+def idp_server(ctx):
     conf = copy.deepcopy(SAML2_IDP_CONFIG)
-    sso = f"{idp_id}/samlsso"
-    conf.update(entityid=idp_id, key_file=key_file, cert_file=cert_file,
-                metadata={"inline": [sp.xml.decode()]})
+    sso = f"{ctx.idp_id}/samlsso"
+    conf.update(entityid=ctx.idp_id, key_file=ctx.key_file, cert_file=ctx.cert_file,
+                metadata={"inline": [ctx.sp.xml.decode()]})
     conf["service"]["idp"]["endpoints"] = {
         "single_sign_on_service": [(sso, BINDING_HTTP_POST), (sso, BINDING_HTTP_REDIRECT)],
         "single_logout_service": [(sso, BINDING_HTTP_POST), (sso, BINDING_HTTP_REDIRECT)],
@@ -373,67 +366,50 @@ def slo_location(server, sp, binding):
     return services[0]["location"]
 
 
-def send(server, binding, kind, signed_xml, unsigned_xml, destination, relay_state, message_id):
-    """HTTP-Redirect: signed query string of the unsigned XML; HTTP-POST: form of the signed XML."""
+def send(server, binding, kind, msg, destination, relay_state):
+    """HTTP-Redirect: signed query string, no XML signature; HTTP-POST: enveloped signature."""
     if binding == "redirect":
-        info = server.apply_binding(BINDING_HTTP_REDIRECT, unsigned_xml, destination, relay_state,
+        info = server.apply_binding(BINDING_HTTP_REDIRECT, str(msg), destination, relay_state,
                                     response=(kind == "SAMLResponse"), sign=True, sigalg=SIG_RSA_SHA256)
-        return {"id": message_id, "url": dict(info["headers"])["Location"]}
-    form = {kind: base64.b64encode(signed_xml.encode()).decode(), "RelayState": relay_state or ""}
-    return {"id": message_id, "url": destination, "form": form}
+        return {"id": msg.id, "url": dict(info["headers"])["Location"]}
+    signed = server.sign(msg, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+    form = {kind: base64.b64encode(signed.encode()).decode(), "RelayState": relay_state or ""}
+    return {"id": msg.id, "url": destination, "form": form}
 
 
-def cmd_logout_request(args, sp, idp_id, key_file, cert_file):
-    def add_name_qualifier(msg):
-        msg.issuer = spid_issuer(idp_id)
-        return msg
-
-    server = idp_server(sp, idp_id, key_file, cert_file)
-    server.msg_cb = add_name_qualifier
-    destination = slo_location(server, sp, args.binding)
-    name_id = NameID(text=args.name_id, format=NAMEID_FORMAT_TRANSIENT, name_qualifier=idp_id)
-    xml = {}
-    message_id = new_id()
-    for sign in (False, True):
-        _, msg = server.create_logout_request(
-            destination, sp.entity_id, name_id=name_id, session_indexes=[args.session_index],
-            message_id=message_id, sign=sign, sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
-        xml[sign] = str(msg)
-    return send(server, args.binding, "SAMLRequest", xml[True], xml[False], destination,
-                args.relay_state, message_id)
+def cmd_logout_request(args, ctx):
+    server = idp_server(ctx)
+    destination = slo_location(server, ctx.sp, args.binding)
+    name_id = NameID(text=args.name_id, format=NAMEID_FORMAT_TRANSIENT, name_qualifier=ctx.idp_id)
+    _, msg = server.create_logout_request(destination, ctx.sp.entity_id, name_id=name_id,
+                                          session_indexes=[args.session_index], sign=False)
+    msg.issuer = spid_issuer(ctx.idp_id)  # pysaml2's Issuer lacks the NameQualifier SPID wants
+    return send(server, args.binding, "SAMLRequest", msg, destination, args.relay_state)
 
 
-def cmd_logout_response(args, sp, idp_id, key_file, cert_file):
-    server = idp_server(sp, idp_id, key_file, cert_file)
-    destination = slo_location(server, sp, args.binding)
+def cmd_logout_response(args, ctx):
+    server = idp_server(ctx)
+    destination = slo_location(server, ctx.sp, args.binding)
     top, second = LOGOUT_STATUSES[args.status]
     code = samlp.StatusCode(value=top)
     if second:
         code.status_code = samlp.StatusCode(value=second)
-    xml = {}
-    for sign in (False, True):
-        msg = server._status_response(
-            samlp.LogoutResponse, spid_issuer(idp_id), samlp.Status(status_code=code), sign=sign,
-            sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256,
-            in_response_to=args.in_response_to, destination=destination)
-        xml[sign] = str(msg)
-    # pysaml2 draws a fresh ID per call: report (and send) the signed one's for POST, else the other.
-    chosen = xml[args.binding == "post"]
-    message_id = parse_xml(chosen.encode()).get("ID")
-    return send(server, args.binding, "SAMLResponse", xml[True], xml[False], destination,
-                args.relay_state, message_id)
+    msg = server._status_response(samlp.LogoutResponse, spid_issuer(ctx.idp_id),
+                                  samlp.Status(status_code=code), sign=False,
+                                  in_response_to=args.in_response_to, destination=destination)
+    return send(server, args.binding, "SAMLResponse", msg, destination, args.relay_state)
 
 
-def cmd_parse_logout_request(args, sp, idp_id, key_file, cert_file):
-    root, relay_state = receive_redirect(args.url, "SAMLRequest", sp)
+def cmd_parse_logout_request(args, ctx):
+    root, relay_state = receive_redirect(args.url, "SAMLRequest", ctx.sp)
     if root.tag != q("samlp", "LogoutRequest"):
         raise Refused("the SAMLRequest is not a LogoutRequest")
     if root.get("SessionIndex") is not None:
         raise Refused("SessionIndex must be a child element, not an attribute of LogoutRequest")
-    session_indexes = [text_of(el) for el in root.findall("samlp:SessionIndex", NS)]
+    session_indexes = [el.text for el in root.findall("samlp:SessionIndex", NS)]
     if not session_indexes:
         raise Refused("LogoutRequest has no SessionIndex element")
-    issuer = check_issuer(root, sp)
+    issuer = check_issuer(root, ctx.sp)
     name_id = root.find("saml:NameID", NS)
     if name_id is None:
         raise Refused("LogoutRequest has no NameID")
@@ -451,11 +427,11 @@ def cmd_parse_logout_request(args, sp, idp_id, key_file, cert_file):
     }
 
 
-def cmd_parse_logout_response(args, sp, idp_id, key_file, cert_file):
-    root, relay_state = receive_redirect(args.url, "SAMLResponse", sp)
+def cmd_parse_logout_response(args, ctx):
+    root, relay_state = receive_redirect(args.url, "SAMLResponse", ctx.sp)
     if root.tag != q("samlp", "LogoutResponse"):
         raise Refused("the SAMLResponse is not a LogoutResponse")
-    issuer = check_issuer(root, sp)
+    issuer = check_issuer(root, ctx.sp)
     code = root.find("samlp:Status/samlp:StatusCode", NS)
     if code is None:
         raise Refused("LogoutResponse has no StatusCode")
@@ -479,6 +455,7 @@ def parse_args(argv):
     cmds = p.add_subparsers(dest="command", required=True)
 
     r = cmds.add_parser("response", parents=[common])
+    r.set_defaults(func=cmd_response)
     src = r.add_mutually_exclusive_group(required=True)
     src.add_argument("--authn-url", help="the Location the SP redirected to")
     src.add_argument("--authn-form", help="the HTML page of the HTTP-POST binding")
@@ -492,15 +469,20 @@ def parse_args(argv):
     r.add_argument("--email", default="spid.tech@agid.gov.it")
 
     lr = cmds.add_parser("logout-request", parents=[common])
+    lr.set_defaults(func=cmd_logout_request)
     lr.add_argument("--name-id", required=True)
     lr.add_argument("--session-index", required=True)
     lr.add_argument("--binding", choices=list(BINDINGS), default="redirect")
     lr.add_argument("--relay-state")
 
-    for name in ("parse-logout-request", "parse-logout-response"):
-        cmds.add_parser(name, parents=[common]).add_argument("--url", required=True)
+    for name, func in (("parse-logout-request", cmd_parse_logout_request),
+                       ("parse-logout-response", cmd_parse_logout_response)):
+        cmd = cmds.add_parser(name, parents=[common])
+        cmd.add_argument("--url", required=True)
+        cmd.set_defaults(func=func)
 
     ls = cmds.add_parser("logout-response", parents=[common])
+    ls.set_defaults(func=cmd_logout_response)
     ls.add_argument("--in-response-to", required=True)
     ls.add_argument("--status", choices=list(LOGOUT_STATUSES), default="success")
     ls.add_argument("--binding", choices=list(BINDINGS), default="redirect")
@@ -508,24 +490,15 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-COMMANDS = {
-    "response": cmd_response,
-    "logout-request": cmd_logout_request,
-    "parse-logout-request": cmd_parse_logout_request,
-    "logout-response": cmd_logout_response,
-    "parse-logout-response": cmd_parse_logout_response,
-}
-
-
 def main(argv=None):
     args = parse_args(argv)
     cert_dir = os.environ.get("IDP_CERT_PATH")
     if not cert_dir:
         sys.exit("IDP_CERT_PATH is not set (directory with public.cert and private.key)")
-    key_file, cert_file = f"{cert_dir}/private.key", f"{cert_dir}/public.cert"
     try:
-        sp = SpMetadata(args.sp_metadata)
-        result = COMMANDS[args.command](args, sp, args.entity_id, key_file, cert_file)
+        ctx = argparse.Namespace(sp=SpMetadata(args.sp_metadata), idp_id=args.entity_id,
+                                 key_file=f"{cert_dir}/private.key", cert_file=f"{cert_dir}/public.cert")
+        result = args.func(args, ctx)
     except Refused as e:
         print(f"spid_idp {args.command}: refused: {e}", file=sys.stderr)
         return 1

@@ -277,7 +277,7 @@ fn child<'a>(e: &'a Element, ns: &str, name: &str) -> Result<&'a Element, Refusa
     }
 }
 
-fn text_of<'a>(e: &'a Element) -> Result<&'a str, Refusal> {
+fn text_of(e: &Element) -> Result<&str, Refusal> {
     match e.trimmed_text() {
         "" => invalid(format!("{} is empty", e.name)),
         t => Ok(t),
