@@ -208,6 +208,9 @@ mod tests {
         b.set_subject_name(&name).unwrap();
         b.set_issuer_name(&name).unwrap();
         b.set_pubkey(key).unwrap();
+        let day = |n| openssl::asn1::Asn1Time::days_from_now(n).unwrap();
+        b.set_not_before(&day(0)).unwrap();
+        b.set_not_after(&day(1)).unwrap();
         b.sign(key, MessageDigest::sha256()).unwrap();
         b.build().to_der().unwrap()
     }
