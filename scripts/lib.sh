@@ -272,3 +272,155 @@ ensure_test_venv() {
     fi
     export SPORTELLO_TEST_PYTHON="$venv/bin/python"
 }
+
+# --- CIE OpenID Connect Federation peers (tests/peers/cie) ------------------
+# The reference implementation spid-cie-oidc: a Trust Anchor on 127.0.0.1:8000 and a
+# CIE OpenID Provider on 127.0.0.1:8002/oidc/op. The addresses are fixed by the shared
+# fixtures in ../shared/peers/spid-cie-oidc, so only one test run per machine at a time.
+
+SPORTELLO_TEST_CIE_DIR=""
+SPORTELLO_TEST_CIE_PIDS=()
+SPORTELLO_TEST_CIE_TRUST_MARK="https://www.spid.gov.it/openid-federation/agreement/sp-public"
+
+# ensure_cie_venv: a second virtualenv, target/cie-venv, with the exact pins of
+# tests/peers/cie/requirements.txt; exports SPORTELLO_TEST_CIE_PYTHON.
+# Reused between runs; recreated when requirements.txt changes.
+ensure_cie_venv() {
+    local venv="$SPORTELLO_ROOT/target/cie-venv"
+    local req="$SPORTELLO_ROOT/tests/peers/cie/requirements.txt"
+    local stamp="$venv/.requirements.txt" start=$SECONDS
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+        log "Creating the CIE peers' virtualenv (spid-cie-oidc, $(grep -c . "$req") pinned packages)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "cannot create $venv (is python3-venv installed?)"
+        "$venv/bin/pip" install --quiet --no-input --disable-pip-version-check --prefer-binary \
+            -r "$req" || die "cannot install the CIE peers' Python packages ($req)"
+        cp "$req" "$stamp"
+        log "CIE virtualenv ready in $((SECONDS - start)) s"
+    fi
+    export SPORTELLO_TEST_CIE_PYTHON="$venv/bin/python"
+}
+
+# _cie_wait_up URL PID NAME: waits until URL answers 200 with a JWS (30 s at most).
+_cie_wait_up() {
+    local url="$1" pid="$2" name="$3" deadline=$((SECONDS + 30))
+    until "$SPORTELLO_TEST_CIE_PYTHON" -c 'import sys, urllib.request
+r = urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=2)
+sys.exit(0 if r.status == 200 and r.read().count(b".") == 2 else 1)' "$url" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$SPORTELLO_TEST_CIE_DIR/$name.log" >&2 || true
+            die "the CIE $name peer exited (log above)"
+        fi
+        if ((SECONDS >= deadline)); then
+            tail -n 30 "$SPORTELLO_TEST_CIE_DIR/$name.log" >&2 || true
+            die "the CIE $name peer does not answer $url after 30 s (log above)"
+        fi
+        sleep 0.2
+    done
+}
+
+# start_cie_peers: creates fresh databases in a temp directory (migrate, loaddata of the
+# shared fixtures, valid fiscal number for the OP user "user"), starts the TA and the OP
+# and waits for them. Needs ensure_cie_venv. Exports SPORTELLO_TEST_CIE_PEERS (the
+# tests/peers/cie folder) and SPORTELLO_TEST_CIE_DATA (the data directory).
+# The OP requires the sp-public trust mark from RPs (onboard_rp.py issues it); set
+# SPORTELLO_TEST_CIE_REQUIRED_TRUST_MARKS="" beforehand to turn the check off.
+# Install stop_cie_peers in an EXIT trap first.
+start_cie_peers() {
+    local peers="$SPORTELLO_ROOT/tests/peers/cie" py="$SPORTELLO_TEST_CIE_PYTHON"
+    local fixtures port start=$SECONDS
+    fixtures="$(cd "$SPORTELLO_ROOT/../shared/peers/spid-cie-oidc" 2>/dev/null && pwd)" \
+        || die "CIE fixtures not found in $SPORTELLO_ROOT/../shared/peers/spid-cie-oidc"
+    [[ -x "$py" ]] || die "start_cie_peers: run ensure_cie_venv first"
+    for port in 8000 8002; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            die "127.0.0.1:$port is already in use: the CIE peers need it (another test run?)"
+        fi
+    done
+
+    local dir
+    dir="$(mktemp -d "${TMPDIR:-/tmp}/sportello-cie.XXXXXX")" || die "mktemp failed"
+    SPORTELLO_TEST_CIE_DIR="$dir"
+    export SPORTELLO_TEST_CIE_PEERS="$peers" SPORTELLO_TEST_CIE_DATA="$dir"
+
+    log "Creating the CIE peers' databases in $dir"
+    # The two databases are independent: build them in parallel.
+    (cd "$peers" && "$py" manage.py migrate --settings=settings_ta -v0 \
+        && "$py" manage.py loaddata --settings=settings_ta -v0 "$fixtures/federation_authority.example.json") \
+        >"$dir/setup-ta.log" 2>&1 &
+    local ta_setup=$!
+    (cd "$peers" && "$py" manage.py migrate --settings=settings_op -v0 \
+        && "$py" manage.py loaddata --settings=settings_op -v0 "$fixtures/provider.example.json" \
+        && "$py" set_user_fiscal_number.py) \
+        >"$dir/setup-op.log" 2>&1 &
+    local op_setup=$! failed=0
+    wait "$ta_setup" || { cat "$dir/setup-ta.log" >&2; failed=1; }
+    wait "$op_setup" || { cat "$dir/setup-op.log" >&2; failed=1; }
+    [[ $failed -eq 0 ]] || die "cannot set up the CIE peers' databases (log above)"
+
+    local name settings
+    for name in ta op; do
+        settings="settings_$name"
+        port=8000
+        [[ $name == op ]] && port=8002
+        (cd "$peers" && exec env \
+            CIE_PEERS_REQUIRED_TRUST_MARKS="${SPORTELLO_TEST_CIE_REQUIRED_TRUST_MARKS-$SPORTELLO_TEST_CIE_TRUST_MARK}" \
+            "$py" manage.py runserver --settings="$settings" --noreload "127.0.0.1:$port" \
+            >"$dir/$name.log" 2>&1 </dev/null) &
+        SPORTELLO_TEST_CIE_PIDS+=("$!")
+    done
+    _cie_wait_up "http://127.0.0.1:8000/.well-known/openid-federation" "${SPORTELLO_TEST_CIE_PIDS[0]}" ta
+    _cie_wait_up "http://127.0.0.1:8002/oidc/op/.well-known/openid-federation" "${SPORTELLO_TEST_CIE_PIDS[1]}" op
+    log "CIE peers ready in $((SECONDS - start)) s: Trust Anchor http://127.0.0.1:8000, OP http://127.0.0.1:8002/oidc/op (logs: $dir/{ta,op}.log)"
+}
+
+# stop_cie_peers: stops the peers started by start_cie_peers and deletes their data.
+# Safe to call more than once, or when the start failed half-way.
+stop_cie_peers() {
+    local pid
+    for pid in "${SPORTELLO_TEST_CIE_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${SPORTELLO_TEST_CIE_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    SPORTELLO_TEST_CIE_PIDS=()
+    if [[ -n "$SPORTELLO_TEST_CIE_DIR" ]]; then
+        rm -rf -- "$SPORTELLO_TEST_CIE_DIR" || true
+    fi
+    SPORTELLO_TEST_CIE_DIR=""
+    unset SPORTELLO_TEST_CIE_DATA
+}
+
+# --- OpenID Provider for the staff SSO tests (tests/peers/oidc-provider) ----
+
+# ensure_test_oidc_provider: installs the npm packages of the test OpenID Provider with
+# `npm ci` (skipped when node_modules already matches package-lock.json) and exports
+# SPORTELLO_TEST_OIDC_PROVIDER (its server.js; the tests start it with `node`).
+ensure_test_oidc_provider() {
+    local dir="$SPORTELLO_ROOT/tests/peers/oidc-provider" start=$SECONDS
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        ensure_apt_packages nodejs npm
+    fi
+    # oidc-provider 9 needs Node.js >= 20.18 (crypto.hash, URL.parse); 22 LTS is its target.
+    local version
+    version="$(node --version 2>/dev/null)" || die "node does not run"
+    if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+process.exit(a > 20 || (a === 20 && b >= 18) ? 0 : 1)'; then
+        die "Node.js $version is too old for the test OpenID Provider (oidc-provider 9): install Node.js 22 LTS"
+    fi
+    local stamp="$dir/node_modules/.sportello-package-lock.json" npm_log
+    if [ ! -f "$dir/node_modules/oidc-provider/package.json" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+        log "Installing the test OpenID Provider's npm packages (npm ci, Node.js $version)"
+        npm_log="$(mktemp "${TMPDIR:-/tmp}/sportello-npm.XXXXXX")" || die "mktemp failed"
+        if ! (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >"$npm_log" 2>&1; then
+            cat "$npm_log" >&2
+            rm -f "$npm_log"
+            die "npm ci failed in $dir"
+        fi
+        rm -f "$npm_log"
+        cp "$dir/package-lock.json" "$stamp"
+        log "npm packages installed in $((SECONDS - start)) s"
+    fi
+    export SPORTELLO_TEST_OIDC_PROVIDER="$dir/server.js"
+}

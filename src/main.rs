@@ -57,6 +57,24 @@ enum Command {
         #[command(subcommand)]
         command: SpidCommand,
     },
+    /// Keys of the CIE relying party (OpenID Connect Federation).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make, offline, the RP's federation, signing and encryption keys (RSA, PEM, mode 0600)
+    /// in --out-dir; never overwrites. Point `cie.keys_dir` at that directory.
+    Generate {
+        #[arg(long)]
+        out_dir: PathBuf,
+        /// RSA key size (at least 2048).
+        #[arg(long, default_value_t = 3072)]
+        bits: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +227,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "private key: {} (keep it secret)\ncertificate: {}",
                 key.display(),
                 crt.display()
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { out_dir, bits },
+        } => {
+            let paths = sportello::auth::cie::keys::generate(out_dir, *bits)?;
+            let keys = sportello::auth::cie::keys::RpKeys::load(out_dir)?;
+            for (p, kid) in paths.iter().zip([
+                &keys.federation.kid,
+                &keys.signing.kid,
+                &keys.encryption.kid,
+            ]) {
+                println!("{} (kid {kid})", p.display());
+            }
+            println!(
+                "keep these files secret; set cie.keys_dir = \"{}\"",
+                out_dir.display()
             );
             Ok(())
         }

@@ -126,7 +126,8 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
         .db
         .run(move |conn| {
             let sessions = st.sessions.purge_expired(conn)?;
-            let spid = crate::auth::spid::store::purge_expired(conn)?;
+            let spid = crate::auth::spid::store::purge_expired(conn)?
+                + crate::auth::oidc::purge_expired(conn)?;
             if spid > 0 {
                 tracing::info!(rows = spid, "expired SPID requests and assertions purged");
             }

@@ -1,8 +1,11 @@
 //! Authentication: sessions shared by every login method (SPID, CIE, the development
 //! login), and the SPID/CIE assurance level a session was opened with.
 
+pub mod cie;
+pub mod oidc;
 pub mod session;
 pub mod spid;
+pub mod staff_sso;
 
 use serde::{Deserialize, Serialize};
 

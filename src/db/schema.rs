@@ -275,6 +275,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_authorizations (state) {
+        state -> Text,
+        kind -> Text,
+        ente_id -> BigInt,
+        provider -> Text,
+        nonce -> Text,
+        code_verifier -> Text,
+        level -> Integer,
+        next_path -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cie_sessions (session_id_hash) {
+        session_id_hash -> Text,
+        provider -> Text,
+        subject -> Text,
+        access_token -> Text,
+    }
+}
+
 diesel::joinable!(aoo -> enti (ente_id));
 diesel::joinable!(form_definitions -> services (service_id));
 diesel::joinable!(instances -> services (service_id));
@@ -292,6 +315,8 @@ diesel::joinable!(sessions -> enti (ente_id));
 diesel::joinable!(citizens -> enti (ente_id));
 diesel::joinable!(spid_authn_requests -> enti (ente_id));
 diesel::joinable!(spid_sessions -> sessions (session_id_hash));
+diesel::joinable!(cie_sessions -> sessions (session_id_hash));
+diesel::joinable!(oidc_authorizations -> enti (ente_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     enti,
@@ -314,4 +339,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     spid_assertions,
     spid_sessions,
     spid_logout_requests,
+    oidc_authorizations,
+    cie_sessions,
 );

@@ -30,6 +30,10 @@ pub struct AppState {
     pub limits: Limits,
     /// The SPID service provider (metadata, keys, identity providers) when SPID is enabled.
     pub spid: Option<ServiceProvider>,
+    /// The CIE relying party when CIE is enabled.
+    pub cie: Option<crate::auth::cie::CieRp>,
+    /// Staff single sign-on when enabled.
+    pub staff_sso: Option<crate::auth::staff_sso::StaffSso>,
     enti: RwLock<HashMap<String, Ente>>,
 }
 
@@ -43,8 +47,29 @@ impl AppState {
         } else {
             None
         };
+        let cie = if settings.cie.enabled {
+            let rp =
+                crate::auth::cie::CieRp::from_settings(&settings.cie, &settings.server.public_url)?;
+            tracing::info!(
+                entity_id = rp.description.entity_id,
+                "CIE relying party ready"
+            );
+            Some(rp)
+        } else {
+            None
+        };
+        let staff_sso = if settings.staff_sso.enabled {
+            Some(crate::auth::staff_sso::StaffSso::from_settings(
+                &settings.staff_sso,
+                &settings.server.public_url,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             spid,
+            cie,
+            staff_sso,
             db,
             sessions,
             forms: Arc::new(FormCache::default()),

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod backoffice;
 pub mod catalog;
+pub mod cie;
 pub mod extract;
 pub mod health;
 pub mod instances;
@@ -84,6 +85,14 @@ pub fn configure(
     .service(resource("/auth/logout").route(web::post().to(auth::logout)))
     .service(resource("/spid/metadata").route(web::get().to(auth::spid_metadata)))
     .service(resource("/spid/login").route(web::get().to(spid::login)))
+    .service(
+        resource("/.well-known/openid-federation").route(web::get().to(cie::entity_configuration)),
+    )
+    .service(resource("/cie/login").route(web::get().to(cie::login)))
+    .service(resource("/cie/callback").route(web::get().to(cie::callback)))
+    .service(resource("/cie/logout").route(web::post().to(cie::logout)))
+    .service(resource("/auth/staff/login").route(web::get().to(cie::staff_login)))
+    .service(resource("/auth/staff/callback").route(web::get().to(cie::staff_callback)))
     .service(resource("/spid/acs").route(web::post().to(spid::acs)))
     .service(resource("/spid/logout").route(web::post().to(spid::logout)))
     .service(
@@ -95,6 +104,7 @@ pub fn configure(
         web::scope("/api/v1")
             .service(resource("/me").route(web::get().to(auth::me)))
             .service(resource("/auth/spid/idps").route(web::get().to(auth::spid_idps)))
+            .service(resource("/auth/cie/providers").route(web::get().to(cie::providers)))
             .service(resource("/services").route(web::get().to(catalog::list_services)))
             .service(resource("/services/{slug}").route(web::get().to(catalog::get_service)))
             .service(resource("/service-categories").route(web::get().to(catalog::list_categories)))

@@ -99,6 +99,21 @@ pub fn find_staff_by_username(
         .optional()
 }
 
+/// The staff user of an ente with this e-mail (case-insensitive).
+pub fn find_staff_by_email(
+    conn: &mut DbConn,
+    ente_id: i64,
+    email: &str,
+) -> QueryResult<Option<StaffUser>> {
+    let wanted = email.trim().to_lowercase();
+    Ok(staff_users::table
+        .filter(staff_users::ente_id.eq(ente_id))
+        .select(StaffUser::as_select())
+        .load(conn)?
+        .into_iter()
+        .find(|u| u.email.as_deref().map(|e| e.trim().to_lowercase()) == Some(wanted.clone())))
+}
+
 pub fn find_staff(conn: &mut DbConn, ente_id: i64, id: i64) -> QueryResult<Option<StaffUser>> {
     staff_users::table
         .filter(staff_users::ente_id.eq(ente_id))

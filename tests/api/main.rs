@@ -5,6 +5,7 @@ mod attachments;
 mod auth;
 mod bundle;
 mod catalog;
+mod cie_login;
 mod cli;
 mod config;
 mod crash;

@@ -1,0 +1,2 @@
+DROP TABLE cie_sessions;
+DROP TABLE oidc_authorizations;
