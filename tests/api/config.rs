@@ -184,3 +184,45 @@ fn secrets_can_come_from_files() {
     let e = config::load(&dir, Environment::Production).unwrap_err();
     assert_eq!(e.key, "session.secret_file");
 }
+
+#[test]
+fn cie_and_staff_sso_settings_are_checked() {
+    let cie_with = |providers: &str, extra: &str| {
+        format!(
+            "[cie]\nenabled = true\nkeys_dir = \"/etc/sportello/cie\"\norganization_name = \"Comune\"\n\
+             homepage_uri = \"https://www.comune.example.it\"\ncontacts = [\"p@comune.example.it\"]\n\
+             authority_hints = [\"https://registry.interno.gov.it\"]\n\
+             providers = {providers}\n\
+             trust_anchors = [{{ entity_id = \"https://registry.interno.gov.it\", jwks_file = \"/etc/ta.json\" }}]\n{extra}"
+        )
+    };
+    let cie = |extra: &str| cie_with("[\"https://id.servizicie.interno.gov.it\"]", extra);
+    production_with(&cie("")).expect("a complete [cie] is valid");
+    refused(
+        &cie("entity_id = \"http://sportello.comune.example.it\""),
+        "cie.entity_id",
+    );
+    refused(&cie("default_level = 4"), "cie.default_level");
+    refused(
+        &cie("after_login_path = \"https://evil.example\""),
+        "cie.after_login_path",
+    );
+    refused(&cie_with("[\"http://op.example\"]", ""), "cie.providers");
+    refused(&cie_with("[]", ""), "cie.providers");
+    refused("[cie]\nenabled = true", "cie.keys_dir");
+
+    let sso = "[staff_sso]\nenabled = true\nissuer = \"https://login.comune.example.it\"\nclient_id = \"sportello\"\nclient_secret = \"s3cret\"\n";
+    production_with(sso).expect("a complete [staff_sso] is valid");
+    refused(
+        &format!("{sso}match_claim = \"sub\""),
+        "staff_sso.match_claim",
+    );
+    refused(
+        &sso.replace("https://login", "http://login"),
+        "staff_sso.issuer",
+    );
+    refused(
+        "[staff_sso]\nenabled = true\nissuer = \"https://login.comune.example.it\"\nclient_id = \"x\"",
+        "staff_sso.client_secret",
+    );
+}

@@ -150,3 +150,45 @@ fn it_never_overwrites_and_refuses_bad_input_in_one_line() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--ipa-code"));
     assert!(!other.join("key.pem").exists());
 }
+
+#[test]
+fn keys_generate_makes_three_rsa_keys_once() {
+    let dir = tempdir();
+    let out = sportello(&[
+        "keys",
+        "generate",
+        "--out-dir",
+        dir.to_str().unwrap(),
+        "--bits",
+        "2048",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for f in [
+        "federation.key.pem",
+        "signing.key.pem",
+        "encryption.key.pem",
+    ] {
+        assert!(dir.join(f).exists(), "{f}");
+        assert!(text.contains(f), "{text}");
+    }
+    let keys = sportello::auth::cie::keys::RpKeys::load(&dir).unwrap();
+    assert!(text.contains(&keys.federation.kid));
+    // Never overwrites; refuses small keys.
+    let again = sportello(&["keys", "generate", "--out-dir", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    let small = sportello(&[
+        "keys",
+        "generate",
+        "--out-dir",
+        tempdir().to_str().unwrap(),
+        "--bits",
+        "1024",
+    ]);
+    assert_eq!(small.status.code(), Some(1));
+}
