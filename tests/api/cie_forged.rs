@@ -388,3 +388,120 @@ fn userinfo_with_a_refused_encryption_algorithm_is_not_opened() {
         assert!(err.contains("not allowed"), "{alg}: {err}");
     }
 }
+
+#[tokio::test]
+async fn an_op_without_a_required_trust_mark_is_refused() {
+    let keys = rp_keys();
+    let (fake, ta_file) = fake_federation(&keys).await;
+    let port = free_port();
+    let (ta, op) = (format!("{}/ta", fake.base), format!("{}/op", fake.base));
+    let app = spawn_app_with(|s| {
+        s.server.port = port;
+        s.server.public_url = format!("http://127.0.0.1:{port}");
+        s.cie = cie_settings(keys, &ta, ta_file, &op);
+        s.cie.required_trust_marks = vec!["https://www.spid.gov.it/certification/op".into()];
+    })
+    .await;
+    let res = app
+        .client
+        .get(app.url("/cie/login"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 502, "cie-provider-untrusted").await;
+    assert_eq!(app.count("oidc_authorizations"), 0);
+}
+
+/// Every algorithm the profile allows opens: RSA-OAEP-256 with A128CBC-HS256 around PS256
+/// and ES256 signatures, as well as RSA-OAEP with A256CBC-HS512 around RS256.
+#[test]
+fn userinfo_opens_with_every_allowed_algorithm() {
+    use josekit::jwe::{self, JweHeader};
+    use josekit::jws::{self, JwsHeader};
+    use sportello::auth::cie::open_userinfo;
+
+    let rp = RpKeys::load(&rp_keys()).unwrap();
+    // Our key advertises RSA-OAEP; an OP using RSA-OAEP-256 ignores that hint.
+    let mut enc_map = rp.encryption.public.as_ref().clone();
+    enc_map.remove("alg");
+    let enc_jwk = josekit::jwk::Jwk::from_map(enc_map).unwrap();
+    let rsa = josekit::jwk::alg::rsa::RsaKeyPair::generate(2048).unwrap();
+    let ec =
+        josekit::jwk::alg::ec::EcKeyPair::generate(josekit::jwk::alg::ec::EcCurve::P256).unwrap();
+    let mut rsa_pub = rsa.to_jwk_public_key();
+    rsa_pub.set_key_id("op-rsa");
+    let mut ec_pub = ec.to_jwk_public_key();
+    ec_pub.set_key_id("op-ec");
+    let op_jwks = json!({"keys": [
+        Value::Object(rsa_pub.as_ref().clone()),
+        Value::Object(ec_pub.as_ref().clone()),
+    ]});
+    let claims = json!({"sub": "s-1", "https://attributes.eid.gov.it/fiscal_number": "TINIT-RSSMRA85T10A562S"})
+        .to_string();
+    let signed = |alg: &str| -> String {
+        let mut h = JwsHeader::new();
+        let (kid, signer): (&str, Box<dyn jws::JwsSigner>) = match alg {
+            "PS256" => (
+                "op-rsa",
+                Box::new(
+                    jws::PS256
+                        .signer_from_jwk(&rsa.to_jwk_private_key())
+                        .unwrap(),
+                ),
+            ),
+            "ES256" => (
+                "op-ec",
+                Box::new(
+                    jws::ES256
+                        .signer_from_jwk(&ec.to_jwk_private_key())
+                        .unwrap(),
+                ),
+            ),
+            _ => (
+                "op-rsa",
+                Box::new(
+                    jws::RS256
+                        .signer_from_jwk(&rsa.to_jwk_private_key())
+                        .unwrap(),
+                ),
+            ),
+        };
+        h.set_key_id(kid);
+        jws::serialize_compact(claims.as_bytes(), &h, signer.as_ref()).unwrap()
+    };
+    for (sig, alg, enc) in [
+        ("PS256", "RSA-OAEP-256", "A128CBC-HS256"),
+        ("ES256", "RSA-OAEP-256", "A256CBC-HS512"),
+        ("RS256", "RSA-OAEP", "A128CBC-HS256"),
+    ] {
+        let mut h = JweHeader::new();
+        h.set_content_encryption(enc);
+        h.set_content_type("JWT");
+        let inner = signed(sig);
+        let token = if alg == "RSA-OAEP" {
+            jwe::serialize_compact(
+                inner.as_bytes(),
+                &h,
+                &jwe::RSA_OAEP.encrypter_from_jwk(&enc_jwk).unwrap(),
+            )
+        } else {
+            jwe::serialize_compact(
+                inner.as_bytes(),
+                &h,
+                &jwe::RSA_OAEP_256.encrypter_from_jwk(&enc_jwk).unwrap(),
+            )
+        }
+        .unwrap();
+        let got = open_userinfo(&token, &rp, &op_jwks, "s-1")
+            .unwrap_or_else(|e| panic!("{sig}/{alg}/{enc}: {e:#}"));
+        assert_eq!(
+            got["https://attributes.eid.gov.it/fiscal_number"],
+            "TINIT-RSSMRA85T10A562S"
+        );
+        assert!(
+            open_userinfo(&token, &rp, &op_jwks, "s-2").is_err(),
+            "sub mismatch accepted"
+        );
+    }
+}

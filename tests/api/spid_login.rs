@@ -78,7 +78,33 @@ fn spid_sp_test(sa: &SpidApp, args: &[&str]) -> (u32, u32, String) {
             .unwrap_or_else(|| panic!("{summary}"))
     };
     println!("spid-sp-test {args:?}: {summary}");
+    let what = if args.contains(&"-tr") {
+        "responses (-tr)"
+    } else {
+        "AuthnRequest (--extra)"
+    };
+    report(&format!(
+        "{what}: {}",
+        summary.trim().trim_start_matches("Spid QA: ")
+    ));
     (number_before("tests"), number_before("failed"), text)
+}
+
+/// Appends a conformance line for `./scripts/test`'s summary.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let dir = repo_dir().join("target/conformance");
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = match std::env::var("SPORTELLO_TEST_DATABASE") {
+        Ok(v) if v.starts_with("postgres") => "postgresql",
+        _ => "sqlite",
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("spid-sp-test-{backend}.txt")))
+        .unwrap();
+    writeln!(f, "  [{backend}] {line}").unwrap();
 }
 
 fn failures(text: &str) -> String {
@@ -105,6 +131,7 @@ async fn spid_sp_test_all_response_cases_pass() {
     let (executed, failed, text) = spid_sp_test(&sa, &["--authn-url", &url, "-tr"]);
     let responses = text.matches("Test [").count();
     println!("spid-sp-test response cases run: {responses}");
+    report(&format!("response cases run: {responses}"));
     assert!(executed >= 111, "only {executed} checks ran: {text}");
     assert_eq!(failed, 0, "{}\n{text}", failures(&text));
 }

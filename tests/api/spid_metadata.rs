@@ -172,6 +172,9 @@ async fn the_signed_metadata_passes_spid_sp_test_and_xmlsec() {
     let (executed, failed, text) = spid_sp_test(&file);
     assert!(executed >= 100, "only {executed} checks ran: {text}");
     assert_eq!(failed, 0, "{text}");
+    crate::spid_login::report(&format!(
+        "metadata (--extra): executed {executed} tests, {failed} failed"
+    ));
 
     // A tampered copy fails both: the checks can fail.
     let tampered = key.with_file_name("tampered.xml");
