@@ -262,6 +262,20 @@ impl SessionManager {
         }))
     }
 
+    /// A login: ends the browser's previous session (if any) and opens a new one, so a login
+    /// always gets a new session id (no fixation). Run it inside the login's transaction.
+    pub fn replace(
+        &self,
+        conn: &mut DbConn,
+        previous: Option<&Session>,
+        new: &NewSession,
+    ) -> anyhow::Result<(String, Session)> {
+        if let Some(old) = previous {
+            Self::destroy(conn, &old.id_hash)?;
+        }
+        self.create(conn, new)
+    }
+
     /// Ends a session (logout). Unknown tokens are fine: logging out twice is not an error.
     pub fn destroy(conn: &mut DbConn, id_hash: &str) -> QueryResult<usize> {
         diesel::delete(sessions::table.find(id_hash)).execute(conn)

@@ -20,6 +20,7 @@ use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
+use crate::http::spid::logged_in;
 use crate::org;
 
 const CIE_FAILED: &str = "Accesso con CIE non riuscito";
@@ -323,12 +324,10 @@ pub async fn callback(
     let provider = pending.provider.clone();
     let token = blocking(&state, move |conn, st| -> Result<String, ApiError> {
         crate::db::write_tx(conn, |conn| {
-            if let Some(old) = previous.0 {
-                SessionManager::destroy(conn, &old.id_hash)?;
-            }
             let citizen = citizens::upsert(conn, pending.ente_id, &identity)?;
-            let (token, session) = st.sessions.create(
+            let (token, session) = st.sessions.replace(
                 conn,
+                previous.0.as_ref(),
                 &NewSession {
                     ente_id: pending.ente_id,
                     subject: Subject::Citizen(citizen.id),
@@ -349,10 +348,7 @@ pub async fn callback(
         })
     })
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .cookie(state.sessions.cookie_for(&token))
-        .insert_header((header::LOCATION, next))
-        .finish())
+    Ok(logged_in(&state, &token, next))
 }
 
 /// `POST /cie/logout` — ends the session here and revokes its access token at the OP
@@ -500,11 +496,9 @@ pub async fn staff_callback(
             )
         })?;
         crate::db::write_tx(conn, |conn| {
-            if let Some(old) = previous.0 {
-                SessionManager::destroy(conn, &old.id_hash)?;
-            }
-            let (token, _) = st.sessions.create(
+            let (token, _) = st.sessions.replace(
                 conn,
+                previous.0.as_ref(),
                 &NewSession {
                     ente_id: pending.ente_id,
                     subject: Subject::Staff(user.id),
@@ -518,8 +512,5 @@ pub async fn staff_callback(
         })
     })
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .cookie(state.sessions.cookie_for(&token))
-        .insert_header((header::LOCATION, next))
-        .finish())
+    Ok(logged_in(&state, &token, next))
 }

@@ -292,9 +292,6 @@ pub async fn acs(
                     "assertion ID already used (replay)",
                 ));
             }
-            if let Some(old) = previous.0 {
-                SessionManager::destroy(conn, &old.id_hash)?;
-            }
             let citizen = citizens::upsert(conn, pending.ente_id, &identity)?;
             let new = NewSession {
                 ente_id: pending.ente_id,
@@ -303,7 +300,7 @@ pub async fn acs(
                 level: login.level,
                 idp: Some(pending.idp.clone()),
             };
-            let (token, session) = st.sessions.create(conn, &new)?;
+            let (token, session) = st.sessions.replace(conn, previous.0.as_ref(), &new)?;
             store::save_session(
                 conn,
                 &session.id_hash,
@@ -319,10 +316,15 @@ pub async fn acs(
         })
     })
     .await?;
-    Ok(HttpResponse::SeeOther()
-        .cookie(state.sessions.cookie_for(&token))
+    Ok(logged_in(&state, &token, next))
+}
+
+/// After a login: the new session's cookie, and on to `next` (303).
+pub fn logged_in(state: &AppState, token: &str, next: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(state.sessions.cookie_for(token))
         .insert_header((header::LOCATION, next))
-        .finish())
+        .finish()
 }
 
 /// `POST /spid/logout` — ends the session here at once and, for a SPID session, sends the

@@ -162,6 +162,34 @@ impl CieRp {
         ))
     }
 
+    /// POSTs a form to an OP endpoint, authenticated with `private_key_jwt` (the assertion's
+    /// audience is that endpoint); returns status and body.
+    async fn post_authenticated(
+        &self,
+        endpoint: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, String)> {
+        let assertion = self.client_assertion(endpoint)?;
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.extend([
+            ("client_id", self.client_id()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ]);
+        let res = self
+            .http
+            .post(endpoint)
+            .form(&form)
+            .send()
+            .await
+            .with_context(|| format!("POST {endpoint}"))?;
+        let status = res.status();
+        Ok((status, res.text().await.unwrap_or_default()))
+    }
+
     /// Token request (`authorization_code`, PKCE verifier, `private_key_jwt`); returns
     /// (access token, ID token).
     pub async fn token(
@@ -171,27 +199,17 @@ impl CieRp {
         verifier: &str,
     ) -> Result<(String, String)> {
         let endpoint = op.endpoint("token_endpoint")?;
-        let assertion = self.client_assertion(&endpoint)?;
-        let res = self
-            .http
-            .post(&endpoint)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("code_verifier", verifier),
-                ("redirect_uri", &self.description.redirect_uri),
-                ("client_id", self.client_id()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &assertion),
-            ])
-            .send()
-            .await
-            .with_context(|| format!("POST {endpoint}"))?;
-        let status = res.status();
-        let body = res.text().await.unwrap_or_default();
+        let (status, body) = self
+            .post_authenticated(
+                &endpoint,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("code_verifier", verifier),
+                    ("redirect_uri", &self.description.redirect_uri),
+                ],
+            )
+            .await?;
         if !status.is_success() {
             bail!(
                 "token endpoint answered {status}: {}",
@@ -231,25 +249,14 @@ impl CieRp {
     /// RFC 7009 revocation of the access token (`private_key_jwt`).
     pub async fn revoke(&self, op: &ResolvedOp, access_token: &str) -> Result<()> {
         let endpoint = op.endpoint("revocation_endpoint")?;
-        let assertion = self.client_assertion(&endpoint)?;
-        let res = self
-            .http
-            .post(&endpoint)
-            .form(&[
-                ("token", access_token),
-                ("token_type_hint", "access_token"),
-                ("client_id", self.client_id()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", &assertion),
-            ])
-            .send()
-            .await
-            .with_context(|| format!("POST {endpoint}"))?;
-        if !res.status().is_success() {
-            bail!("revocation endpoint answered {}", res.status());
+        let (status, _) = self
+            .post_authenticated(
+                &endpoint,
+                &[("token", access_token), ("token_type_hint", "access_token")],
+            )
+            .await?;
+        if !status.is_success() {
+            bail!("revocation endpoint answered {status}");
         }
         Ok(())
     }

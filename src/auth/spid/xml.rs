@@ -135,21 +135,8 @@ pub fn format_instant(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Escapes text for an attribute value or element content.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for an attribute value or element content (the HTML escaper is valid XML).
+pub use crate::error::escape_html as escape;
 
 /// A fresh SAML message ID (an xsd:ID must not start with a digit): `_` and 32 hex digits.
 pub fn new_id() -> anyhow::Result<String> {
