@@ -21,6 +21,7 @@ pub struct PendingAuthorization {
     pub code_verifier: String,
     pub level: i32,
     pub next_path: String,
+    pub browser_binding: String,
     pub expires_at: NaiveDateTime,
 }
 

@@ -242,6 +242,7 @@ diesel::table! {
         idp -> Text,
         level -> Integer,
         next_path -> Text,
+        browser_binding -> Text,
         issue_instant -> Timestamp,
         expires_at -> Timestamp,
     }
@@ -285,6 +286,7 @@ diesel::table! {
         code_verifier -> Text,
         level -> Integer,
         next_path -> Text,
+        browser_binding -> Text,
         expires_at -> Timestamp,
     }
 }

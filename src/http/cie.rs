@@ -5,7 +5,7 @@
 //! in the log.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -20,6 +20,7 @@ use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
+use crate::http::flow::{other_browser, FlowCookie, OIDC_FLOW};
 use crate::http::spid::logged_in;
 use crate::org;
 
@@ -115,6 +116,7 @@ fn parse_next(raw: Option<String>, default: &str) -> Result<String, ApiError> {
 pub async fn login(
     state: web::Data<AppState>,
     ente: CurrentEnte,
+    req: HttpRequest,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let rp = rp(&state)?;
@@ -144,7 +146,13 @@ pub async fn login(
     let url = rp
         .authorization_url(&op, level, &state_value, &nonce, &challenge)
         .map_err(|e| untrusted(&format!("{e:#}")))?;
+    let (browser_binding, flow_cookie) = OIDC_FLOW.start(
+        &req,
+        state.settings.session.cookie_secure,
+        rp.request_ttl_secs,
+    )?;
     let pending = PendingAuthorization {
+        browser_binding,
         state: state_value,
         kind: "cie".into(),
         ente_id: ente.0.id,
@@ -161,6 +169,7 @@ pub async fn login(
     .await?;
     tracing::info!(level = level.get(), "CIE authorization request sent");
     Ok(HttpResponse::Found()
+        .cookie(flow_cookie)
         .insert_header((header::LOCATION, url))
         .finish())
 }
@@ -177,6 +186,7 @@ pub struct CallbackQuery {
 /// Takes the pending authorization of a callback (single use) and checks it is in date.
 async fn take_pending(
     state: &web::Data<AppState>,
+    req: &HttpRequest,
     value: Option<String>,
     kind: &'static str,
     title: &'static str,
@@ -202,6 +212,9 @@ async fn take_pending(
             "no pending authorization with this state (unknown, used or purged)",
         )
     })?;
+    if !FlowCookie::matches(OIDC_FLOW.value(req).as_deref(), &pending.browser_binding) {
+        return Err(other_browser(title));
+    }
     if now() >= pending.expires_at {
         return Err(refused(
             title,
@@ -238,11 +251,12 @@ fn provider_error(title: &str, error: &str, description: Option<&str>) -> ApiErr
 pub async fn callback(
     state: web::Data<AppState>,
     previous: MaybeSession,
+    req: HttpRequest,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let rp = rp(&state)?;
     let q = q.into_inner();
-    let pending = take_pending(&state, q.state.clone(), "cie", CIE_FAILED).await?;
+    let pending = take_pending(&state, &req, q.state.clone(), "cie", CIE_FAILED).await?;
     tracing::Span::current().record("op", pending.provider.as_str());
     if q.iss.as_deref().map(|i| i.trim_end_matches('/')) != Some(pending.provider.as_str()) {
         return Err(refused(
@@ -397,6 +411,7 @@ pub struct StaffLoginQuery {
 pub async fn staff_login(
     state: web::Data<AppState>,
     ente: CurrentEnte,
+    req: HttpRequest,
     q: web::Query<StaffLoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sso = state.staff_sso.as_ref().ok_or(ApiError::NotFound)?;
@@ -410,7 +425,13 @@ pub async fn staff_login(
             "Il servizio di accesso dell'ente non è raggiungibile. Riprovare più tardi.",
         )
     })?;
+    let (browser_binding, flow_cookie) = OIDC_FLOW.start(
+        &req,
+        state.settings.session.cookie_secure,
+        sso.request_ttl_secs,
+    )?;
     let pending = PendingAuthorization {
+        browser_binding,
         state: state_value,
         kind: "staff".into(),
         ente_id: ente.0.id,
@@ -426,6 +447,7 @@ pub async fn staff_login(
     })
     .await?;
     Ok(HttpResponse::Found()
+        .cookie(flow_cookie)
         .insert_header((header::LOCATION, url))
         .finish())
 }
@@ -436,11 +458,12 @@ pub async fn staff_login(
 pub async fn staff_callback(
     state: web::Data<AppState>,
     previous: MaybeSession,
+    req: HttpRequest,
     q: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sso = state.staff_sso.as_ref().ok_or(ApiError::NotFound)?;
     let q = q.into_inner();
-    let pending = take_pending(&state, q.state.clone(), "staff", STAFF_FAILED).await?;
+    let pending = take_pending(&state, &req, q.state.clone(), "staff", STAFF_FAILED).await?;
     if let Some(iss) = q.iss.as_deref() {
         if iss.trim_end_matches('/') != sso.issuer.trim_end_matches('/') {
             return Err(refused(

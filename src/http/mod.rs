@@ -6,6 +6,7 @@ pub mod backoffice;
 pub mod catalog;
 pub mod cie;
 pub mod extract;
+pub mod flow;
 pub mod health;
 pub mod instances;
 pub mod middleware;

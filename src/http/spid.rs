@@ -27,6 +27,7 @@ use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
+use crate::http::flow::{other_browser, FlowCookie, SPID_FLOW};
 
 const LOGIN_FAILED: &str = "Accesso con SPID non riuscito";
 
@@ -60,6 +61,7 @@ pub struct LoginQuery {
 pub async fn login(
     state: web::Data<AppState>,
     ente: CurrentEnte,
+    req: HttpRequest,
     q: web::Query<LoginQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let sp = sp(&state)?;
@@ -116,7 +118,13 @@ pub async fn login(
     let xml = messages::authn_request(&id, issued, &destination, &sp.entity_id, level);
     let relay_state = random_hex(16)?;
     let query = signed_query("SAMLRequest", &xml, Some(&relay_state), &sp.key)?;
+    let (browser_binding, flow_cookie) = SPID_FLOW.start(
+        &req,
+        state.settings.session.cookie_secure,
+        sp.request_ttl.num_seconds(),
+    )?;
     let pending = PendingLogin {
+        browser_binding,
         id,
         relay_state,
         ente_id: ente.0.id,
@@ -132,6 +140,7 @@ pub async fn login(
     .await?;
     tracing::info!(level = level.get(), "SPID AuthnRequest sent");
     Ok(HttpResponse::Found()
+        .cookie(flow_cookie)
         .insert_header((header::LOCATION, url_with_query(&destination, &query)))
         .finish())
 }
@@ -157,6 +166,7 @@ struct Verified {
 pub async fn acs(
     state: web::Data<AppState>,
     previous: MaybeSession,
+    req: HttpRequest,
     form: web::Form<AcsForm>,
 ) -> Result<HttpResponse, ApiError> {
     sp(&state)?;
@@ -176,6 +186,7 @@ pub async fn acs(
         )
     })?;
 
+    let flow = SPID_FLOW.value(&req);
     let verified = blocking(&state, move |conn, st| -> Result<Verified, ApiError> {
         let sp = st.spid.as_ref().ok_or(ApiError::NotFound)?;
         let request_id = response::peek_in_response_to(&xml)
@@ -190,6 +201,9 @@ pub async fn acs(
             )
         })?;
         tracing::Span::current().record("idp", pending.idp.as_str());
+        if !FlowCookie::matches(flow.as_deref(), &pending.browser_binding) {
+            return Err(other_browser(LOGIN_FAILED));
+        }
         let ts = now();
         if ts >= pending.expires_at {
             return Err(refused(

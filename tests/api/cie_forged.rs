@@ -505,3 +505,24 @@ fn userinfo_opens_with_every_allowed_algorithm() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_is_refused() {
+    let keys = rp_keys();
+    let (fake, ta_file) = fake_federation(&keys).await;
+    let app = app_for(&fake, keys, ta_file).await;
+    let attacker = new_client();
+    let res = attacker.get(app.url("/cie/login")).send().await.unwrap();
+    let to_op = res.headers()["location"].to_str().unwrap().to_owned();
+    let res = attacker.get(&to_op).send().await.unwrap();
+    let callback = res.headers()["location"].to_str().unwrap().to_owned();
+    let victim = new_client();
+    let res = victim
+        .get(&callback)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "login-browser-mismatch").await;
+    assert_eq!(app.count("sessions"), 0);
+}

@@ -602,3 +602,18 @@ async fn unsigned_or_forged_logout_requests_end_nothing() {
     }
     assert_eq!(me(&sa, &browser).await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_response_brought_by_another_browser_is_refused() {
+    // Login CSRF: the attacker starts a login with their own identity and makes the victim's
+    // browser post the response. The victim's browser does not hold the login's cookie.
+    let sa = spid_app().await;
+    let attacker = new_client();
+    let loc = start_login(&sa, &attacker, "").await;
+    let answer = idp(&sa, &["response", "--authn-url", &loc]);
+    let victim = new_client();
+    let res = post_acs(&sa, &victim, &answer).await;
+    assert_problem(res, 403, "login-browser-mismatch").await;
+    assert_eq!(me(&sa, &victim).await.status(), 401);
+    assert_eq!(sa.app.count("sessions"), 0);
+}

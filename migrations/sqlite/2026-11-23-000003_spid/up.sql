@@ -9,6 +9,9 @@ CREATE TABLE spid_authn_requests (
     idp TEXT NOT NULL,
     level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 3),
     next_path TEXT NOT NULL,
+    -- SHA-256 of the random value in the browser's login cookie: the response must come
+    -- back through the browser that started the login (no login CSRF).
+    browser_binding TEXT NOT NULL,
     issue_instant TIMESTAMP NOT NULL,
     expires_at TIMESTAMP NOT NULL
 );

@@ -12,6 +12,8 @@ CREATE TABLE oidc_authorizations (
     code_verifier TEXT NOT NULL,
     level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 3),
     next_path TEXT NOT NULL,
+    -- SHA-256 of the random value in the browser's login cookie (no login CSRF).
+    browser_binding TEXT NOT NULL,
     expires_at TIMESTAMP NOT NULL
 );
 CREATE INDEX oidc_authorizations_expiry ON oidc_authorizations (expires_at);

@@ -20,6 +20,7 @@ pub struct PendingLogin {
     pub idp: String,
     pub level: i32,
     pub next_path: String,
+    pub browser_binding: String,
     pub issue_instant: NaiveDateTime,
     pub expires_at: NaiveDateTime,
 }

@@ -1,0 +1,80 @@
+//! Binding a login to the browser that started it. `/spid/login`, `/cie/login` and
+//! `/auth/staff/login` put a random value in a short-lived cookie (reused if the browser
+//! already has one, so two tabs can log in at once) and store its SHA-256 with the pending
+//! request; the ACS or callback accepts the answer only through a browser that has that
+//! value. Without it, someone could start a login with their own identity and make a
+//! victim's browser finish it (login CSRF, the victim then working in the attacker's
+//! account).
+//!
+//! The SPID response arrives by a cross-site POST, so its cookie is `SameSite=None`
+//! (always `Secure` in production, where `session.cookie_secure` is enforced); the OIDC
+//! callbacks are top-level GET navigations, so `SameSite=Lax` suffices.
+
+use actix_web::cookie::{time::Duration, Cookie, SameSite};
+use actix_web::HttpRequest;
+
+use crate::db::sha256_hex;
+
+pub struct FlowCookie {
+    name: &'static str,
+    same_site: SameSite,
+}
+
+pub const SPID_FLOW: FlowCookie = FlowCookie {
+    name: "sportello_spid_flow",
+    same_site: SameSite::None,
+};
+
+pub const OIDC_FLOW: FlowCookie = FlowCookie {
+    name: "sportello_oidc_flow",
+    same_site: SameSite::Lax,
+};
+
+fn well_formed(v: &str) -> bool {
+    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+impl FlowCookie {
+    /// The hash to store with the pending request, and the cookie to send.
+    pub fn start(
+        &self,
+        req: &HttpRequest,
+        secure: bool,
+        ttl_secs: i64,
+    ) -> anyhow::Result<(String, Cookie<'static>)> {
+        let value = match req.cookie(self.name) {
+            Some(c) if well_formed(c.value()) => c.value().to_owned(),
+            _ => crate::auth::spid::xml::random_hex(32)?,
+        };
+        let cookie = Cookie::build(self.name, value.clone())
+            .path("/")
+            .http_only(true)
+            .secure(secure)
+            .same_site(self.same_site)
+            .max_age(Duration::seconds(ttl_secs))
+            .finish();
+        Ok((sha256_hex(value.as_bytes()), cookie))
+    }
+
+    /// The browser's flow value, if it has one.
+    pub fn value(&self, req: &HttpRequest) -> Option<String> {
+        req.cookie(self.name).map(|c| c.value().to_owned())
+    }
+
+    /// Whether a browser with this flow value started the login whose hash is stored.
+    pub fn matches(value: Option<&str>, stored_hash: &str) -> bool {
+        value.is_some_and(|v| well_formed(v) && sha256_hex(v.as_bytes()) == stored_hash)
+    }
+}
+
+/// The problem for an answer that comes back through another browser.
+pub fn other_browser(title: &str) -> crate::error::ApiError {
+    tracing::warn!("login answer arrived through a browser that did not start it");
+    crate::error::ApiError::Problem(Box::new(crate::error::Problem::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "login-browser-mismatch",
+        title,
+        "L'accesso è stato avviato da un altro browser, oppure questo browser non conserva i \
+         cookie. Ripetere l'accesso da questo browser, con i cookie abilitati.",
+    )))
+}
