@@ -17,6 +17,12 @@ use crate::helpers::*;
 #[derive(Debug, Clone, Default)]
 struct Scenario {
     statement_expired: bool,
+    /// OP → intermediate → TA instead of OP → TA.
+    via_intermediate: bool,
+    /// The TA's `constraints.max_path_length`.
+    max_path_length: Option<u64>,
+    /// A `metadata_policy` the superior of the OP applies to it.
+    policy: Option<Value>,
     nonce: Option<String>,
     aud: Option<Value>,
     expired_id_token: bool,
@@ -30,6 +36,7 @@ struct Scenario {
 struct Fake {
     base: String,
     ta: RpKey,
+    int: RpKey,
     op_fed: RpKey,
     op_sig: RpKey,
     rp_enc: Value,
@@ -57,41 +64,82 @@ fn jwt(res: String) -> HttpResponse {
         .body(res)
 }
 
-async fn ta_ec(f: web::Data<Fake>) -> HttpResponse {
-    let ta = format!("{}/ta", f.base);
-    jwt(jose::sign(
-        &f.ta,
-        Some("entity-statement+jwt"),
-        &obj(json!({
-            "iss": ta, "sub": ta, "iat": now(), "exp": now() + 3600, "jwks": jwks(&f.ta),
-            "metadata": {"federation_entity": {"federation_fetch_endpoint": format!("{}/ta/fetch", f.base)}},
-        })),
-    )
-    .unwrap())
+/// The entity configuration of the TA (`ta`) or the intermediate (`int`).
+fn authority_ec(f: &Fake, who: &str) -> HttpResponse {
+    let me = format!("{}/{who}", f.base);
+    let key = if who == "ta" { &f.ta } else { &f.int };
+    let s = f.scenario.lock().unwrap().clone();
+    let mut claims = json!({
+        "iss": me, "sub": me, "iat": now(), "exp": now() + 3600, "jwks": jwks(key),
+        "metadata": {"federation_entity": {"federation_fetch_endpoint": format!("{me}/fetch")}},
+    });
+    if who == "ta" {
+        if let Some(max) = s.max_path_length {
+            claims["constraints"] = json!({ "max_path_length": max });
+        }
+    } else {
+        claims["authority_hints"] = json!([format!("{}/ta", f.base)]);
+    }
+    jwt(jose::sign(key, Some("entity-statement+jwt"), &obj(claims)).unwrap())
 }
 
-async fn ta_fetch(f: web::Data<Fake>) -> HttpResponse {
-    let expired = f.scenario.lock().unwrap().statement_expired;
-    let exp = if expired { now() - 600 } else { now() + 3600 };
-    jwt(jose::sign(
-        &f.ta,
-        Some("entity-statement+jwt"),
-        &obj(json!({
-            "iss": format!("{}/ta", f.base), "sub": format!("{}/op", f.base),
-            "iat": now() - 1200, "exp": exp, "jwks": jwks(&f.op_fed),
-        })),
-    )
-    .unwrap())
+/// What an authority states about its subordinate `sub` (the OP, or the intermediate).
+fn authority_fetch(f: &Fake, who: &str, req: &HttpRequest) -> HttpResponse {
+    let s = f.scenario.lock().unwrap().clone();
+    let sub = serde_urlencoded_pairs(req.query_string())
+        .into_iter()
+        .find(|(k, _)| k == "sub")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let op = format!("{}/op", f.base);
+    let subject_key = if sub == op { &f.op_fed } else { &f.int };
+    let exp = if s.statement_expired {
+        now() - 600
+    } else {
+        now() + 3600
+    };
+    let mut claims = json!({
+        "iss": format!("{}/{who}", f.base), "sub": sub,
+        "iat": now() - 1200, "exp": exp, "jwks": jwks(subject_key),
+    });
+    if sub == op {
+        if let Some(p) = &s.policy {
+            claims["metadata_policy"] = json!({ "openid_provider": p });
+        }
+    }
+    let key = if who == "ta" { &f.ta } else { &f.int };
+    jwt(jose::sign(key, Some("entity-statement+jwt"), &obj(claims)).unwrap())
+}
+
+async fn ta_ec(f: web::Data<Fake>) -> HttpResponse {
+    authority_ec(&f, "ta")
+}
+
+async fn int_ec(f: web::Data<Fake>) -> HttpResponse {
+    authority_ec(&f, "int")
+}
+
+async fn ta_fetch(f: web::Data<Fake>, req: HttpRequest) -> HttpResponse {
+    authority_fetch(&f, "ta", &req)
+}
+
+async fn int_fetch(f: web::Data<Fake>, req: HttpRequest) -> HttpResponse {
+    authority_fetch(&f, "int", &req)
 }
 
 async fn op_ec(f: web::Data<Fake>) -> HttpResponse {
     let op = format!("{}/op", f.base);
+    let superior = if f.scenario.lock().unwrap().via_intermediate {
+        "int"
+    } else {
+        "ta"
+    };
     jwt(jose::sign(
         &f.op_fed,
         Some("entity-statement+jwt"),
         &obj(json!({
             "iss": op, "sub": op, "iat": now(), "exp": now() + 3600, "jwks": jwks(&f.op_fed),
-            "authority_hints": [format!("{}/ta", f.base)],
+            "authority_hints": [format!("{}/{superior}", f.base)],
             "metadata": {"openid_provider": {
                 "issuer": op,
                 "authorization_endpoint": format!("{op}/authorize"),
@@ -210,6 +258,7 @@ async fn fake_federation(rp_keys_dir: &std::path::Path) -> (Arc<web::Data<Fake>>
     let fake = web::Data::new(Fake {
         base,
         ta: a.federation.clone(),
+        int: b.signing.clone(),
         op_sig: a.signing.clone(),
         op_fed: b.federation.clone(),
         rp_enc: Value::Object(rp.encryption.public.as_ref().clone()),
@@ -224,6 +273,8 @@ async fn fake_federation(rp_keys_dir: &std::path::Path) -> (Arc<web::Data<Fake>>
             .app_data(data.clone())
             .route("/ta/.well-known/openid-federation", web::get().to(ta_ec))
             .route("/ta/fetch", web::get().to(ta_fetch))
+            .route("/int/.well-known/openid-federation", web::get().to(int_ec))
+            .route("/int/fetch", web::get().to(int_fetch))
             .route("/op/.well-known/openid-federation", web::get().to(op_ec))
             .route("/op/authorize", web::get().to(op_authorize))
             .route("/op/token", web::post().to(op_token))
@@ -525,4 +576,47 @@ async fn a_callback_opened_in_another_browser_is_refused() {
         .unwrap();
     assert_problem(res, 403, "login-browser-mismatch").await;
     assert_eq!(app.count("sessions"), 0);
+}
+
+#[tokio::test]
+async fn a_chain_through_an_intermediate_respects_max_path_length_and_policies() {
+    // OP → intermediate → TA, the intermediate's statement narrowing the OP's metadata.
+    let keys = rp_keys();
+    let (fake, ta_file) = fake_federation(&keys).await;
+    {
+        let mut s = fake.scenario.lock().unwrap();
+        s.via_intermediate = true;
+        s.max_path_length = Some(1);
+        // A policy the OP's metadata cannot meet: the chain is refused.
+        s.policy = Some(json!({"token_endpoint": {"one_of": ["https://elsewhere.example/token"]}}));
+    }
+    let app = app_for(&fake, keys.clone(), ta_file.clone()).await;
+    let res = app
+        .client
+        .get(app.url("/cie/login"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 502, "cie-provider-untrusted").await;
+
+    // A policy it meets (and a `default` it adds): the whole login works through the chain.
+    fake.scenario.lock().unwrap().policy =
+        Some(json!({"acr_values_supported": {"default": ["https://www.spid.gov.it/SpidL2"]}}));
+    let app = app_for(&fake, keys.clone(), ta_file.clone()).await;
+    let browser = new_client();
+    let res = login(&app, &browser).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+
+    // One intermediate where the anchor allows none.
+    fake.scenario.lock().unwrap().max_path_length = Some(0);
+    let app = app_for(&fake, keys, ta_file).await;
+    let res = app
+        .client
+        .get(app.url("/cie/login"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 502, "cie-provider-untrusted").await;
 }
