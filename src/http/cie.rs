@@ -14,24 +14,19 @@ use crate::auth::oidc::{self, PendingAuthorization};
 use crate::auth::session::{NewSession, SessionManager, Subject};
 use crate::auth::{AuthLevel, AuthMethod};
 use crate::citizens::{self, CitizenIdentity};
-use crate::config::is_local_path;
 use crate::db::now;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
-use crate::http::flow::{other_browser, FlowCookie, OIDC_FLOW};
+use crate::http::flow::{
+    other_browser, parse_level, parse_next, problem, FlowCookie, OIDC_FLOW, RETRY,
+};
 use crate::http::spid::logged_in;
 use crate::org;
 
 const CIE_FAILED: &str = "Accesso con CIE non riuscito";
 const STAFF_FAILED: &str = "Accesso degli operatori non riuscito";
-const RETRY: &str = "La risposta del gestore dell'identità non è valida. Ripetere l'accesso; \
-                     se il problema persiste, comunicare all'ente il codice della richiesta.";
-
-fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> ApiError {
-    ApiError::Problem(Box::new(Problem::new(status, slug, title, detail)))
-}
 
 fn refused(title: &str, slug: &str, detail: &str, reason: &str) -> ApiError {
     tracing::warn!(reason, problem = slug, "OIDC login refused");
@@ -77,37 +72,6 @@ pub struct LoginQuery {
     op: Option<String>,
     next: Option<String>,
     level: Option<String>,
-}
-
-fn parse_level(raw: Option<&str>, default: AuthLevel) -> Result<AuthLevel, ApiError> {
-    match raw {
-        None | Some("") => Ok(default),
-        Some(l) => l
-            .parse::<i32>()
-            .ok()
-            .and_then(|l| AuthLevel::try_from(l).ok())
-            .ok_or_else(|| {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-level",
-                    "Livello di accesso non valido",
-                    "Il livello richiesto deve essere 1, 2 o 3.",
-                )
-            }),
-    }
-}
-
-fn parse_next(raw: Option<String>, default: &str) -> Result<String, ApiError> {
-    match raw {
-        None => Ok(default.to_owned()),
-        Some(n) if is_local_path(&n) => Ok(n),
-        Some(_) => Err(problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-next",
-            "Indirizzo di ritorno non valido",
-            "Dopo l'accesso si può tornare solo a una pagina di questo servizio.",
-        )),
-    }
 }
 
 /// `GET /cie/login?[op=<entity id>][&next=…][&level=1|2|3]` — resolves the OP's trust chain

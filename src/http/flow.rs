@@ -78,3 +78,56 @@ pub fn other_browser(title: &str) -> crate::error::ApiError {
          cookie. Ripetere l'accesso da questo browser, con i cookie abilitati.",
     )))
 }
+
+/// A problem of a login endpoint.
+pub fn problem(
+    status: actix_web::http::StatusCode,
+    slug: &str,
+    title: &str,
+    detail: &str,
+) -> crate::error::ApiError {
+    crate::error::ApiError::Problem(Box::new(crate::error::Problem::new(
+        status, slug, title, detail,
+    )))
+}
+
+/// What login pages show when an answer cannot be used.
+pub const RETRY: &str = "La risposta del gestore dell'identità non è valida. Ripetere \
+                         l'accesso; se il problema persiste, comunicare all'ente il codice \
+                         della richiesta.";
+
+/// The `level` of a login link (1–3), or the default.
+pub fn parse_level(
+    raw: Option<&str>,
+    default: crate::auth::AuthLevel,
+) -> Result<crate::auth::AuthLevel, crate::error::ApiError> {
+    match raw {
+        None | Some("") => Ok(default),
+        Some(l) => l
+            .parse::<i32>()
+            .ok()
+            .and_then(|l| crate::auth::AuthLevel::try_from(l).ok())
+            .ok_or_else(|| {
+                problem(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid-level",
+                    "Livello di accesso non valido",
+                    "Il livello richiesto deve essere 1, 2 o 3.",
+                )
+            }),
+    }
+}
+
+/// The `next` of a login link: a local path only (no open redirect), or the default.
+pub fn parse_next(raw: Option<String>, default: &str) -> Result<String, crate::error::ApiError> {
+    match raw {
+        None => Ok(default.to_owned()),
+        Some(n) if crate::config::is_local_path(&n) => Ok(n),
+        Some(_) => Err(problem(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid-next",
+            "Indirizzo di ritorno non valido",
+            "Dopo l'accesso si può tornare solo a una pagina di questo servizio.",
+        )),
+    }
+}

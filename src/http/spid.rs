@@ -21,13 +21,14 @@ use crate::auth::spid::xml::{new_id, random_hex};
 use crate::auth::spid::ServiceProvider;
 use crate::auth::{AuthLevel, AuthMethod};
 use crate::citizens::{self, CitizenIdentity};
-use crate::config::is_local_path;
 use crate::db::now;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
-use crate::http::flow::{other_browser, FlowCookie, SPID_FLOW};
+use crate::http::flow::{
+    other_browser, parse_level, parse_next, problem, FlowCookie, RETRY, SPID_FLOW,
+};
 
 const LOGIN_FAILED: &str = "Accesso con SPID non riuscito";
 
@@ -35,18 +36,11 @@ fn sp(state: &AppState) -> Result<&ServiceProvider, ApiError> {
     state.spid.as_ref().ok_or(ApiError::NotFound)
 }
 
-fn problem(status: StatusCode, slug: &str, title: &str, detail: &str) -> ApiError {
-    ApiError::Problem(Box::new(Problem::new(status, slug, title, detail)))
-}
-
 /// A refused login: the reason to the log, a plain message to the person.
 fn refused(slug: &str, detail: &str, reason: &str) -> ApiError {
     tracing::warn!(reason, problem = slug, "SPID login refused");
     problem(StatusCode::FORBIDDEN, slug, LOGIN_FAILED, detail)
 }
-
-const RETRY: &str = "La risposta del gestore dell'identità non è valida. Ripetere l'accesso; \
-                     se il problema persiste, comunicare all'ente il codice della richiesta.";
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
@@ -86,33 +80,8 @@ pub async fn login(
              questo servizio (HTTP-Redirect).",
         ));
     };
-    let level = match q.level.as_deref() {
-        None | Some("") => sp.default_level,
-        Some(l) => l
-            .parse::<i32>()
-            .ok()
-            .and_then(|l| AuthLevel::try_from(l).ok())
-            .ok_or_else(|| {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "spid-invalid-level",
-                    "Livello SPID non valido",
-                    "Il livello SPID richiesto deve essere 1, 2 o 3.",
-                )
-            })?,
-    };
-    let next = match q.next {
-        None => sp.after_login_path.clone(),
-        Some(n) if is_local_path(&n) => n,
-        Some(_) => {
-            return Err(problem(
-                StatusCode::BAD_REQUEST,
-                "spid-invalid-next",
-                "Indirizzo di ritorno non valido",
-                "Dopo l'accesso si può tornare solo a una pagina di questo servizio.",
-            ))
-        }
-    };
+    let level = parse_level(q.level.as_deref(), sp.default_level)?;
+    let next = parse_next(q.next, &sp.after_login_path)?;
     let id = new_id()?;
     let issued = chrono::SubsecRound::trunc_subsecs(now(), 0);
     let xml = messages::authn_request(&id, issued, &destination, &sp.entity_id, level);

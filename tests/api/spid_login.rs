@@ -286,9 +286,9 @@ async fn unknown_idps_and_bad_login_links_are_refused() {
         .unwrap();
     assert_problem(res, 400, "spid-unknown-idp").await;
     for (query, slug) in [
-        ("&next=https://evil.example/", "spid-invalid-next"),
-        ("&next=//evil.example/", "spid-invalid-next"),
-        ("&level=4", "spid-invalid-level"),
+        ("&next=https://evil.example/", "invalid-next"),
+        ("&next=//evil.example/", "invalid-next"),
+        ("&level=4", "invalid-level"),
     ] {
         let res = browser
             .get(sa.app.url(&format!("/spid/login?idp={TEST_IDP}{query}")))
