@@ -332,6 +332,42 @@ fn default_after_logout() -> String {
     "/".to_owned()
 }
 
+/// The settings every login method shares (`<section>.default_level`, `request_ttl_secs`,
+/// `clock_skew_secs`, and the local paths the browser is sent to), checked one way.
+fn check_login_settings(
+    section: &str,
+    default_level: Option<i32>,
+    request_ttl_secs: u64,
+    clock_skew_secs: Option<u64>,
+    paths: &[(&str, &String)],
+) -> Result<(), ConfigError> {
+    let key = |name: &str| format!("{section}.{name}");
+    if default_level.is_some_and(|l| !(1..=3).contains(&l)) {
+        return Err(ConfigError::new(key("default_level"), "must be 1, 2 or 3"));
+    }
+    if !(60..=3600).contains(&request_ttl_secs) {
+        return Err(ConfigError::new(
+            key("request_ttl_secs"),
+            "must be between 60 and 3600",
+        ));
+    }
+    if clock_skew_secs.is_some_and(|s| s > 300) {
+        return Err(ConfigError::new(
+            key("clock_skew_secs"),
+            "must be at most 300",
+        ));
+    }
+    for (name, path) in paths {
+        if !is_local_path(path) {
+            return Err(ConfigError::new(
+                key(name),
+                "must be a local path such as /area-personale",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A local path the browser may be sent to: starts with one `/`, no scheme or host, no
 /// backslash or control character (so `next` cannot become an open redirect).
 pub fn is_local_path(p: &str) -> bool {
@@ -397,9 +433,8 @@ impl SpidSettings {
         })
     }
 
-    /// Reads key and certificate and signs the metadata (done once at start-up).
-    pub fn build_metadata(&self, public_url: &str) -> Result<String, ConfigError> {
-        let cfg = self.sp_config(public_url)?;
+    /// The SP's private key and certificate (PEM), read from their files.
+    pub fn read_key_and_cert(&self) -> Result<(Vec<u8>, Vec<u8>), ConfigError> {
         let read = |key: &str, p: &Option<PathBuf>| -> Result<Vec<u8>, ConfigError> {
             let p = p
                 .as_ref()
@@ -407,11 +442,28 @@ impl SpidSettings {
             std::fs::read(p)
                 .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", p.display())))
         };
-        let key = read("spid.key_file", &self.key_file)?;
-        let cert = read("spid.cert_file", &self.cert_file)?;
-        crate::auth::spid::metadata::sp_metadata(&cfg, &key, &cert)
-            .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))
+        Ok((
+            read("spid.key_file", &self.key_file)?,
+            read("spid.cert_file", &self.cert_file)?,
+        ))
     }
+
+    /// Reads key and certificate and signs the metadata.
+    pub fn build_metadata(&self, public_url: &str) -> Result<String, ConfigError> {
+        let cfg = self.sp_config(public_url)?;
+        let (key, cert) = self.read_key_and_cert()?;
+        sign_metadata(&cfg, &key, &cert)
+    }
+}
+
+/// Signs the SP metadata; a problem is reported against `spid.key_file`.
+pub fn sign_metadata(
+    cfg: &crate::auth::spid::metadata::SpConfig,
+    key: &[u8],
+    cert: &[u8],
+) -> Result<String, ConfigError> {
+    crate::auth::spid::metadata::sp_metadata(cfg, key, cert)
+        .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -874,32 +926,17 @@ impl Settings {
                     ));
                 }
             }
-            if !(1..=3).contains(&self.spid.default_level) {
-                return Err(ConfigError::new("spid.default_level", "must be 1, 2 or 3"));
-            }
-            if !(60..=3600).contains(&self.spid.request_ttl_secs) {
-                return Err(ConfigError::new(
-                    "spid.request_ttl_secs",
-                    "must be between 60 and 3600",
-                ));
-            }
-            if self.spid.clock_skew_secs > 300 {
-                return Err(ConfigError::new(
-                    "spid.clock_skew_secs",
-                    "must be at most 300",
-                ));
-            }
-            for (key, v) in [
-                ("spid.after_login_path", &self.spid.after_login_path),
-                ("spid.after_logout_path", &self.spid.after_logout_path),
-            ] {
-                if !is_local_path(v) {
-                    return Err(ConfigError::new(
-                        key,
-                        "must be a local path such as /area-personale",
-                    ));
-                }
-            }
+            let sp = &self.spid;
+            check_login_settings(
+                "spid",
+                Some(sp.default_level),
+                sp.request_ttl_secs,
+                Some(sp.clock_skew_secs),
+                &[
+                    ("after_login_path", &sp.after_login_path),
+                    ("after_logout_path", &sp.after_logout_path),
+                ],
+            )?;
         }
 
         if self.cie.enabled {
@@ -971,37 +1008,21 @@ impl Settings {
                     ));
                 }
             }
-            if !(1..=3).contains(&c.default_level) {
-                return Err(ConfigError::new("cie.default_level", "must be 1, 2 or 3"));
-            }
-            if !(60..=3600).contains(&c.request_ttl_secs) {
-                return Err(ConfigError::new(
-                    "cie.request_ttl_secs",
-                    "must be between 60 and 3600",
-                ));
-            }
-            if c.clock_skew_secs > 300 {
-                return Err(ConfigError::new(
-                    "cie.clock_skew_secs",
-                    "must be at most 300",
-                ));
-            }
+            check_login_settings(
+                "cie",
+                Some(c.default_level),
+                c.request_ttl_secs,
+                Some(c.clock_skew_secs),
+                &[
+                    ("after_login_path", &c.after_login_path),
+                    ("after_logout_path", &c.after_logout_path),
+                ],
+            )?;
             if !(600..=31_536_000).contains(&c.entity_configuration_lifetime_secs) {
                 return Err(ConfigError::new(
                     "cie.entity_configuration_lifetime_secs",
                     "must be between 600 and 31536000",
                 ));
-            }
-            for (key, v) in [
-                ("cie.after_login_path", &c.after_login_path),
-                ("cie.after_logout_path", &c.after_logout_path),
-            ] {
-                if !is_local_path(v) {
-                    return Err(ConfigError::new(
-                        key,
-                        "must be a local path such as /area-personale",
-                    ));
-                }
             }
         }
         if self.staff_sso.enabled {
@@ -1035,18 +1056,13 @@ impl Settings {
                     "must be \"email\" or \"preferred_username\"",
                 ));
             }
-            if !is_local_path(&s.after_login_path) {
-                return Err(ConfigError::new(
-                    "staff_sso.after_login_path",
-                    "must be a local path",
-                ));
-            }
-            if !(60..=3600).contains(&s.request_ttl_secs) {
-                return Err(ConfigError::new(
-                    "staff_sso.request_ttl_secs",
-                    "must be between 60 and 3600",
-                ));
-            }
+            check_login_settings(
+                "staff_sso",
+                None,
+                s.request_ttl_secs,
+                None,
+                &[("after_login_path", &s.after_login_path)],
+            )?;
         }
 
         let m = &self.mail;

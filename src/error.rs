@@ -85,10 +85,10 @@ pub struct Problem {
     pub instance: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-    /// For `login-level`: the SPID/CIE level a new login must reach
-    /// (`/spid/login?level=N&…`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_level: Option<i32>,
+    /// Extension members of a problem type (RFC 9457 §3.2), e.g. `required_level` of
+    /// `login-level`.
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -133,7 +133,7 @@ impl Problem {
             detail,
             instance: None,
             errors: None,
-            required_level: None,
+            extensions: serde_json::Map::new(),
         }
     }
 

@@ -9,6 +9,14 @@ pub mod staff_sso;
 
 use serde::{Deserialize, Serialize};
 
+/// `bytes` random bytes from the OS, as lowercase hex (tokens, message ids, RelayState).
+pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf)
+        .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+    Ok(crate::db::hex(&buf))
+}
+
 /// SPID/CIE level of assurance (1 = password, 2 = two factors, 3 = hardware token/CIE card).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i32", into = "i32")]

@@ -10,7 +10,7 @@
 use chrono::{Duration, NaiveDateTime};
 use cookie::{Cookie, CookieJar, Key, SameSite};
 use diesel::prelude::*;
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 
 use crate::auth::{AuthLevel, AuthMethod};
 use crate::config::SessionSettings;
@@ -84,19 +84,9 @@ impl std::fmt::Debug for SessionManager {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
-
 /// The database key of a session: the SHA-256 of its token.
 pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    crate::db::sha256_hex(token.as_bytes())
 }
 
 impl SessionManager {
@@ -123,10 +113,7 @@ impl SessionManager {
 
     /// A fresh random token (256 bits from the OS).
     pub fn new_token() -> anyhow::Result<String> {
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes)
-            .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-        Ok(hex(&bytes))
+        crate::auth::random_hex(32)
     }
 
     /// The token inside a request's session cookie, if the cookie decrypts.

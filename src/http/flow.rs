@@ -44,7 +44,7 @@ impl FlowCookie {
     ) -> anyhow::Result<(String, Cookie<'static>)> {
         let value = match req.cookie(self.name) {
             Some(c) if well_formed(c.value()) => c.value().to_owned(),
-            _ => crate::auth::spid::xml::random_hex(32)?,
+            _ => crate::auth::random_hex(32)?,
         };
         let cookie = Cookie::build(self.name, value.clone())
             .path("/")

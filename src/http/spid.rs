@@ -10,14 +10,14 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::auth::random_hex;
 use crate::auth::session::{NewSession, SessionManager, Subject};
-use crate::auth::spid::idp::BINDING_REDIRECT;
 use crate::auth::spid::logout::{self, Incoming};
 use crate::auth::spid::messages::{self, LogoutSubject, STATUS_SUCCESS};
 use crate::auth::spid::redirect::{signed_query, url_with_query};
 use crate::auth::spid::response::{self, Expected, Refusal};
 use crate::auth::spid::store::{self, PendingLogin, PendingLogout};
-use crate::auth::spid::xml::{new_id, random_hex};
+use crate::auth::spid::xml::new_id;
 use crate::auth::spid::ServiceProvider;
 use crate::auth::{AuthLevel, AuthMethod};
 use crate::citizens::{self, CitizenIdentity};
@@ -158,7 +158,9 @@ pub async fn acs(
     let flow = SPID_FLOW.value(&req);
     let verified = blocking(&state, move |conn, st| -> Result<Verified, ApiError> {
         let sp = st.spid.as_ref().ok_or(ApiError::NotFound)?;
-        let request_id = response::peek_in_response_to(&xml)
+        let original = response::parse_response(&xml)
+            .map_err(|r| refused("spid-response-invalid", RETRY, &r.to_string()))?;
+        let request_id = response::in_response_to(&original)
             .map_err(|r| refused("spid-response-invalid", RETRY, &r.to_string()))?;
         tracing::Span::current().record("request_id", request_id.as_str());
         let pending = store::take_login(conn, &request_id)?.ok_or_else(|| {
@@ -206,18 +208,19 @@ pub async fn acs(
             now: ts,
             skew: sp.skew,
         };
-        let login = response::validate(&xml, &expected).map_err(|r| match &r {
-            Refusal::Status { code, .. } => {
-                tracing::warn!(reason = %r, "SPID authentication failed at the IdP");
-                problem(
-                    StatusCode::FORBIDDEN,
-                    "spid-authentication-failed",
-                    LOGIN_FAILED,
-                    response::status_message(*code),
-                )
-            }
-            Refusal::Invalid(reason) => refused("spid-response-invalid", RETRY, reason),
-        })?;
+        let login =
+            response::validate_parsed(&xml, &original, &expected).map_err(|r| match &r {
+                Refusal::Status { code, .. } => {
+                    tracing::warn!(reason = %r, "SPID authentication failed at the IdP");
+                    problem(
+                        StatusCode::FORBIDDEN,
+                        "spid-authentication-failed",
+                        LOGIN_FAILED,
+                        response::status_message(*code),
+                    )
+                }
+                Refusal::Invalid(reason) => refused("spid-response-invalid", RETRY, reason),
+            })?;
         let fiscal = login
             .attributes
             .get("fiscalNumber")
@@ -334,7 +337,7 @@ pub async fn logout(
             let Some((idp_id, subject)) = subject else {
                 return Ok(None);
             };
-            let Some(slo) = sp.idps.get(&idp_id).and_then(slo_redirect) else {
+            let Some(slo) = sp.idps.get(&idp_id).and_then(|i| i.slo_redirect()) else {
                 tracing::warn!(
                     idp = idp_id,
                     "the IdP has no HTTP-Redirect single logout endpoint"
@@ -368,13 +371,6 @@ pub async fn logout(
             .finish(),
         None => see_other(&state, &after),
     })
-}
-
-fn slo_redirect(idp: &crate::auth::spid::idp::IdentityProvider) -> Option<String> {
-    idp.slo
-        .iter()
-        .find(|(binding, _)| binding == BINDING_REDIRECT)
-        .map(|(_, location)| location.clone())
 }
 
 fn see_other(state: &AppState, location: &str) -> HttpResponse {
@@ -461,7 +457,8 @@ where
                     "SPID logout requested by the IdP"
                 );
                 let idp = sp.idps.get(&r.idp).ok_or(ApiError::NotFound)?;
-                let slo = slo_redirect(idp)
+                let slo = idp
+                    .slo_redirect()
                     .ok_or_else(|| slo_refused("the IdP has no HTTP-Redirect logout endpoint"))?;
                 let xml = messages::logout_response(
                     &new_id()?,

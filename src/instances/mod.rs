@@ -93,7 +93,8 @@ impl From<InstanceError> for ApiError {
                          al livello richiesto."
                     ),
                 );
-                p.required_level = Some(required);
+                p.extensions
+                    .insert("required_level".into(), serde_json::Value::from(required));
                 ApiError::Problem(Box::new(p))
             }
             InstanceError::TooLarge(m) => ApiError::PayloadTooLarge(m),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Map, Value};
 use sportello::auth::cie::jose;
-use sportello::auth::cie::keys::{RpKey, RpKeys};
+use sportello::auth::cie::keys::{b64url, RpKey, RpKeys};
 
 use crate::cie_login::{cie_settings, jwt_payload, rp_keys};
 use crate::helpers::*;
@@ -209,10 +209,7 @@ async fn op_token(f: web::Data<Fake>, body: String) -> HttpResponse {
         "family_name": "Rossi",
     }));
     let id_token = if s.alg_none {
-        let enc = |v: &Value| {
-            let b = openssl::base64::encode_block(v.to_string().as_bytes());
-            b.trim_end_matches('=').replace('+', "-").replace('/', "_")
-        };
+        let enc = |v: &Value| b64url(v.to_string().as_bytes());
         format!(
             "{}.{}.",
             enc(&json!({"alg": "none"})),
@@ -304,16 +301,11 @@ async fn app_for(fake: &Fake, keys: PathBuf, ta_file: PathBuf) -> TestApp {
 async fn login(app: &TestApp, browser: &reqwest::Client) -> reqwest::Response {
     let res = browser.get(app.url("/cie/login")).send().await.unwrap();
     assert_eq!(res.status(), 302, "{}", res.text().await.unwrap());
-    let to_op = res.headers()["location"].to_str().unwrap().to_owned();
+    let to_op = location(&res);
     let res = browser.get(&to_op).send().await.unwrap();
     assert_eq!(res.status(), 302);
-    let callback = res.headers()["location"].to_str().unwrap().to_owned();
-    browser
-        .get(&callback)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
+    let callback = location(&res);
+    get_accepting_json(browser, &callback).await
 }
 
 #[tokio::test]
@@ -410,13 +402,7 @@ async fn an_expired_subordinate_statement_breaks_the_chain() {
     let (fake, ta_file) = fake_federation(&keys).await;
     fake.scenario.lock().unwrap().statement_expired = true;
     let app = app_for(&fake, keys, ta_file).await;
-    let res = app
-        .client
-        .get(app.url("/cie/login"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&app.client, &app.url("/cie/login")).await;
     assert_problem(res, 502, "cie-provider-untrusted").await;
     assert_eq!(app.count("oidc_authorizations"), 0);
     assert_eq!(app.count("sessions"), 0);
@@ -428,10 +414,7 @@ fn userinfo_with_a_refused_encryption_algorithm_is_not_opened() {
     // RSA1_5 and `dir` are refused before any key is used.
     for alg in ["RSA1_5", "dir", "none"] {
         let header = json!({"alg": alg, "enc": "A128CBC-HS256"}).to_string();
-        let h = openssl::base64::encode_block(header.as_bytes())
-            .trim_end_matches('=')
-            .replace('+', "-")
-            .replace('/', "_");
+        let h = b64url(header.as_bytes());
         let token = format!("{h}.AAAA.AAAA.AAAA.AAAA");
         let err = jose::decrypt(&token, &keys.encryption)
             .unwrap_err()
@@ -453,13 +436,7 @@ async fn an_op_without_a_required_trust_mark_is_refused() {
         s.cie.required_trust_marks = vec!["https://www.spid.gov.it/certification/op".into()];
     })
     .await;
-    let res = app
-        .client
-        .get(app.url("/cie/login"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&app.client, &app.url("/cie/login")).await;
     assert_problem(res, 502, "cie-provider-untrusted").await;
     assert_eq!(app.count("oidc_authorizations"), 0);
 }
@@ -564,16 +541,11 @@ async fn a_callback_opened_in_another_browser_is_refused() {
     let app = app_for(&fake, keys, ta_file).await;
     let attacker = new_client();
     let res = attacker.get(app.url("/cie/login")).send().await.unwrap();
-    let to_op = res.headers()["location"].to_str().unwrap().to_owned();
+    let to_op = location(&res);
     let res = attacker.get(&to_op).send().await.unwrap();
-    let callback = res.headers()["location"].to_str().unwrap().to_owned();
+    let callback = location(&res);
     let victim = new_client();
-    let res = victim
-        .get(&callback)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&victim, &callback).await;
     assert_problem(res, 403, "login-browser-mismatch").await;
     assert_eq!(app.count("sessions"), 0);
 }
@@ -591,13 +563,7 @@ async fn a_chain_through_an_intermediate_respects_max_path_length_and_policies()
         s.policy = Some(json!({"token_endpoint": {"one_of": ["https://elsewhere.example/token"]}}));
     }
     let app = app_for(&fake, keys.clone(), ta_file.clone()).await;
-    let res = app
-        .client
-        .get(app.url("/cie/login"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&app.client, &app.url("/cie/login")).await;
     assert_problem(res, 502, "cie-provider-untrusted").await;
 
     // A policy it meets (and a `default` it adds): the whole login works through the chain.
@@ -611,12 +577,6 @@ async fn a_chain_through_an_intermediate_respects_max_path_length_and_policies()
     // One intermediate where the anchor allows none.
     fake.scenario.lock().unwrap().max_path_length = Some(0);
     let app = app_for(&fake, keys, ta_file).await;
-    let res = app
-        .client
-        .get(app.url("/cie/login"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&app.client, &app.url("/cie/login")).await;
     assert_problem(res, 502, "cie-provider-untrusted").await;
 }

@@ -162,10 +162,6 @@ fn absolute(base: &str, location: &str) -> String {
     }
 }
 
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// Drives the OP's login and consent pages as the test user; returns the callback URL the
 /// OP sends the browser to.
 pub async fn login_at_op(browser: &reqwest::Client, authorization_url: &str) -> String {
@@ -331,12 +327,7 @@ async fn a_cie_login_through_the_reference_op_opens_the_citizen_session() {
     assert_eq!(me["given_name"], "peppe");
 
     // The same callback again: its state was used.
-    let res = browser
-        .get(&callback)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&browser, &callback).await;
     assert_problem(res, 403, "login-unknown").await;
 
     // Logout ends the session and revokes the access token at the OP.
@@ -400,23 +391,13 @@ async fn a_wrong_state_or_issuer_at_the_callback_opens_no_session() {
             "cie-response-invalid",
         ),
     ] {
-        let res = browser
-            .get(&bad)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .unwrap();
+        let res = get_accepting_json(&browser, &bad).await;
         assert_problem(res, 403, slug).await;
         assert_eq!(ca.app.get_as(&browser, "/api/v1/me").await.status(), 401);
     }
     // The state was consumed by the wrong-issuer attempt: the genuine callback is now refused
     // too (a callback is answered once).
-    let res = browser
-        .get(&callback)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&browser, &callback).await;
     assert_problem(res, 403, "login-unknown").await;
     assert_eq!(ca.app.count("sessions"), 0);
 }
@@ -451,24 +432,14 @@ async fn an_op_not_chained_to_the_configured_trust_anchor_is_refused() {
         s.cie.trust_anchors[0].jwks_file = fake_ta.clone();
     })
     .await;
-    let res = ca
-        .app
-        .client
-        .get(ca.app.url("/cie/login"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(&ca.app.client, &ca.app.url("/cie/login")).await;
     assert_problem(res, 502, "cie-provider-untrusted").await;
     assert_eq!(ca.app.count("oidc_authorizations"), 0);
     // An OP that is not configured at all.
-    let res = ca
-        .app
-        .client
-        .get(ca.app.url("/cie/login?op=http://127.0.0.1:9/op"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(
+        &ca.app.client,
+        &ca.app.url("/cie/login?op=http://127.0.0.1:9/op"),
+    )
+    .await;
     assert_problem(res, 400, "cie-unknown-provider").await;
 }

@@ -331,6 +331,21 @@ pub struct SmtpSink {
     pub spool: PathBuf,
 }
 
+/// GET as an API client would (asking for problem+json rather than an HTML page).
+pub async fn get_accepting_json(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The `Location` of a redirect.
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::spid_metadata::{keys, spid_settings, venv_tool};
+use crate::spid_metadata::{keys, run_spid_sp_test, spid_settings};
 
 pub const TEST_IDP: &str = "https://localhost:8443";
 
@@ -49,45 +49,19 @@ pub async fn spid_app_with(customize: impl FnOnce(&mut sportello::config::Settin
     }
 }
 
-/// Runs spid_sp_test; returns (executed, failed, output).
+/// Runs spid_sp_test against the app; returns (executed, failed, output).
 fn spid_sp_test(sa: &SpidApp, args: &[&str]) -> (u32, u32, String) {
-    let out = Command::new(venv_tool("spid_sp_test"))
-        .env("IDP_CERT_PATH", &sa.idp_cert_path)
-        .args([
-            "--metadata-url",
-            &format!("file://{}", sa.metadata_file.display()),
-        ])
-        .args(["--profile", "spid-sp-public"])
-        .args(args)
-        .output()
-        .expect("run spid_sp_test");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let summary = text
-        .lines()
-        .rev()
-        .find(|l| l.contains("executed") && l.contains("failed"))
-        .unwrap_or_else(|| panic!("no summary from spid_sp_test: {text}"))
-        .to_owned();
-    let number_before = |word: &str| -> u32 {
-        let i = summary.find(word).unwrap_or_else(|| panic!("{summary}"));
-        summary[..i]
-            .split_whitespace()
-            .last()
-            .and_then(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
-            .unwrap_or_else(|| panic!("{summary}"))
-    };
-    println!("spid-sp-test {args:?}: {summary}");
+    let (executed, failed, text) =
+        run_spid_sp_test(&sa.metadata_file, Some(&sa.idp_cert_path), args);
     let what = if args.contains(&"-tr") {
         "responses (-tr)"
     } else {
         "AuthnRequest (--extra)"
     };
     report(&format!(
-        "{what}: {}",
-        summary.trim().trim_start_matches("Spid QA: ")
+        "{what}: executed {executed} tests, {failed} failed"
     ));
-    (number_before("tests"), number_before("failed"), text)
+    (executed, failed, text)
 }
 
 /// Appends a conformance line for `./scripts/test`'s summary.
@@ -160,10 +134,6 @@ fn idp(sa: &SpidApp, args: &[&str]) -> Value {
 
 fn path_of(p: &Path) -> String {
     p.display().to_string()
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
 }
 
 /// `GET /spid/login?…` with this browser; returns the IdP URL it is sent to.
@@ -474,12 +444,7 @@ async fn single_logout_started_here_reaches_the_idp_and_comes_back() {
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/");
     // Answered once.
-    let res = browser
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(browser, url).await;
     assert_problem(res, 403, "spid-logout-invalid").await;
     // A LogoutResponse to a request never sent is refused.
     let stray = idp(
@@ -492,12 +457,7 @@ async fn single_logout_started_here_reaches_the_idp_and_comes_back() {
             rs,
         ],
     );
-    let res = browser
-        .get(stray["url"].as_str().unwrap())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let res = get_accepting_json(browser, stray["url"].as_str().unwrap()).await;
     assert_problem(res, 403, "spid-logout-invalid").await;
 }
 
@@ -592,12 +552,7 @@ async fn unsigned_or_forged_logout_requests_end_nothing() {
         )
     };
     for bad in [unsigned, tampered] {
-        let res = new_client()
-            .get(&bad)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .unwrap();
+        let res = get_accepting_json(&new_client(), &bad).await;
         assert_problem(res, 403, "spid-logout-invalid").await;
     }
     assert_eq!(me(&sa, &browser).await.status(), 200);

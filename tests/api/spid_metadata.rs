@@ -96,21 +96,32 @@ pub fn venv_tool(name: &str) -> PathBuf {
     Path::new(&python).parent().expect("venv bin").join(name)
 }
 
-/// Runs spid-sp-test's metadata checks; returns (executed, failed, output).
-fn spid_sp_test(file: &Path) -> (u32, u32, String) {
-    let out = Command::new(venv_tool("spid_sp_test"))
-        .args(["--metadata-url", &format!("file://{}", file.display())])
-        .args(["--profile", "spid-sp-public", "--extra"])
+/// Runs AgID's spid_sp_test (profile spid-sp-public) on a metadata file, trusting the IdP key
+/// pair in `idp_cert_path` when given; returns (executed, failed, output).
+pub fn run_spid_sp_test(
+    metadata: &Path,
+    idp_cert_path: Option<&Path>,
+    args: &[&str],
+) -> (u32, u32, String) {
+    let mut cmd = Command::new(venv_tool("spid_sp_test"));
+    if let Some(dir) = idp_cert_path {
+        cmd.env("IDP_CERT_PATH", dir);
+    }
+    let out = cmd
+        .args(["--metadata-url", &format!("file://{}", metadata.display())])
+        .args(["--profile", "spid-sp-public"])
+        .args(args)
         .output()
         .expect("run spid_sp_test");
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let summary = text
         .lines()
+        .rev()
         .find(|l| l.contains("executed") && l.contains("failed"))
         .unwrap_or_else(|| panic!("no summary from spid_sp_test: {text}"))
         .to_owned();
-    println!("spid-sp-test metadata: {summary}");
+    println!("spid-sp-test {args:?}: {summary}");
     let number_before = |word: &str| -> u32 {
         let i = summary.find(word).unwrap_or_else(|| panic!("{summary}"));
         summary[..i]
@@ -120,6 +131,11 @@ fn spid_sp_test(file: &Path) -> (u32, u32, String) {
             .unwrap_or_else(|| panic!("{summary}"))
     };
     (number_before("tests"), number_before("failed"), text)
+}
+
+/// The metadata checks (`--extra`).
+fn spid_sp_test(file: &Path) -> (u32, u32, String) {
+    run_spid_sp_test(file, None, &["--extra"])
 }
 
 fn xmlsec_verifies(file: &Path, cert: &Path) -> bool {

@@ -63,10 +63,6 @@ async fn app_with_sso(issuer: &str, match_claim: &str) -> TestApp {
     .await
 }
 
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
 /// Logs in at the provider as `account`; returns the response of our callback.
 async fn sso_login(
     app: &TestApp,
@@ -102,12 +98,7 @@ async fn sso_login(
         callback.starts_with(&app.url("/auth/staff/callback?")),
         "{callback}"
     );
-    browser
-        .get(&callback)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
+    get_accepting_json(browser, &callback).await
 }
 
 #[tokio::test]

@@ -86,10 +86,7 @@ pub fn entity_configuration(rp: &RpDescription, keys: &RpKeys) -> Result<String>
             }
         }
     });
-    let Value::Object(claims) = claims else {
-        unreachable!("json! object")
-    };
-    jose::sign(&keys.federation, Some(EC_TYP), &claims)
+    jose::sign(&keys.federation, Some(EC_TYP), &super::obj(claims))
 }
 
 /// An OP as its trust chain describes it.
@@ -299,7 +296,7 @@ impl Resolver {
             }
             for hint in hints {
                 let step = async {
-                    let (_, auth_ec) = self.entity_configuration(&hint).await?;
+                    let (auth_token, auth_ec) = self.entity_configuration(&hint).await?;
                     let (stmt_token, stmt) = self
                         .subordinate_statement(&hint, &auth_ec, &current)
                         .await?;
@@ -311,10 +308,10 @@ impl Resolver {
                             "{current}'s configuration does not verify with the keys {hint} states"
                         )
                     })?;
-                    Ok::<_, anyhow::Error>((auth_ec, stmt_token, stmt))
+                    Ok::<_, anyhow::Error>((auth_token, auth_ec, stmt_token, stmt))
                 };
                 match step.await {
-                    Ok((auth_ec, stmt_token, stmt)) => {
+                    Ok((auth_token, auth_ec, stmt_token, stmt)) => {
                         if let Some(ta) = self.anchors.iter().find(|a| a.entity_id == hint) {
                             // The anchor's keys come from our configuration.
                             if let Err(e) = jose::verify(&stmt_token, &ta.jwks) {
@@ -329,10 +326,9 @@ impl Resolver {
                         }
                         // An intermediate: go up from it.
                         statements.push(stmt);
-                        let (tok, ec) = self.entity_configuration(&hint).await?;
-                        current_token = tok;
+                        current_token = auth_token;
                         current = hint;
-                        current_ec = ec;
+                        current_ec = auth_ec;
                         continue 'levels;
                     }
                     Err(e) => reasons.push(format!("via {hint}: {e:#}")),

@@ -50,6 +50,7 @@ impl std::fmt::Debug for CieRp {
     }
 }
 
+/// The claims of a `json!` object.
 fn obj(v: Value) -> Claims {
     match v {
         Value::Object(m) => m,
@@ -90,7 +91,7 @@ impl CieRp {
     }
 
     fn jti() -> String {
-        crate::auth::spid::xml::random_hex(16).unwrap_or_default()
+        crate::auth::random_hex(16).unwrap_or_default()
     }
 
     /// A `private_key_jwt` client assertion for one endpoint.

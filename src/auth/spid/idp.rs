@@ -37,6 +37,16 @@ pub struct IdentityProvider {
     pub signing_certificates: Vec<Vec<u8>>,
 }
 
+impl IdentityProvider {
+    /// The single logout endpoint of the HTTP-Redirect binding.
+    pub fn slo_redirect(&self) -> Option<String> {
+        self.slo
+            .iter()
+            .find(|(binding, _)| binding == BINDING_REDIRECT)
+            .map(|(_, location)| location.clone())
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct IdpRegistry {
     idps: BTreeMap<String, IdentityProvider>,

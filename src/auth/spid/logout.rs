@@ -4,12 +4,11 @@
 //! and the HTTP-POST binding (enveloped XML signature); never unsigned.
 
 use chrono::{Duration, NaiveDateTime};
-use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
 
 use super::idp::{IdentityProvider, IdpRegistry};
 use super::messages::STATUS_SUCCESS;
 use super::redirect::RedirectMessage;
-use super::response::ALLOWED_SIGNATURES;
+use super::response::verified_content;
 use super::xml::{parse, parse_instant, Element, NS_DS, NS_SAML, NS_SAMLP};
 
 /// A LogoutRequest from an IdP.
@@ -85,21 +84,7 @@ pub fn read_post(
             "a POST-binding logout message must carry one signature of the whole message".into(),
         );
     }
-    let certs: Vec<CertificateDer> = idp
-        .signing_certificates
-        .iter()
-        .cloned()
-        .map(CertificateDer::from)
-        .collect();
-    let text = std::str::from_utf8(&bytes).map_err(|_| "not UTF-8".to_owned())?;
-    let reduced = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-        text,
-        &certs,
-        ReduceMode::ValidateAndMarkNoAncestors,
-        Some(&ALLOWED_SIGNATURES),
-    )
-    .map_err(|e| format!("signature verification failed: {e}"))?;
-    let verified = parse(reduced.as_bytes()).map_err(|e| e.to_string())?;
+    let verified = verified_content(&bytes, idp)?;
     if verified.name != root.name || verified.attr("ID") != root.attr("ID") {
         return Err("the signature does not cover the message".into());
     }

@@ -68,20 +68,12 @@ pub fn sp_metadata(cfg: &SpConfig, key_pem: &[u8], cert_pem: &[u8]) -> Result<St
     // xmlsec loads DER keys with d2i_PrivateKey: the traditional (PKCS#1) encoding.
     let key_der = key.private_key_to_der()?;
 
-    let id = new_xml_id()?;
+    let id = super::xml::new_id()?;
     let unsigned = unsigned_metadata(cfg, &id, &cert_der)?;
     let template = signature_template(&id, &cert_der)?;
     let with_template = insert_after_root_start_tag(&unsigned, &template)?;
     XmlSec::sign_xml(with_template.as_bytes(), &key_der)
         .map_err(|e| anyhow!("signing the SPID metadata with xmlsec: {e:?}"))
-}
-
-/// A fresh `ID` for the EntityDescriptor (an xsd:ID may not start with a digit).
-fn new_xml_id() -> Result<String> {
-    let mut raw = [0u8; 16];
-    openssl::rand::rand_bytes(&mut raw)?;
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("_{hex}"))
 }
 
 /// The enveloped-signature template: RSA-SHA256, SHA-256 digest (samael's template says

@@ -60,11 +60,10 @@ impl ServiceProvider {
                 format!("no identity provider metadata in {}", dir.display()),
             ));
         }
-        let metadata = s.build_metadata(public_url)?;
-        let key_path = s.key_file.clone().unwrap_or_default();
-        let key = std::fs::read(&key_path)
-            .context("cannot read")
-            .and_then(|pem| PKey::private_key_from_pem(&pem).context("not a PEM private key"))
+        let (key_pem, cert_pem) = s.read_key_and_cert()?;
+        let metadata = crate::config::sign_metadata(&cfg, &key_pem, &cert_pem)?;
+        let key = PKey::private_key_from_pem(&key_pem)
+            .context("not a PEM private key")
             .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))?;
         let level = AuthLevel::try_from(s.default_level)
             .map_err(|e| ConfigError::new("spid.default_level", e))?;

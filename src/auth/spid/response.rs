@@ -92,14 +92,19 @@ fn invalid<T>(msg: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal::Invalid(msg.into()))
 }
 
-/// The `InResponseTo` of a response, read before anything is verified, to find the stored
-/// request (and so the IdP whose keys verify the response).
-pub fn peek_in_response_to(xml: &[u8]) -> Result<String, Refusal> {
+/// Parses a decoded SAMLResponse (strictly) and checks its root is a `samlp:Response`.
+pub fn parse_response(xml: &[u8]) -> Result<Element, Refusal> {
     let root = parse(xml).map_err(|e| Refusal::Invalid(format!("unreadable response: {e}")))?;
     if !root.is(NS_SAMLP, "Response") {
         return invalid(format!("root element is {}, not samlp:Response", root.name));
     }
-    match root.attr("InResponseTo").map(str::trim) {
+    Ok(root)
+}
+
+/// The `InResponseTo` of a response, read before anything is verified, to find the stored
+/// request (and so the IdP whose keys verify the response).
+pub fn in_response_to(response: &Element) -> Result<String, Refusal> {
+    match response.attr("InResponseTo").map(str::trim) {
         Some(v) if !v.is_empty() => Ok(v.to_owned()),
         _ => invalid("Response without InResponseTo"),
     }
@@ -107,11 +112,17 @@ pub fn peek_in_response_to(xml: &[u8]) -> Result<String, Refusal> {
 
 /// Checks a decoded SAMLResponse against what was asked.
 pub fn validate(xml: &[u8], exp: &Expected<'_>) -> Result<Login, Refusal> {
-    let original = parse(xml).map_err(|e| Refusal::Invalid(format!("unreadable response: {e}")))?;
-    if !original.is(NS_SAMLP, "Response") {
-        return invalid("root element is not samlp:Response");
-    }
-    check_shape(&original)?;
+    validate_parsed(xml, &parse_response(xml)?, exp)
+}
+
+/// [`validate`] for a response already read with [`parse_response`] (`original` is its
+/// tree, `xml` its bytes, which the signatures are verified on).
+pub fn validate_parsed(
+    xml: &[u8],
+    original: &Element,
+    exp: &Expected<'_>,
+) -> Result<Login, Refusal> {
+    check_shape(original)?;
 
     // Signatures: every one must verify with the IdP's keys; keep only what they cover.
     let has_signature = original.first(NS_DS, "Signature").is_some()
@@ -119,26 +130,7 @@ pub fn validate(xml: &[u8], exp: &Expected<'_>) -> Result<Login, Refusal> {
             .first(NS_SAML, "Assertion")
             .is_some_and(|a| a.first(NS_DS, "Signature").is_some());
     let reduced = if has_signature {
-        let certs: Vec<CertificateDer> = exp
-            .idp
-            .signing_certificates
-            .iter()
-            .cloned()
-            .map(CertificateDer::from)
-            .collect();
-        let text = std::str::from_utf8(xml)
-            .map_err(|_| Refusal::Invalid("response is not UTF-8".into()))?;
-        let reduced = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
-            text,
-            &certs,
-            ReduceMode::ValidateAndMarkNoAncestors,
-            Some(&ALLOWED_SIGNATURES),
-        )
-        .map_err(|e| Refusal::Invalid(format!("signature verification failed: {e}")))?;
-        Some(
-            parse(reduced.as_bytes())
-                .map_err(|e| Refusal::Invalid(format!("verified content unreadable: {e}")))?,
-        )
+        Some(verified_content(xml, exp.idp).map_err(Refusal::Invalid)?)
     } else {
         None
     };
@@ -148,7 +140,7 @@ pub fn validate(xml: &[u8], exp: &Expected<'_>) -> Result<Login, Refusal> {
     let envelope = match (&reduced, response_signed) {
         (Some(r), true) if r.is(NS_SAMLP, "Response") => r,
         (_, true) => return invalid("the Response signature does not cover the Response"),
-        (_, false) => &original,
+        (_, false) => original,
     };
 
     check_envelope(envelope, exp)?;
@@ -172,6 +164,26 @@ pub fn validate(xml: &[u8], exp: &Expected<'_>) -> Result<Login, Refusal> {
         return invalid("the signed Assertion is not the one in the Response");
     }
     check_assertion(assertion, exp)
+}
+
+/// Verifies every signature of a document with the IdP's certificates (allowed algorithms
+/// only) and returns what the signatures cover, parsed (samael + libxmlsec1).
+pub fn verified_content(xml: &[u8], idp: &IdentityProvider) -> Result<Element, String> {
+    let certs: Vec<CertificateDer> = idp
+        .signing_certificates
+        .iter()
+        .cloned()
+        .map(CertificateDer::from)
+        .collect();
+    let text = std::str::from_utf8(xml).map_err(|_| "the document is not UTF-8".to_owned())?;
+    let reduced = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        text,
+        &certs,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        Some(&ALLOWED_SIGNATURES),
+    )
+    .map_err(|e| format!("signature verification failed: {e}"))?;
+    parse(reduced.as_bytes()).map_err(|e| format!("verified content unreadable: {e}"))
 }
 
 /// Structural checks against signature wrapping.

@@ -140,13 +140,7 @@ pub use crate::error::escape_html as escape;
 
 /// A fresh SAML message ID (an xsd:ID must not start with a digit): `_` and 32 hex digits.
 pub fn new_id() -> anyhow::Result<String> {
-    Ok(format!("_{}", random_hex(16)?))
-}
-
-pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::getrandom(&mut buf).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(format!("_{}", crate::auth::random_hex(16)?))
 }
 
 #[cfg(test)]
