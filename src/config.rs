@@ -558,6 +558,14 @@ pub struct ServerSettings {
     pub workers: usize,
     /// Seconds given to in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Seconds a request body may take before its minimum rate applies (see
+    /// `http::slow_body`): a body must arrive within this plus one second per
+    /// `body_min_bytes_per_sec` bytes received, or it is answered 408 and closed.
+    pub body_timeout_secs: u64,
+    /// The slowest rate a request body may keep up, bytes per second.
+    pub body_min_bytes_per_sec: u64,
+    /// Request bodies one client address may have in flight at once (0 = no cap).
+    pub max_slow_bodies_per_client: usize,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -792,6 +800,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "server.public_url",
                 "must use https:// in production",
+            ));
+        }
+        if self.server.body_timeout_secs == 0 || self.server.body_min_bytes_per_sec == 0 {
+            return Err(ConfigError::new(
+                "server.body_timeout_secs",
+                "body_timeout_secs and body_min_bytes_per_sec must be above 0",
             ));
         }
         if self.server.max_json_bytes < 1024 || self.server.max_body_bytes < 1024 {

@@ -13,7 +13,12 @@ use crate::config::{Settings, WorkerMode};
 use crate::db::Db;
 use crate::http::extract::AppState;
 use crate::http::middleware::{request_context, SecurityHeaders};
+use crate::http::slow_body::{slow_body, SlowBodyGuard};
 use crate::notify::Worker;
+
+/// How long an idle keep-alive connection stays open (actix's default, made explicit: a
+/// client that pools connections must not reuse one idle this long, or it races the close).
+pub const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Application {
     port: u16,
@@ -45,12 +50,20 @@ impl Application {
         let security = web::Data::new(SecurityHeaders {
             hsts: settings.server.public_url.starts_with("https://"),
         });
+        let slow_bodies = web::Data::new(SlowBodyGuard::new(
+            std::time::Duration::from_secs(settings.server.body_timeout_secs),
+            settings.server.body_min_bytes_per_sec,
+            settings.server.max_slow_bodies_per_client,
+        ));
         let app_state = state.clone();
         let s = settings.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(security.clone())
+                .app_data(slow_bodies.clone())
+                // Inner to the request context, so its 408/429 answers are problems too.
+                .wrap(middleware::from_fn(slow_body))
                 .wrap(middleware::from_fn(request_context))
                 .configure(|cfg| {
                     crate::http::configure(
@@ -61,6 +74,7 @@ impl Application {
                     )
                 })
         })
+        .keep_alive(KEEP_ALIVE)
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .listen(listener)?;
         if settings.server.workers > 0 {

@@ -178,20 +178,10 @@ pub async fn upload(
         let detected = attachments::check_upload(&u, &limits)?;
         checked.push((u, detected));
     }
+    // One upload is one transaction: any refusal (the eleventh file of ten, a full quota)
+    // stores none of its files.
     let added = blocking(&state, move |conn, st| {
-        let mut added = Vec::new();
-        for (u, d) in &checked {
-            added.push(attachments::add(
-                conn,
-                st.store.as_ref(),
-                ctx,
-                &id,
-                u,
-                d,
-                &st.limits,
-            )?);
-        }
-        Ok::<_, InstanceError>(added)
+        attachments::add(conn, st.store.as_ref(), ctx, &id, &checked, &st.limits)
     })
     .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "attachments": added })))

@@ -7,6 +7,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
 use tracing::Instrument;
@@ -124,6 +125,10 @@ fn render_problem(
     };
     problem.instance = Some(format!("urn:uuid:{request_id}"));
     let mut builder = HttpResponse::build(status);
+    if res.response().head().connection_type() == ConnectionType::Close {
+        // An answer sent before its request body was read (see `slow_body`) closes.
+        builder.force_close();
+    }
     // Keep headers the error set on purpose (WWW-Authenticate, Retry-After, Allow).
     for (name, value) in res.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

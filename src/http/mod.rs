@@ -10,6 +10,7 @@ pub mod flow;
 pub mod health;
 pub mod instances;
 pub mod middleware;
+pub mod slow_body;
 pub mod spid;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};

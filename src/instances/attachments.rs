@@ -178,9 +178,66 @@ pub fn check_upload(upload: &Upload, limits: &Limits) -> Result<Detected, Instan
     }
 }
 
-/// Adds a checked file to the citizen's draft: limits on count and total, the file stored
-/// first (so no row ever points to a missing file), then the row, in one transaction.
+/// Adds checked files to the citizen's draft, all or none: limits on count and total, each
+/// file stored first (so no row ever points to a missing file), then the rows, in one
+/// transaction. When anything is refused or fails, the transaction rolls back and every file
+/// already written for this upload is deleted again: a refused upload leaves nothing behind.
 pub fn add(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    ctx: CitizenCtx,
+    instance_id: &str,
+    uploads: &[(Upload, Detected)],
+    limits: &Limits,
+) -> Result<Vec<AttachmentInfo>, InstanceError> {
+    let mut written: Vec<String> = Vec::new();
+    let result = write_tx(conn, |conn| {
+        let row = load_own(conn, ctx, instance_id)?;
+        if row.status != DRAFT {
+            return Err(InstanceError::NotADraft);
+        }
+        let mut added = Vec::with_capacity(uploads.len());
+        for (upload, detected) in uploads {
+            added.push(add_one(
+                conn,
+                store,
+                ctx,
+                instance_id,
+                upload,
+                detected,
+                limits,
+                &mut written,
+            )?);
+        }
+        Ok(added)
+    });
+    match &result {
+        Ok(added) => {
+            for a in added {
+                tracing::info!(instance = instance_id, attachment = %a.id, kind = %a.kind, size = a.size_bytes, "attachment stored");
+            }
+        }
+        Err(_) => {
+            for key in &written {
+                if let Err(e) = store.delete(key) {
+                    tracing::warn!(error = %e, "cannot delete the file of a refused upload");
+                }
+            }
+            if !written.is_empty() {
+                tracing::info!(
+                    instance = instance_id,
+                    files = written.len(),
+                    "upload refused: its files were removed"
+                );
+            }
+        }
+    }
+    result
+}
+
+/// One file of [`add`], inside its transaction; `written` collects the keys stored.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one upload step")]
+fn add_one(
     conn: &mut DbConn,
     store: &dyn BlobStore,
     ctx: CitizenCtx,
@@ -188,90 +245,82 @@ pub fn add(
     upload: &Upload,
     detected: &Detected,
     limits: &Limits,
+    written: &mut Vec<String>,
 ) -> Result<AttachmentInfo, InstanceError> {
-    write_tx(conn, |conn| {
-        let row = load_own(conn, ctx, instance_id)?;
-        if row.status != DRAFT {
-            return Err(InstanceError::NotADraft);
-        }
-        // SUM(BIGINT) is NUMERIC on PostgreSQL; add the sizes here instead.
-        let sizes: Vec<i64> = att::table
-            .filter(att::instance_id.eq(instance_id))
-            .select(att::size_bytes)
-            .load(conn)?;
-        let count = sizes.len() as i64;
-        let total: i64 = sizes.iter().sum();
-        if count >= i64::from(limits.max_files) {
-            return Err(InstanceError::AttachmentRefused(format!(
-                "Sono già stati caricati {count} allegati, il massimo per una pratica."
-            )));
-        }
-        let size = upload.bytes.len() as i64;
-        if total + size > limits.max_total_bytes as i64 {
-            return Err(InstanceError::TooLarge(format!(
-                "Gli allegati della pratica supererebbero in totale {}.",
-                mib(limits.max_total_bytes)
-            )));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
-        let key = format!("{}/{}/{}", ctx.ente_id, instance_id, id);
-        let sha = sha256_hex(&upload.bytes);
-        store.put(&key, &upload.bytes)?;
-        let ts = now();
-        let filename = clean_filename(&upload.filename);
-        let description = upload
-            .description
-            .as_ref()
-            .map(|d| d.trim().chars().take(500).collect::<String>())
-            .filter(|d| !d.is_empty());
-        let inserted = diesel::insert_into(att::table)
-            .values((
-                att::id.eq(&id),
-                att::instance_id.eq(instance_id),
-                att::ente_id.eq(ctx.ente_id),
-                att::filename.eq(&filename),
-                att::description.eq(&description),
-                att::kind.eq(detected.kind.as_str()),
-                att::mime.eq(&detected.mime),
-                att::size_bytes.eq(size),
-                att::sha256.eq(&sha),
-                att::storage_key.eq(&key),
-                att::created_at.eq(ts),
-            ))
-            .execute(conn)
-            .and_then(|_| {
-                // A submission computes its document before claiming the draft; a changed
-                // `updated_at` makes a concurrent claim miss instead of losing this file.
-                diesel::update(inst::table.find(instance_id))
-                    .set(inst::updated_at.eq(ts))
-                    .execute(conn)
-            })
-            .and_then(|_| {
-                record_event(
-                    conn,
-                    instance_id,
-                    ts,
-                    "attachment_added",
-                    "citizen",
-                    &json!({ "attachment": id, "filename": filename, "sha256": sha }),
-                )
-            });
-        if let Err(e) = inserted {
-            let _ = store.delete(&key);
-            return Err(e.into());
-        }
-        tracing::info!(instance = instance_id, attachment = %id, kind = detected.kind.as_str(), size, "attachment stored");
-        Ok(AttachmentInfo {
-            download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
-            id,
-            filename,
-            description,
-            kind: detected.kind.as_str().to_owned(),
-            mime: detected.mime.clone(),
-            size_bytes: size,
-            sha256: sha,
-            created_at: iso(ts),
+    // SUM(BIGINT) is NUMERIC on PostgreSQL; add the sizes here instead.
+    let sizes: Vec<i64> = att::table
+        .filter(att::instance_id.eq(instance_id))
+        .select(att::size_bytes)
+        .load(conn)?;
+    let count = sizes.len() as i64;
+    let total: i64 = sizes.iter().sum();
+    if count >= i64::from(limits.max_files) {
+        return Err(InstanceError::AttachmentRefused(format!(
+            "Sono già stati caricati {count} allegati, il massimo per una pratica."
+        )));
+    }
+    let size = upload.bytes.len() as i64;
+    if total + size > limits.max_total_bytes as i64 {
+        return Err(InstanceError::TooLarge(format!(
+            "Gli allegati della pratica supererebbero in totale {}.",
+            mib(limits.max_total_bytes)
+        )));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = format!("{}/{}/{}", ctx.ente_id, instance_id, id);
+    let sha = sha256_hex(&upload.bytes);
+    store.put(&key, &upload.bytes)?;
+    written.push(key.clone());
+    let ts = now();
+    let filename = clean_filename(&upload.filename);
+    let description = upload
+        .description
+        .as_ref()
+        .map(|d| d.trim().chars().take(500).collect::<String>())
+        .filter(|d| !d.is_empty());
+    let inserted = diesel::insert_into(att::table)
+        .values((
+            att::id.eq(&id),
+            att::instance_id.eq(instance_id),
+            att::ente_id.eq(ctx.ente_id),
+            att::filename.eq(&filename),
+            att::description.eq(&description),
+            att::kind.eq(detected.kind.as_str()),
+            att::mime.eq(&detected.mime),
+            att::size_bytes.eq(size),
+            att::sha256.eq(&sha),
+            att::storage_key.eq(&key),
+            att::created_at.eq(ts),
+        ))
+        .execute(conn)
+        .and_then(|_| {
+            // A submission computes its document before claiming the draft; a changed
+            // `updated_at` makes a concurrent claim miss instead of losing this file.
+            diesel::update(inst::table.find(instance_id))
+                .set(inst::updated_at.eq(ts))
+                .execute(conn)
         })
+        .and_then(|_| {
+            record_event(
+                conn,
+                instance_id,
+                ts,
+                "attachment_added",
+                "citizen",
+                &json!({ "attachment": id, "filename": filename, "sha256": sha }),
+            )
+        });
+    inserted?;
+    Ok(AttachmentInfo {
+        download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
+        id,
+        filename,
+        description,
+        kind: detected.kind.as_str().to_owned(),
+        mime: detected.mime.clone(),
+        size_bytes: size,
+        sha256: sha,
+        created_at: iso(ts),
     })
 }
 

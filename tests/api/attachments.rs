@@ -198,3 +198,61 @@ async fn malformed_uploads_are_refused() {
     assert_problem(res, 400, "bad-request").await;
     assert_eq!(app.count("attachments"), 0);
 }
+
+/// The files the attachment store holds for one instance (the test store is a directory).
+fn stored_files(instance_id: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let root = repo_dir().join(test_settings().storage.local_dir);
+    let mut all = Vec::new();
+    walk(&root, &mut all);
+    all.retain(|p| p.to_string_lossy().contains(instance_id));
+    all
+}
+
+#[tokio::test]
+async fn a_refused_upload_stores_none_of_its_files() {
+    let app = spawn_app_with(|s| s.instances.max_files = 3).await;
+    app.login_citizen(CITIZEN_CF).await;
+    let id = app.create_draft("cambio-di-residenza").await;
+    let several = |names: &[&str]| {
+        let mut form = reqwest::multipart::Form::new();
+        for n in names {
+            form = form.part(
+                "file",
+                reqwest::multipart::Part::bytes(pdf(2000)).file_name(n.to_string()),
+            );
+        }
+        app.client
+            .post(app.url(&format!("/api/v1/instances/{id}/attachments")))
+            .multipart(form)
+            .send()
+    };
+    let events = app.count("instance_events");
+    // Five files where three are allowed: none of them is kept, not even the first three.
+    let res = several(&["1.pdf", "2.pdf", "3.pdf", "4.pdf", "5.pdf"])
+        .await
+        .unwrap();
+    let body = assert_problem(res, 422, "validation").await;
+    assert_eq!(body["errors"][0]["pointer"], "/attachments");
+    assert_eq!(app.count("attachments"), 0);
+    assert_eq!(stored_files(&id), Vec::<std::path::PathBuf>::new());
+    assert_eq!(app.count("instance_events"), events);
+
+    // Two kept, then two more where one fits: again all or nothing.
+    assert_eq!(several(&["a.pdf", "b.pdf"]).await.unwrap().status(), 201);
+    let res = several(&["c.pdf", "d.pdf"]).await.unwrap();
+    assert_problem(res, 422, "validation").await;
+    assert_eq!(app.count("attachments"), 2);
+    assert_eq!(stored_files(&id).len(), 2);
+    assert_eq!(several(&["c.pdf"]).await.unwrap().status(), 201);
+    assert_eq!(stored_files(&id).len(), 3);
+}

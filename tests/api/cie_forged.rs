@@ -28,6 +28,8 @@ struct Scenario {
     expired_id_token: bool,
     acr: Option<String>,
     userinfo_sub: Option<String>,
+    /// The userinfo JWS payload as raw JSON text (so it can name a member twice).
+    userinfo_payload: Option<String>,
     alg_none: bool,
     /// Nonce of the last authorization request seen.
     seen_nonce: String,
@@ -225,16 +227,24 @@ async fn op_token(f: web::Data<Fake>, body: String) -> HttpResponse {
 
 async fn op_userinfo(f: web::Data<Fake>) -> HttpResponse {
     let s = f.scenario.lock().unwrap().clone();
-    let inner = jose::sign(
-        &f.op_sig,
-        None,
-        &obj(json!({
-            "sub": s.userinfo_sub.clone().unwrap_or_else(|| "forged-subject".into()),
-            "https://attributes.eid.gov.it/fiscal_number": "TINIT-RSSMRA85T10A562S",
-            "given_name": "Mario", "family_name": "Rossi", "email": "mario.rossi@example.org",
-        })),
-    )
-    .unwrap();
+    let inner = match &s.userinfo_payload {
+        Some(raw) => {
+            let signer = josekit::jws::RS256.signer_from_pem(&f.op_sig.pem).unwrap();
+            let mut h = josekit::jws::JwsHeader::new();
+            h.set_key_id(&f.op_sig.kid);
+            josekit::jws::serialize_compact(raw.as_bytes(), &h, &signer).unwrap()
+        }
+        None => jose::sign(
+            &f.op_sig,
+            None,
+            &obj(json!({
+                "sub": s.userinfo_sub.clone().unwrap_or_else(|| "forged-subject".into()),
+                "https://attributes.eid.gov.it/fiscal_number": "TINIT-RSSMRA85T10A562S",
+                "given_name": "Mario", "family_name": "Rossi", "email": "mario.rossi@example.org",
+            })),
+        )
+        .unwrap(),
+    };
     let jwk = josekit::jwk::Jwk::from_map(f.rp_enc.as_object().unwrap().clone()).unwrap();
     let mut h = josekit::jwe::JweHeader::new();
     h.set_content_encryption("A256CBC-HS512");
@@ -370,6 +380,41 @@ async fn forged_id_tokens_and_userinfo_are_refused_and_open_no_session() {
             "alg none",
             Scenario {
                 alg_none: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "fiscal_number twice in userinfo",
+            Scenario {
+                userinfo_payload: Some(
+                    r#"{"sub":"forged-subject",
+                        "https://attributes.eid.gov.it/fiscal_number":"TINIT-BNCGPP80A01H501X",
+                        "https://attributes.eid.gov.it/fiscal_number":"TINIT-RSSMRA85T10A562S"}"#
+                        .into(),
+                ),
+                ..Default::default()
+            },
+        ),
+        (
+            "sub twice in userinfo",
+            Scenario {
+                userinfo_payload: Some(
+                    r#"{"sub":"someone-else","sub":"forged-subject",
+                        "https://attributes.eid.gov.it/fiscal_number":"TINIT-RSSMRA85T10A562S"}"#
+                        .into(),
+                ),
+                ..Default::default()
+            },
+        ),
+        (
+            "fiscal_number as an array",
+            Scenario {
+                userinfo_payload: Some(
+                    r#"{"sub":"forged-subject",
+                        "https://attributes.eid.gov.it/fiscal_number":
+                            ["TINIT-RSSMRA85T10A562S","TINIT-BNCGPP80A01H501X"]}"#
+                        .into(),
+                ),
                 ..Default::default()
             },
         ),

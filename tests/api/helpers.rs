@@ -71,6 +71,10 @@ pub struct TestApp {
 pub fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        // The server closes a connection idle for KEEP_ALIVE. A pooled connection reused just
+        // then fails with IncompleteMessage; on a busy machine the client may not have seen the
+        // close yet. Reusing only connections idle well under that removes the race.
+        .pool_idle_timeout(sportello::startup::KEEP_ALIVE / 5)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

@@ -175,3 +175,186 @@ async fn browsers_get_an_italian_html_page_for_errors() {
     assert!(page.contains("Risorsa non trovata"));
     assert!(page.contains(&id));
 }
+
+/// A raw connection, to send requests byte by byte.
+async fn raw(app: &TestApp) -> tokio::net::TcpStream {
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    tokio::net::TcpStream::connect(addr).await.unwrap()
+}
+
+/// Reads until the server closes the connection or `limit` passes; returns what arrived and
+/// whether the connection was closed.
+async fn read_until_closed(
+    s: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
+        }
+    }
+}
+
+const SLOW_HEAD: &str = "POST /auth/dev/login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+
+#[tokio::test]
+async fn a_body_sent_a_byte_at_a_time_is_answered_408_and_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| {
+        s.server.body_timeout_secs = 2;
+        s.server.body_min_bytes_per_sec = 1024;
+    })
+    .await;
+    let mut s = raw(&app).await;
+    s.write_all(SLOW_HEAD.as_bytes()).await.unwrap();
+    // One byte every 300 ms, in the background, until the server hangs up.
+    let (mut rd, mut wr) = s.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..1000 {
+            if wr.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), rd.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    trickle.abort();
+    let text = String::from_utf8_lossy(&out).to_lowercase();
+    assert!(closed, "the connection stayed open: {text}");
+    assert!(text.starts_with("http/1.1 408"), "{text}");
+    assert!(text.contains("connection: close"), "{text}");
+    assert!(
+        text.contains("urn:sportello:problem:request-timeout"),
+        "{text}"
+    );
+    assert!(text.contains("x-request-id"), "{text}");
+}
+
+#[tokio::test]
+async fn a_body_at_the_minimum_rate_is_read_whole() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| {
+        s.server.body_timeout_secs = 1;
+        s.server.body_min_bytes_per_sec = 100;
+    })
+    .await;
+    let body = serde_json::json!({"codice_fiscale": CITIZEN_CF, "given_name": "Mario", "family_name": "Rossi"})
+        .to_string();
+    let body = format!("{body:<300}");
+    let mut s = raw(&app).await;
+    s.write_all(
+        format!(
+            "POST /auth/dev/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    // 300 bytes over about 2 s: longer than the grace, but faster than 100 bytes a second.
+    for chunk in body.as_bytes().chunks(30) {
+        s.write_all(chunk).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (text, _) = read_until_closed(&mut s, std::time::Duration::from_secs(10)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+#[tokio::test]
+async fn too_many_bodies_in_flight_from_one_address_are_refused() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| {
+        s.server.body_timeout_secs = 30;
+        s.server.max_slow_bodies_per_client = 2;
+    })
+    .await;
+    // Four bodies that never come, from one address: whichever two the server sees first
+    // are read (and wait), the other two are refused at once and closed.
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut s = raw(&app).await;
+        s.write_all(SLOW_HEAD.as_bytes()).await.unwrap();
+        conns.push(s);
+    }
+    let reads = conns.into_iter().map(|mut s| {
+        tokio::spawn(async move {
+            let (text, closed) = read_until_closed(&mut s, std::time::Duration::from_secs(4)).await;
+            (text, closed, s)
+        })
+    });
+    let mut refused = Vec::new();
+    let mut held = Vec::new();
+    for r in reads.collect::<Vec<_>>() {
+        let (text, closed, s) = r.await.unwrap();
+        if text.is_empty() {
+            assert!(!closed, "a body in flight was closed");
+            held.push(s);
+        } else {
+            refused.push((text, closed));
+        }
+    }
+    assert_eq!(held.len(), 2, "{refused:?}");
+    for (text, closed) in &refused {
+        assert!(text.starts_with("HTTP/1.1 429"), "{text}");
+        assert!(*closed, "{text}");
+        assert!(
+            text.contains("urn:sportello:problem:too-many-requests"),
+            "{text}"
+        );
+    }
+    // When the held ones go, the address may send again.
+    drop(held);
+    let mut ok = false;
+    for _ in 0..50 {
+        let res = app
+            .client
+            .post(app.url("/auth/dev/login"))
+            .json(&serde_json::json!({"codice_fiscale": CITIZEN_CF, "given_name": "Mario", "family_name": "Rossi"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() != 429 {
+            assert_eq!(res.status(), 200);
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the address stayed refused after its bodies ended");
+}
+
+#[tokio::test]
+async fn a_connection_stays_open_after_a_handler_that_ignores_its_body() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let mut s = raw(&app).await;
+    // POST /auth/logout reads no body; the (small, complete) body must not end the connection.
+    s.write_all(
+        b"POST /auth/logout HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n\
+          Content-Length: 5\r\n\r\nhello\
+          GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let (text, closed) = read_until_closed(&mut s, std::time::Duration::from_secs(10)).await;
+    assert!(closed);
+    assert_eq!(text.matches("HTTP/1.1 ").count(), 2, "{text}");
+    assert!(text.contains("HTTP/1.1 200"), "{text}");
+}

@@ -572,3 +572,66 @@ async fn a_response_brought_by_another_browser_is_refused() {
     assert_eq!(me(&sa, &victim).await.status(), 401);
     assert_eq!(sa.app.count("sessions"), 0);
 }
+
+#[tokio::test]
+async fn a_response_whose_identity_can_be_read_two_ways_is_refused() {
+    // Correctly signed, but which codice fiscale is it? Two fiscalNumber attributes, or one
+    // with two values: no login, whichever value a parser would keep.
+    let sa = spid_app().await;
+    for extra in [
+        [
+            "--duplicate-attribute",
+            "fiscalNumber=TINIT-RSSMRA85T10A562S",
+        ],
+        ["--extra-value", "fiscalNumber=TINIT-RSSMRA85T10A562S"],
+        ["--duplicate-attribute", "email=someone.else@example.org"],
+    ] {
+        let browser = new_client();
+        let loc = start_login(&sa, &browser, "").await;
+        let mut args = vec!["response", "--authn-url", &loc];
+        args.extend_from_slice(&extra);
+        let answer = idp(&sa, &args);
+        let res = post_acs(&sa, &browser, &answer).await;
+        assert_problem(res, 403, "spid-response-invalid").await;
+        assert_eq!(me(&sa, &browser).await.status(), 401, "{extra:?}");
+    }
+    assert_eq!(sa.app.count("sessions"), 0);
+    assert_eq!(sa.app.count("citizens"), 0);
+}
+
+#[tokio::test]
+async fn an_entity_bomb_in_any_encoding_is_refused_before_anything_else() {
+    // The review's attack at the ACS: a big internal entity referenced a thousand times,
+    // encoded so that a byte search for "<!DOCTYPE" does not see it.
+    let sa = spid_app().await;
+    let browser = new_client();
+    let loc = start_login(&sa, &browser, "").await;
+    let answer = idp(&sa, &["response", "--authn-url", &loc]);
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\
+         <!DOCTYPE samlp:Response [<!ENTITY big \"{}\">]>\
+         <samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_1\" \
+         InResponseTo=\"{}\"><saml:Issuer>{}</saml:Issuer></samlp:Response>",
+        "A".repeat(40_000),
+        answer["in_response_to"].as_str().unwrap(),
+        "&big;".repeat(1000)
+    );
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
+    let b64 = openssl::base64::encode_block(&utf16);
+    let res = browser
+        .post(sa.app.url("/spid/acs"))
+        .header("accept", "application/json")
+        .form(&[
+            ("SAMLResponse", b64.as_str()),
+            ("RelayState", answer["RelayState"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "spid-response-invalid").await;
+    // Refused before the pending login was even looked up: the real answer still works.
+    let res = post_acs(&sa, &browser, &answer).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+}

@@ -41,6 +41,7 @@ import copy
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape  # noqa: E402
 from lxml import etree, html  # noqa: E402
-from markupsafe import Markup  # noqa: E402
+from markupsafe import Markup, escape  # noqa: E402
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp  # noqa: E402
 from saml2.config import IdPConfig  # noqa: E402
 from saml2.saml import NAMEID_FORMAT_ENTITY, NAMEID_FORMAT_TRANSIENT, Issuer, NameID  # noqa: E402
@@ -290,10 +291,25 @@ def cmd_response(args, ctx):
     if unknown:
         raise Refused(f"SP requests attributes a SPID IdP does not release: {unknown}")
     attr_tmpl = Template(spid_responses.ATTRIBUTE_TMPL, autoescape=True)
-    attributes = Markup("\n".join(
-        attr_tmpl.render(name=a, value=values[a], type=spid_responses.ATTRIBUTES_TYPES.get(a, "string"))
-        for a in requested
-    ))
+    def render(name, value):
+        return attr_tmpl.render(name=name, value=value,
+                                type=spid_responses.ATTRIBUTES_TYPES.get(name, "string"))
+
+    rendered = []
+    for a in requested:
+        attr = render(a, values[a])
+        for extra in args.extra_value or []:
+            name, _, value = extra.partition("=")
+            if name == a:
+                # A second AttributeValue inside the same Attribute.
+                m = re.search(r"(<saml:AttributeValue[^>]*>)(.*?)(</saml:AttributeValue>)", attr, re.S)
+                attr = attr[:m.end()] + m.group(1) + str(escape(value)) + m.group(3) + attr[m.end():]
+        rendered.append(attr)
+    for extra in args.duplicate_attribute or []:
+        # The same Attribute released a second time, with another value.
+        name, _, value = extra.partition("=")
+        rendered.append(render(name, value))
+    attributes = Markup("\n".join(rendered))
 
     now = utc()
     data = {
@@ -467,6 +483,10 @@ def parse_args(argv):
     r.add_argument("--name", default="SpidValidator")
     r.add_argument("--family-name", default="AgID")
     r.add_argument("--email", default="spid.tech@agid.gov.it")
+    r.add_argument("--duplicate-attribute", action="append", metavar="NAME=VALUE",
+                   help="release the attribute NAME a second time, with VALUE")
+    r.add_argument("--extra-value", action="append", metavar="NAME=VALUE",
+                   help="give the attribute NAME a second AttributeValue, VALUE")
 
     lr = cmds.add_parser("logout-request", parents=[common])
     lr.set_defaults(func=cmd_logout_request)

@@ -28,14 +28,91 @@ fn b64url_decode(s: &str) -> Result<Vec<u8>> {
     openssl::base64::decode_block(&t).map_err(|_| anyhow!("not base64url"))
 }
 
+/// A JSON object read strictly: a member named twice, at any depth, is refused. serde_json
+/// keeps the last of duplicate members and another JOSE library may keep the first, so a
+/// token whose claims can be read two ways (two `sub`, two fiscal numbers) is not read at all.
+pub fn strict_object(bytes: &[u8], what: &str) -> Result<Claims> {
+    let v: StrictValue =
+        serde_json::from_slice(bytes).with_context(|| format!("{what} is not strict JSON"))?;
+    match v.0 {
+        Value::Object(m) => Ok(m),
+        _ => bail!("{what} is not a JSON object"),
+    }
+}
+
+/// A `serde_json::Value` whose objects refuse duplicate member names.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let StrictValue(v) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "member {key:?} appears more than once"
+                )));
+            }
+            out.insert(key, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// The protected header of a compact JWS/JWE, unverified.
 pub fn header(token: &str) -> Result<Claims> {
     let first = token.split('.').next().unwrap_or_default();
-    let v: Value = serde_json::from_slice(&b64url_decode(first)?).context("header is not JSON")?;
-    match v {
-        Value::Object(m) => Ok(m),
-        _ => bail!("header is not a JSON object"),
-    }
+    strict_object(&b64url_decode(first)?, "header")
 }
 
 /// The payload of a compact JWS, NOT verified (to learn who signed it before verifying).
@@ -44,12 +121,7 @@ pub fn unverified_claims(token: &str) -> Result<Claims> {
     if parts.len() != 3 {
         bail!("not a compact JWS");
     }
-    let v: Value =
-        serde_json::from_slice(&b64url_decode(parts[1])?).context("payload is not JSON")?;
-    match v {
-        Value::Object(m) => Ok(m),
-        _ => bail!("payload is not a JSON object"),
-    }
+    strict_object(&b64url_decode(parts[1])?, "payload")
 }
 
 /// Signs claims as a JWT (RS256) with one of our keys; `typ` as the profile wants it.
@@ -122,15 +194,12 @@ pub fn verify(token: &str, jwks: &Value) -> Result<(Claims, Claims)> {
     let v = verifier(alg, jwk)?;
     let (payload, _) = jws::deserialize_compact(token, v.as_ref())
         .map_err(|e| anyhow!("signature does not verify: {e}"))?;
-    let claims: Value = serde_json::from_slice(&payload).context("payload is not JSON")?;
-    match claims {
-        Value::Object(m) => Ok((h, m)),
-        _ => bail!("payload is not a JSON object"),
-    }
+    Ok((h, strict_object(&payload, "payload")?))
 }
 
 /// Opens a compact JWE addressed to our encryption key; returns the plaintext.
 pub fn decrypt(token: &str, key: &RpKey) -> Result<Vec<u8>> {
+    // The header is read here (strictly: no duplicate members) before josekit reads it.
     if token.split('.').count() != 5 {
         bail!("not a compact JWE");
     }
@@ -154,4 +223,42 @@ pub fn decrypt(token: &str, key: &RpKey) -> Result<Vec<u8>> {
     }
     .map_err(|e| anyhow!("cannot decrypt: {e}"))?;
     Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64url(bytes: &[u8]) -> String {
+        openssl::base64::encode_block(bytes)
+            .trim_end_matches('=')
+            .replace('+', "-")
+            .replace('/', "_")
+    }
+
+    #[test]
+    fn duplicate_members_are_refused_at_any_depth() {
+        assert!(strict_object(br#"{"a":1,"b":{"c":[{"d":2}]}}"#, "x").is_ok());
+        for dup in [
+            &br#"{"sub":"a","sub":"b"}"#[..],
+            br#"{"x":{"fiscal_number":"A","fiscal_number":"B"}}"#,
+            br#"{"x":[{"k":1,"k":1}]}"#,
+        ] {
+            let e = strict_object(dup, "payload").unwrap_err();
+            assert!(format!("{e:#}").contains("more than once"), "{e:#}");
+        }
+        assert!(strict_object(b"[1]", "payload").is_err());
+        assert!(strict_object(b"{\"a\":1} x", "payload").is_err());
+    }
+
+    #[test]
+    fn tokens_with_duplicate_members_are_not_read() {
+        let dup_header = b64url(br#"{"alg":"RS256","alg":"none"}"#);
+        let payload = b64url(br#"{"sub":"a","sub":"b"}"#);
+        let token = format!("{dup_header}.{payload}.sig");
+        assert!(header(&token).is_err());
+        let token = format!("{}.{payload}.sig", b64url(br#"{"alg":"RS256"}"#));
+        assert!(unverified_claims(&token).is_err());
+        assert!(verify(&token, &serde_json::json!({"keys": []})).is_err());
+    }
 }

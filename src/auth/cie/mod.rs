@@ -217,7 +217,7 @@ impl CieRp {
                 body.chars().take(300).collect::<String>()
             );
         }
-        let v: Value = serde_json::from_str(&body).context("token response is not JSON")?;
+        let v = jose::strict_object(body.as_bytes(), "token response")?;
         let access = v
             .get("access_token")
             .and_then(Value::as_str)
@@ -349,20 +349,35 @@ pub fn open_userinfo(body: &str, keys: &RpKeys, op_jwks: &Value, sub: &str) -> R
     Ok(claims)
 }
 
-/// The identity from the ID token and userinfo claims.
+/// The identity from the ID token and userinfo claims. An identity that could be read two
+/// ways is refused: a claim that is not a string (an array of fiscal numbers, say), or the
+/// two tokens naming different values. (Duplicate members were refused when the tokens were
+/// read, see [`jose::strict_object`].)
 pub fn identity(id: &Claims, userinfo: &Claims, level: AuthLevel) -> Result<CieIdentity> {
-    let get = |name: &str| {
-        claim_str(userinfo, name)
-            .or_else(|| claim_str(id, name))
-            .map(str::to_owned)
+    let one = |c: &Claims, name: &str, token: &str| -> Result<Option<String>> {
+        match c.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => bail!("{token} claim {name} is not a string"),
+        }
+    };
+    let get = |name: &str| -> Result<Option<String>> {
+        let from_userinfo = one(userinfo, name, "userinfo")?;
+        let from_id = one(id, name, "ID token")?;
+        match (from_userinfo, from_id) {
+            (Some(u), Some(i)) if u != i => {
+                bail!("userinfo and ID token name different values of {name}")
+            }
+            (u, i) => Ok(u.or(i)),
+        }
     };
     Ok(CieIdentity {
-        subject: claim_str(id, "sub").unwrap_or_default().to_owned(),
+        subject: one(id, "sub", "ID token")?.unwrap_or_default(),
         level,
-        fiscal_number: get(FISCAL_NUMBER).context("no fiscal_number released")?,
-        given_name: get("given_name"),
-        family_name: get("family_name"),
-        email: get("email"),
+        fiscal_number: get(FISCAL_NUMBER)?.context("no fiscal_number released")?,
+        given_name: get("given_name")?,
+        family_name: get("family_name")?,
+        email: get("email")?,
     })
 }
 
@@ -457,5 +472,50 @@ impl CieRp {
             after_login_path: s.after_login_path.clone(),
             after_logout_path: s.after_logout_path.clone(),
         })
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    fn claims(v: Value) -> Claims {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_identity_readable_two_ways_is_refused() {
+        let id = claims(json!({"sub": "s1"}));
+        let ok = identity(
+            &id,
+            &claims(json!({"sub": "s1", FISCAL_NUMBER: "TINIT-RSSMRA85T10A562S"})),
+            AuthLevel::L2,
+        )
+        .unwrap();
+        assert_eq!(ok.fiscal_number, "TINIT-RSSMRA85T10A562S");
+        for userinfo in [
+            json!({"sub": "s1", FISCAL_NUMBER: ["TINIT-RSSMRA85T10A562S", "TINIT-BNCGPP80A01H501X"]}),
+            json!({"sub": "s1", FISCAL_NUMBER: {"v": "TINIT-RSSMRA85T10A562S"}}),
+            json!({"sub": "s1", FISCAL_NUMBER: 1}),
+            json!({"sub": "s1", FISCAL_NUMBER: "TINIT-RSSMRA85T10A562S", "given_name": ["A", "B"]}),
+        ] {
+            let e = identity(&id, &claims(userinfo.clone()), AuthLevel::L2).unwrap_err();
+            assert!(
+                format!("{e:#}").contains("not a string"),
+                "{userinfo}: {e:#}"
+            );
+        }
+        // The ID token and userinfo disagree.
+        let id2 = claims(json!({"sub": "s1", FISCAL_NUMBER: "TINIT-BNCGPP80A01H501X"}));
+        let e = identity(
+            &id2,
+            &claims(json!({"sub": "s1", FISCAL_NUMBER: "TINIT-RSSMRA85T10A562S"})),
+            AuthLevel::L2,
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("different values"), "{e:#}");
     }
 }

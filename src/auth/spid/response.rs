@@ -479,16 +479,26 @@ fn check_assertion(a: &Element, exp: &Expected<'_>) -> Result<Login, Refusal> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
 
-    // Attributes: every one asked for, each with a value.
+    // Attributes: every one asked for, each with one value. An identity that could be read
+    // two ways (an attribute released twice, two values of a single-valued attribute — every
+    // SPID attribute is) is refused: which one is "the" codice fiscale is not ours to guess.
     let mut attributes = BTreeMap::new();
     for st in a.all(NS_SAML, "AttributeStatement") {
         for attr in st.all(NS_SAML, "Attribute") {
             let name = required(attr, "Name")?;
-            let value = attr
-                .first(NS_SAML, "AttributeValue")
+            let mut values = attr.all(NS_SAML, "AttributeValue");
+            let value = values
+                .next()
                 .map(|v| v.trimmed_text().to_owned())
                 .unwrap_or_default();
-            attributes.insert(name.to_owned(), value);
+            if values.next().is_some() {
+                return invalid(format!(
+                    "attribute {name} has several values (SPID attributes have one)"
+                ));
+            }
+            if attributes.insert(name.to_owned(), value).is_some() {
+                return invalid(format!("attribute {name} is released more than once"));
+            }
         }
     }
     if attributes.is_empty() {
