@@ -479,6 +479,10 @@ mod tests {
             // The document is under 100 KiB; reading it may cost a few times that, never
             // the expansion (40 MB of text per copy).
             assert!(kib < 8 * 1024, "{name}: peak memory grew by {kib} KiB");
+            println!(
+                "{name}: {} bytes, refused ({verdict}), peak memory +{kib} KiB",
+                bytes.len()
+            );
         }
     }
 
