@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/test, scripts/demo and .ci/run.
+# Shared helpers for scripts/test, scripts/demo, scripts/fuzz and .ci/run.
 # Sourced, not executed: it defines variables and functions only
 # (the SC2034 "unused" variables below are used by the sourcing scripts).
 
@@ -77,6 +77,22 @@ require_cargo_component() {
     if ! cargo "$sub" --version >/dev/null 2>&1; then
         echo "cargo $sub non disponibile: esegui 'rustup component add $component' / cargo $sub not available: run 'rustup component add $component'" >&2
         exit 1
+    fi
+}
+
+# The cargo-fuzz version scripts/fuzz builds and runs the libFuzzer targets with.
+SPORTELLO_CARGO_FUZZ_VERSION=0.13.2
+
+# ensure_cargo_fuzz: installs cargo-fuzz from crates.io (`cargo install --locked`) when
+# `cargo fuzz` is missing or another version. It needs nightly flags, which scripts/fuzz
+# enables on the stable toolchain with RUSTC_BOOTSTRAP=1 (no nightly toolchain needed).
+ensure_cargo_fuzz() {
+    local have
+    have="$(cargo fuzz --version 2>/dev/null | awk 'NR == 1 { print $2 }')" || true
+    if [[ "$have" != "$SPORTELLO_CARGO_FUZZ_VERSION" ]]; then
+        log "Installing cargo-fuzz $SPORTELLO_CARGO_FUZZ_VERSION (found: ${have:-none})"
+        cargo install --quiet --locked cargo-fuzz --version "$SPORTELLO_CARGO_FUZZ_VERSION" \
+            || die "cargo install cargo-fuzz $SPORTELLO_CARGO_FUZZ_VERSION failed"
     fi
 }
 
