@@ -83,7 +83,7 @@ require_cargo_component() {
 # The cargo-fuzz version scripts/fuzz builds and runs the libFuzzer targets with.
 SPORTELLO_CARGO_FUZZ_VERSION=0.13.2
 
-# ensure_cargo_fuzz: installs cargo-fuzz from crates.io (`cargo install --locked`) when
+# ensure_cargo_fuzz: installs cargo-fuzz (`cargo install --locked`) when
 # `cargo fuzz` is missing or another version. It needs nightly flags, which scripts/fuzz
 # enables on the stable toolchain with RUSTC_BOOTSTRAP=1 (no nightly toolchain needed).
 ensure_cargo_fuzz() {
