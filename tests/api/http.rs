@@ -185,7 +185,7 @@ async fn raw(app: &TestApp) -> tokio::net::TcpStream {
 /// Reads until the server closes the connection or `limit` passes; returns what arrived and
 /// whether the connection was closed.
 async fn read_until_closed(
-    s: &mut tokio::net::TcpStream,
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
     limit: std::time::Duration,
 ) -> (String, bool) {
     use tokio::io::AsyncReadExt;
@@ -224,18 +224,9 @@ async fn a_body_sent_a_byte_at_a_time_is_answered_408_and_closed() {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         }
     });
-    use tokio::io::AsyncReadExt;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let closed = loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(10), rd.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break true,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => break false,
-        }
-    };
+    let (text, closed) = read_until_closed(&mut rd, std::time::Duration::from_secs(10)).await;
     trickle.abort();
-    let text = String::from_utf8_lossy(&out).to_lowercase();
+    let text = text.to_lowercase();
     assert!(closed, "the connection stayed open: {text}");
     assert!(text.starts_with("http/1.1 408"), "{text}");
     assert!(text.contains("connection: close"), "{text}");
