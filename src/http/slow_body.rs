@@ -202,17 +202,17 @@ pub async fn slow_body(
     };
     let timed_out = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let mut body = TimedBody {
+    let body = TimedBody {
         inner: req.take_payload(),
         started,
         received: 0,
         grace: guard.grace,
         min_bytes_per_sec: guard.min_bytes_per_sec,
+        // Nothing received yet: the grace alone (see `TimedBody::deadline`).
         deadline: Box::pin(tokio::time::sleep_until(started + guard.grace)),
         timed_out: timed_out.clone(),
         slot,
     };
-    body.deadline = Box::pin(tokio::time::sleep_until(body.deadline()));
     let stream: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(body);
     req.set_payload(Payload::from(stream));
 
