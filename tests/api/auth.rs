@@ -133,6 +133,9 @@ async fn an_inactive_staff_user_cannot_log_in() {
     app.exec("UPDATE staff_users SET active = false WHERE username = 'operatore.tributi'");
     let res = app.login_staff("operatore.tributi").await;
     assert_problem(res, 422, "validation").await;
+    // Refused, and nothing was opened for it.
+    assert_eq!(app.count("sessions"), 0);
+    assert_eq!(app.me().await.status(), 401);
 }
 
 #[tokio::test]
@@ -203,18 +206,29 @@ async fn every_login_gets_a_new_session_id() {
 #[tokio::test]
 async fn a_forged_cookie_is_ignored() {
     let app = spawn_app().await;
-    app.login_citizen(CITIZEN_CF).await;
-    // A cookie carrying a raw token (not encrypted with the server key) is not a session,
-    // even if the token hash existed.
-    let res = new_client()
-        .get(app.url("/api/v1/me"))
-        .header(
-            "cookie",
-            "sportello_session=0000000000000000000000000000000000000000000000000000000000000000",
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = app.login_citizen(CITIZEN_CF).await;
+    let cookie = set_cookie(&res);
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let me_with = |cookie: String| {
+        new_client()
+            .get(app.url("/api/v1/me"))
+            .header("cookie", cookie)
+            .send()
+    };
+    // The real cookie, sent by another client, is the session…
+    assert_eq!(me_with(pair.clone()).await.unwrap().status(), 200);
+    // …and the same cookie with one character of its value changed is nothing: the value is
+    // encrypted and authenticated with the server key.
+    let (name, value) = pair.split_once('=').unwrap();
+    let mut chars: Vec<char> = value.chars().collect();
+    let i = chars.len() / 2;
+    chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    let forged = format!("{name}={}", chars.into_iter().collect::<String>());
+    assert_ne!(forged, pair);
+    let res = me_with(forged).await.unwrap();
+    assert_problem(res, 401, "unauthorized").await;
+    // A raw token (not encrypted with the server key) is not a session either.
+    let res = me_with(format!("{name}={}", "0".repeat(64))).await.unwrap();
     assert_problem(res, 401, "unauthorized").await;
 }
 
