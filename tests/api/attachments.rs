@@ -199,25 +199,6 @@ async fn malformed_uploads_are_refused() {
     assert_eq!(app.count("attachments"), 0);
 }
 
-/// The files the attachment store holds for one instance (the test store is a directory).
-fn stored_files(instance_id: &str) -> Vec<std::path::PathBuf> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let root = repo_dir().join(test_settings().storage.local_dir);
-    let mut all = Vec::new();
-    walk(&root, &mut all);
-    all.retain(|p| p.to_string_lossy().contains(instance_id));
-    all
-}
-
 #[tokio::test]
 async fn a_refused_upload_stores_none_of_its_files() {
     let app = spawn_app_with(|s| s.instances.max_files = 3).await;

@@ -66,6 +66,8 @@ pub struct TestApp {
     pub db: Db,
     /// A client with a cookie store: it behaves like one browser.
     pub client: reqwest::Client,
+    /// The running app's state (to run its housekeeping, read its store).
+    pub state: actix_web::web::Data<sportello::http::extract::AppState>,
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -100,10 +102,12 @@ pub async fn spawn_empty_app_with(customize: impl FnOnce(&mut Settings)) -> Test
     let application = Application::build(settings).expect("build app");
     let port = application.port();
     let db = application.state().db.clone();
+    let state = application.state();
     tokio::spawn(application.run());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
+        state,
         client: new_client(),
     }
 }
@@ -433,4 +437,23 @@ impl Drop for SmtpSink {
 pub fn mail_to(s: &mut Settings, port: u16) {
     s.mail.smtp_port = port;
     s.mail.worker = sportello::config::WorkerMode::InProcess;
+}
+
+/// The files the attachment store holds for one instance (the test store is a directory).
+pub fn stored_files(instance_id: &str) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    let root = repo_dir().join(test_settings().storage.local_dir);
+    let mut all = Vec::new();
+    walk(&root, &mut all);
+    all.retain(|p| p.to_string_lossy().contains(instance_id));
+    all
 }

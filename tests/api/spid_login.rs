@@ -295,6 +295,7 @@ async fn unknown_idps_and_bad_login_links_are_refused() {
         app: TestApp {
             address: sa.app.address.clone(),
             db: sa.app.db.clone(),
+            state: sa.app.state.clone(),
             client: new_client(),
         },
         idp_cert_path: other,
