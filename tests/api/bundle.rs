@@ -70,6 +70,44 @@ async fn an_invalid_bundle_is_refused_whole() {
     assert_eq!(app.count("enti"), 0);
 }
 
+#[tokio::test]
+async fn a_bundle_that_fails_half_way_leaves_nothing() {
+    // The bundle is valid; the database refuses its services, which are written after the
+    // ente, AOO, offices, staff and categories. One transaction: none of those remain.
+    let app = spawn_empty_app_with(|_| {}).await;
+    match app.backend() {
+        sportello::db::Backend::Sqlite => {
+            app.exec(
+                "CREATE TRIGGER injected_failure BEFORE INSERT ON services \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+            );
+        }
+        sportello::db::Backend::Postgres => {
+            app.exec(
+                "CREATE FUNCTION injected_failure() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$",
+            );
+            app.exec(
+                "CREATE TRIGGER injected_failure BEFORE INSERT ON services \
+                 FOR EACH ROW EXECUTE FUNCTION injected_failure()",
+            );
+        }
+    }
+    let bundle = Bundle::read(&repo_dir().join("config/demo")).unwrap();
+    let err = bundle.load(&mut app.conn()).unwrap_err();
+    assert!(format!("{err:#}").contains("injected failure"), "{err:#}");
+    for table in [
+        "enti",
+        "aoo",
+        "offices",
+        "staff_users",
+        "service_categories",
+        "services",
+    ] {
+        assert_eq!(app.count(table), 0, "{table}");
+    }
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sportello-bundle-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
