@@ -620,17 +620,9 @@ async fn an_entity_bomb_in_any_encoding_is_refused_before_anything_else() {
     );
     let mut utf16 = vec![0xFF, 0xFE];
     utf16.extend(doc.encode_utf16().flat_map(u16::to_le_bytes));
-    let b64 = openssl::base64::encode_block(&utf16);
-    let res = browser
-        .post(sa.app.url("/spid/acs"))
-        .header("accept", "application/json")
-        .form(&[
-            ("SAMLResponse", b64.as_str()),
-            ("RelayState", answer["RelayState"].as_str().unwrap()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let mut bomb = answer.clone();
+    bomb["SAMLResponse"] = openssl::base64::encode_block(&utf16).into();
+    let res = post_acs(&sa, &browser, &bomb).await;
     assert_problem(res, 403, "spid-response-invalid").await;
     // Refused before the pending login was even looked up: the real answer still works.
     let res = post_acs(&sa, &browser, &answer).await;

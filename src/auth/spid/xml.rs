@@ -107,13 +107,12 @@ pub fn parse(xml: &[u8]) -> Result<Element, XmlError> {
     if xml.len() > MAX_DOCUMENT_BYTES {
         return Err(XmlError::TooLarge);
     }
-    check_utf8(xml)?;
-    // The parser is held to UTF-8, so it would read a byte order mark as text.
-    parse_utf8(xml.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(xml))
+    parse_utf8(check_utf8(xml)?.as_bytes())
 }
 
-/// Refuses every document that is not plainly UTF-8.
-fn check_utf8(xml: &[u8]) -> Result<(), XmlError> {
+/// Refuses every document that is not plainly UTF-8; returns its text without a byte order
+/// mark (the parser ignores encoding hints, so it would read one as text).
+fn check_utf8(xml: &[u8]) -> Result<&str, XmlError> {
     if xml.starts_with(&[0xFE, 0xFF]) || xml.starts_with(&[0xFF, 0xFE]) {
         return Err(XmlError::Encoding("UTF-16 byte order mark"));
     }
@@ -131,7 +130,7 @@ fn check_utf8(xml: &[u8]) -> Result<(), XmlError> {
             }
         }
     }
-    Ok(())
+    Ok(text)
 }
 
 /// The value of `encoding="…"` in an XML declaration's text, if any.
