@@ -11,7 +11,6 @@ pub mod citizens;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod http;
 pub mod instances;
 pub mod notify;

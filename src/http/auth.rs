@@ -10,8 +10,9 @@ use crate::auth::{AuthLevel, AuthMethod};
 use crate::citizens::{self, CitizenIdentity};
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
-use crate::error::{ApiError, FieldError};
+use crate::domain::FieldError;
 use crate::http::extract::{AppState, Authenticated, CurrentEnte, MaybeSession};
+use crate::http::problem::ApiError;
 use crate::org;
 
 #[derive(Debug, Deserialize)]

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::catalog;
-use crate::error::ApiError;
 use crate::http::extract::{AppState, CurrentEnte};
+use crate::http::problem::ApiError;
 use crate::org::Ente;
 
 #[derive(Debug, Deserialize)]

@@ -5,8 +5,8 @@ use diesel::RunQueryDsl;
 use serde_json::json;
 
 use crate::db::Backend;
-use crate::error::ApiError;
 use crate::http::extract::AppState;
+use crate::http::problem::ApiError;
 
 /// The process is up and answering.
 pub async fn live() -> HttpResponse {

@@ -10,13 +10,15 @@ pub mod flow;
 pub mod health;
 pub mod instances;
 pub mod middleware;
+pub mod problem;
+pub mod routes;
 pub mod slow_body;
 pub mod spid;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
 
-use crate::error::ApiError;
+use crate::http::problem::ApiError;
 
 fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {

@@ -240,7 +240,7 @@ pub fn format_instant(t: NaiveDateTime) -> String {
 }
 
 /// Escapes text for an attribute value or element content (the HTML escaper is valid XML).
-pub use crate::error::escape_html as escape;
+pub use crate::http::problem::escape_html as escape;
 
 /// A fresh SAML message ID (an xsd:ID must not start with a digit): `_` and 32 hex digits.
 pub fn new_id() -> anyhow::Result<String> {
