@@ -14,7 +14,9 @@ use crate::http::extract::{AppState, Authenticated, CurrentEnte, MaybeSession};
 use crate::http::problem::ApiError;
 use crate::org;
 
-#[derive(Debug, Deserialize)]
+/// Who to log in as: a citizen by `codice_fiscale` (with optional names, e-mail and
+/// `level`), or a staff member by `staff_username`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     pub codice_fiscale: Option<String>,
