@@ -76,7 +76,7 @@ pub const SESSION: &str = "session";
         outbox_retry,
     ),
     components(schemas(Problem, OutboxStatus)),
-    modifiers(&StandardProblems),
+    modifiers(&StandardProblems, &ResponseLinks),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login and logout: SPID, CIE, staff single sign-on"),
@@ -199,11 +199,128 @@ impl Modify for StandardProblems {
     }
 }
 
+/// OpenAPI links from the answers that create something to the operations on it (what a
+/// client, and schemathesis' stateful phase, follows): a new draft's `id`, a new
+/// attachment's `id`.
+pub struct ResponseLinks;
+
+impl Modify for ResponseLinks {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::link::LinkBuilder;
+        let link = |operation: &str, params: &[(&str, &str)]| {
+            let mut b = LinkBuilder::new().operation_id(operation);
+            for (name, value) in params {
+                b = b.parameter(*name, *value);
+            }
+            RefOr::T(b.build())
+        };
+        let mut add = |path: &str, status: &str, links: Vec<(&str, RefOr<_>)>| {
+            let Some(item) = doc.paths.paths.get_mut(path) else {
+                return;
+            };
+            let Some(op) = item.post.as_mut().or(item.get.as_mut()) else {
+                return;
+            };
+            if let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) {
+                for (name, l) in links {
+                    res.links.insert(name.to_owned(), l);
+                }
+            }
+        };
+        // A draft of the first service listed.
+        add(
+            "/api/v1/services",
+            "200",
+            vec![
+                (
+                    "apply",
+                    RefOr::T(
+                        LinkBuilder::new()
+                            .operation_id("create_instance")
+                            .request_body(Some(serde_json::json!({
+                                "service": "$response.body#/services/0/slug"
+                            })))
+                            .build(),
+                    ),
+                ),
+                (
+                    "card",
+                    link(
+                        "get_service",
+                        &[("slug", "$response.body#/services/0/slug")],
+                    ),
+                ),
+            ],
+        );
+        let draft = [("id", "$response.body#/id")];
+        add(
+            "/api/v1/instances",
+            "201",
+            vec![
+                ("show", link("show_instance", &draft)),
+                ("patch", link("patch_instance", &draft)),
+                ("upload", link("upload_attachments", &draft)),
+                ("submit", link("submit_instance", &draft)),
+                ("personal_area", link("my_instance", &draft)),
+                ("discard", link("discard_instance", &draft)),
+            ],
+        );
+        let attachment = [
+            ("id", "$request.path.id"),
+            ("attachment", "$response.body#/attachments/0/id"),
+        ];
+        add(
+            "/api/v1/instances/{id}/attachments",
+            "201",
+            vec![
+                ("download", link("download_attachment", &attachment)),
+                ("remove", link("remove_attachment", &attachment)),
+            ],
+        );
+        let submitted = [("id", "$response.body#/id")];
+        add(
+            "/api/v1/instances/{id}/submit",
+            "201",
+            vec![("receipt", link("receipt", &submitted))],
+        );
+    }
+}
+
+/// The document as JSON. utoipa 5.5 writes a link's `operationId` and `requestBody` in snake
+/// case (`operation_id`), which no OpenAPI reader knows: they are renamed here.
+pub fn document_json(cookie_name: &str) -> serde_json::Value {
+    let mut json = serde_json::to_value(document(cookie_name)).unwrap_or_default();
+    let links = json
+        .get_mut("paths")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|res| res.get_mut("links").and_then(|l| l.as_object_mut()))
+        .flat_map(|links| links.values_mut())
+        .filter_map(|link| link.as_object_mut());
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = link.remove(from) {
+                link.insert(to.to_owned(), v);
+            }
+        }
+    }
+    json
+}
+
 /// `GET /api/openapi.json` — this document.
 pub async fn serve_document(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .json(document(state.sessions.cookie_name()))
+        .json(document_json(state.sessions.cookie_name()))
 }
 
 /// `GET /api/docs` — to the viewer's page.
@@ -731,9 +848,40 @@ mod tests {
     }
 
     #[test]
+    fn links_name_operations_that_exist() {
+        let json = document_json("sportello_session");
+        let mut ids = Vec::new();
+        for item in json["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.push(op["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let links = &json["paths"]["/api/v1/instances"]["post"]["responses"]["201"]["links"];
+        assert_eq!(links["show"]["operationId"], "show_instance");
+        assert_eq!(links["show"]["parameters"]["id"], "$response.body#/id");
+        let mut seen = 0;
+        for item in json["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                for res in op["responses"].as_object().unwrap().values() {
+                    for link in res["links"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|l| l.values())
+                    {
+                        let target = link["operationId"].as_str().expect("an operationId");
+                        assert!(ids.iter().any(|i| i == target), "no operation {target}");
+                        assert!(link.get("operation_id").is_none());
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen >= 9, "{seen} links");
+    }
+
+    #[test]
     fn every_operation_has_an_answer_and_the_standard_problems() {
-        let doc = document("sportello_session");
-        let json = serde_json::to_value(&doc).unwrap();
+        let json = document_json("sportello_session");
         assert_eq!(json["openapi"], "3.1.0");
         for (path, item) in json["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
