@@ -735,7 +735,7 @@ fn load_form(
     ts: chrono::NaiveDateTime,
 ) -> anyhow::Result<Change> {
     let text = serde_json_canonicalizer::to_string(form)?;
-    let digest = crate::db::sha256_hex(text.as_bytes());
+    let digest = crate::text::sha256_hex(text.as_bytes());
     let latest: Option<(i32, String)> = form_definitions::table
         .filter(form_definitions::service_id.eq(service_id))
         .order(form_definitions::version.desc())

@@ -13,7 +13,7 @@
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::HttpRequest;
 
-use crate::db::sha256_hex;
+use crate::text::sha256_hex;
 
 pub struct FlowCookie {
     name: &'static str,

@@ -8,9 +8,10 @@ use serde_json::json;
 
 use super::{iso, load_own, record_event, CitizenCtx, InstanceError, DRAFT};
 use crate::db::schema::{attachments as att, instances as inst};
-use crate::db::{now, sha256_hex, write_tx, DbConn};
+use crate::db::{now, write_tx, DbConn};
 use crate::storage::sniff::{sniff, Detected, FileKind};
 use crate::storage::BlobStore;
+use crate::text::sha256_hex;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AttachmentInfo {

@@ -206,7 +206,7 @@ fn unsigned_metadata(cfg: &SpConfig, id: &str, cert_der: &[u8]) -> Result<String
 
 /// Escapes text content and attribute values.
 fn esc(s: &str) -> String {
-    crate::error::escape_html(s)
+    crate::text::escape_html(s)
 }
 
 #[cfg(test)]
