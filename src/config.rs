@@ -379,11 +379,17 @@ pub fn is_local_path(p: &str) -> bool {
 }
 
 impl SpidSettings {
-    /// The metadata's content, checked; `public_url` is the service's public address.
-    pub fn sp_config(
-        &self,
-        public_url: &str,
-    ) -> Result<crate::auth::spid::metadata::SpConfig, ConfigError> {
+    /// The SP's entityID: `spid.entity_id`, or the service's public address.
+    pub fn entity_id_or(&self, public_url: &str) -> String {
+        self.entity_id
+            .clone()
+            .unwrap_or_else(|| public_url.to_owned())
+    }
+
+    /// Checks what the signed metadata will publish (`auth::spid::metadata::SpConfig` is
+    /// built from settings this accepts): the required texts present, the contact e-mail and
+    /// phone well formed, the entity id an http(s) URL.
+    pub fn check_metadata(&self, public_url: &str) -> Result<(), ConfigError> {
         fn need<'a>(key: &str, v: &'a Option<String>) -> Result<&'a str, ConfigError> {
             v.as_deref()
                 .map(str::trim)
@@ -395,7 +401,7 @@ impl SpidSettings {
                     )
                 })
         }
-        let organization_name = need("organization_name", &self.organization_name)?;
+        need("organization_name", &self.organization_name)?;
         let email = need("contact_email", &self.contact_email)?;
         crate::domain::email::Email::parse(email)
             .map_err(|e| ConfigError::new("spid.contact_email", e.to_string()))?;
@@ -407,63 +413,14 @@ impl SpidSettings {
                 ));
             }
         }
-        let entity_id = self
-            .entity_id
-            .clone()
-            .unwrap_or_else(|| public_url.to_owned());
+        let entity_id = self.entity_id_or(public_url);
         if !(entity_id.starts_with("https://") || entity_id.starts_with("http://")) {
             return Err(ConfigError::new("spid.entity_id", "must be an http(s) URL"));
         }
-        Ok(crate::auth::spid::metadata::SpConfig {
-            entity_id,
-            base_url: public_url.to_owned(),
-            service_name: self
-                .service_name
-                .clone()
-                .unwrap_or_else(|| "Sportello online del cittadino".to_owned()),
-            organization_name: organization_name.to_owned(),
-            organization_display_name: self
-                .organization_display_name
-                .clone()
-                .unwrap_or_else(|| organization_name.to_owned()),
-            organization_url: need("organization_url", &self.organization_url)?.to_owned(),
-            ipa_code: need("ipa_code", &self.ipa_code)?.to_owned(),
-            contact_email: email.to_owned(),
-            contact_phone: self.contact_phone.clone(),
-        })
+        need("organization_url", &self.organization_url)?;
+        need("ipa_code", &self.ipa_code)?;
+        Ok(())
     }
-
-    /// The SP's private key and certificate (PEM), read from their files.
-    pub fn read_key_and_cert(&self) -> Result<(Vec<u8>, Vec<u8>), ConfigError> {
-        let read = |key: &str, p: &Option<PathBuf>| -> Result<Vec<u8>, ConfigError> {
-            let p = p
-                .as_ref()
-                .ok_or_else(|| ConfigError::new(key, "is required when spid.enabled = true"))?;
-            std::fs::read(p)
-                .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", p.display())))
-        };
-        Ok((
-            read("spid.key_file", &self.key_file)?,
-            read("spid.cert_file", &self.cert_file)?,
-        ))
-    }
-
-    /// Reads key and certificate and signs the metadata.
-    pub fn build_metadata(&self, public_url: &str) -> Result<String, ConfigError> {
-        let cfg = self.sp_config(public_url)?;
-        let (key, cert) = self.read_key_and_cert()?;
-        sign_metadata(&cfg, &key, &cert)
-    }
-}
-
-/// Signs the SP metadata; a problem is reported against `spid.key_file`.
-pub fn sign_metadata(
-    cfg: &crate::auth::spid::metadata::SpConfig,
-    key: &[u8],
-    cert: &[u8],
-) -> Result<String, ConfigError> {
-    crate::auth::spid::metadata::sp_metadata(cfg, key, cert)
-        .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -921,8 +878,13 @@ impl Settings {
         }
 
         if self.spid.enabled {
-            let cfg = self.spid.sp_config(&self.server.public_url)?;
-            if production && !cfg.entity_id.starts_with("https://") {
+            self.spid.check_metadata(&self.server.public_url)?;
+            if production
+                && !self
+                    .spid
+                    .entity_id_or(&self.server.public_url)
+                    .starts_with("https://")
+            {
                 return Err(ConfigError::new(
                     "spid.entity_id",
                     "must use https:// in production",
