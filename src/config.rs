@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::db::DbLocation;
 use crate::domain::ente_code::EnteCode;
 
 /// The secrets shipped in this repository's demo and test configuration. They are public, so
@@ -566,6 +565,43 @@ impl DatabaseSettings {
             .as_ref()
             .ok_or_else(|| ConfigError::new("database.url", "is missing"))?;
         DbLocation::parse(url.expose()).map_err(|m| ConfigError::new("database.url", m))
+    }
+}
+
+/// A parsed database location: the scheme decides the backend, never a guess.
+#[derive(Clone)]
+pub enum DbLocation {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+impl DbLocation {
+    /// Accepts `sqlite://relative/or/absolute/path.db` (also `sqlite:path`) and
+    /// `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(Secret::new(url.to_owned())));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+                return Err(
+                    "SQLite needs a file path, for example sqlite://data/sportello.db".into(),
+                );
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err("the URL must start with sqlite:// or postgres://".into())
+    }
+}
+
+impl std::fmt::Debug for DbLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
+            Self::Postgres(_) => f.write_str("postgres://[redacted]"),
+        }
     }
 }
 
