@@ -4,24 +4,89 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::db::schema::{
     citizens, instances as inst, offices, protocol_registrations as pr, services,
 };
-use crate::db::DbConn;
+use crate::db::{DbConn, DbError};
 use crate::domain::protocol_number::ProtocolNumber;
-use crate::error::ApiError;
-use crate::instances::{iso, iso_rome, DRAFT};
+use crate::domain::InstanceStatus;
+use crate::instances::{iso, iso_rome};
 use crate::org::{self, Role};
 
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+/// Why a back-office request cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum BackofficeError {
+    /// No such office, or not one the staff member works in (never told apart).
+    #[error("office not found or not accessible")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for BackofficeError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The filters and page of a queue.
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueueFilter {
-    pub status: Option<String>,
+    /// Only instances in this status.
+    pub status: Option<InstanceStatus>,
+    /// Only instances of this service (its slug).
     pub service: Option<String>,
+    /// The page, from 1 (default 1).
+    #[param(minimum = 1)]
     pub page: Option<i64>,
+    /// Instances per page, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<i64>,
+}
+
+/// The applicant of an instance, as the office sees them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Applicant {
+    pub codice_fiscale: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+/// The protocol registration of a queued instance.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueProtocol {
+    #[schema(value_type = String, example = "0000042")]
+    pub number: ProtocolNumber,
+    pub year: Option<i32>,
+    #[schema(format = DateTime)]
+    pub registered_at: Option<String>,
+}
+
+/// One instance in an office's queue.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueueItem {
+    pub id: String,
+    pub status: InstanceStatus,
+    #[schema(format = DateTime)]
+    pub submitted_at: Option<String>,
+    pub due_date: Option<NaiveDate>,
+    pub service: crate::instances::view::ServiceRef,
+    pub applicant: Applicant,
+    pub protocol: Option<QueueProtocol>,
+}
+
+/// A page of an office's queue, oldest submission first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QueuePage {
+    pub items: Vec<QueueItem>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
 }
 
 /// The office's id if the staff member may see its queue.
@@ -30,14 +95,14 @@ pub fn office_for_staff(
     ente_id: i64,
     staff_user_id: i64,
     office_code: &str,
-) -> Result<i64, ApiError> {
+) -> Result<i64, BackofficeError> {
     let office_id: i64 = offices::table
         .filter(offices::ente_id.eq(ente_id))
         .filter(offices::code.eq(office_code))
         .select(offices::id)
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(BackofficeError::NotFound)?;
     let grants = org::staff_grants(conn, staff_user_id)?;
     let allowed = grants.iter().any(|g| {
         g.role == Role::Admin
@@ -46,27 +111,34 @@ pub fn office_for_staff(
     if allowed {
         Ok(office_id)
     } else {
-        Err(ApiError::NotFound)
+        Err(BackofficeError::NotFound)
     }
 }
 
-type QueueRow = (
-    String,
-    String,
-    Option<NaiveDateTime>,
-    Option<NaiveDate>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    Option<i64>,
-    Option<NaiveDateTime>,
-);
+/// A queue row as read: instance, service, applicant, registration.
+#[derive(Queryable)]
+struct QueueRow {
+    id: String,
+    #[diesel(deserialize_as = String)]
+    status: InstanceStatus,
+    submitted_at: Option<NaiveDateTime>,
+    due_date: Option<NaiveDate>,
+    slug: String,
+    title: String,
+    codice_fiscale: String,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    year: Option<i32>,
+    number: Option<i64>,
+    registered_at: Option<NaiveDateTime>,
+}
 
 /// Submitted instances routed to the office, oldest first (the order they are worked in).
-pub fn queue(conn: &mut DbConn, office_id: i64, f: &QueueFilter) -> Result<Value, ApiError> {
+pub fn queue(
+    conn: &mut DbConn,
+    office_id: i64,
+    f: &QueueFilter,
+) -> Result<QueuePage, BackofficeError> {
     let page = f.page.unwrap_or(1).max(1);
     let per_page = f.per_page.unwrap_or(25).clamp(1, 100);
     let build = || {
@@ -75,10 +147,10 @@ pub fn queue(conn: &mut DbConn, office_id: i64, f: &QueueFilter) -> Result<Value
             .inner_join(citizens::table)
             .left_join(pr::table)
             .filter(inst::office_id.eq(office_id))
-            .filter(inst::status.ne(DRAFT))
+            .filter(inst::status.ne(InstanceStatus::Draft.as_str()))
             .into_boxed();
-        if let Some(s) = &f.status {
-            q = q.filter(inst::status.eq(s.clone()));
+        if let Some(s) = f.status {
+            q = q.filter(inst::status.eq(s.as_str()));
         }
         if let Some(s) = &f.service {
             q = q.filter(services::slug.eq(s.clone()));
@@ -105,21 +177,37 @@ pub fn queue(conn: &mut DbConn, office_id: i64, f: &QueueFilter) -> Result<Value
             pr::registered_at.nullable(),
         ))
         .load(conn)?;
-    let items: Vec<Value> = rows
+    let items = rows
         .into_iter()
-        .map(|(id, status, submitted, due, slug, title, cf, given, family, year, number, reg_at)| {
-            json!({
-                "id": id,
-                "status": status,
-                "submitted_at": submitted.map(iso),
-                "due_date": due,
-                "service": { "slug": slug, "title": title },
-                "applicant": { "codice_fiscale": cf, "given_name": given, "family_name": family },
-                "protocol": number.and_then(|n| ProtocolNumber::new(n).ok()).map(|n| json!({
-                    "number": n, "year": year, "registered_at": reg_at.map(iso_rome),
-                })),
-            })
+        .map(|r| QueueItem {
+            id: r.id,
+            status: r.status,
+            submitted_at: r.submitted_at.map(iso),
+            due_date: r.due_date,
+            service: crate::instances::view::ServiceRef {
+                slug: r.slug,
+                title: r.title,
+                min_auth_level: None,
+            },
+            applicant: Applicant {
+                codice_fiscale: r.codice_fiscale,
+                given_name: r.given_name,
+                family_name: r.family_name,
+            },
+            protocol: r
+                .number
+                .and_then(|n| ProtocolNumber::new(n).ok())
+                .map(|number| QueueProtocol {
+                    number,
+                    year: r.year,
+                    registered_at: r.registered_at.map(iso_rome),
+                }),
         })
         .collect();
-    Ok(json!({ "items": items, "page": page, "per_page": per_page, "total": total }))
+    Ok(QueuePage {
+        items,
+        page,
+        per_page,
+        total,
+    })
 }

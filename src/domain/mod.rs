@@ -5,4 +5,9 @@ pub mod calendar;
 pub mod codice_fiscale;
 pub mod email;
 pub mod ente_code;
+pub mod field_error;
+pub mod instance_status;
 pub mod protocol_number;
+
+pub use field_error::FieldError;
+pub use instance_status::{InstanceStatus, Transition};

@@ -4,8 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::backoffice::{self, QueueFilter};
-use crate::error::ApiError;
 use crate::http::extract::{AppState, Staff};
+use crate::http::problem::ApiError;
 use crate::notify;
 use crate::org::{self, Role};
 

@@ -7,7 +7,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::cie::{self, federation, CieRp, Expected};
 use crate::auth::oidc::{self, PendingAuthorization};
@@ -17,19 +16,20 @@ use crate::citizens::{self, CitizenIdentity};
 use crate::db::now;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
-use crate::error::ApiError;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
 use crate::http::flow::{
     other_browser, parse_level, parse_next, problem, FlowCookie, OIDC_FLOW, RETRY,
 };
+use crate::http::problem::ApiError;
+use crate::http::problem::ProblemType;
 use crate::http::spid::logged_in;
 use crate::org;
 
 const CIE_FAILED: &str = "Accesso con CIE non riuscito";
 const STAFF_FAILED: &str = "Accesso degli operatori non riuscito";
 
-fn refused(title: &str, slug: &str, detail: &str, reason: &str) -> ApiError {
-    tracing::warn!(reason, problem = slug, "OIDC login refused");
+fn refused(title: &str, slug: ProblemType, detail: &str, reason: &str) -> ApiError {
+    tracing::warn!(reason, problem = %slug, "OIDC login refused");
     problem(StatusCode::FORBIDDEN, slug, title, detail)
 }
 
@@ -41,7 +41,7 @@ fn untrusted(reason: &str) -> ApiError {
     tracing::warn!(reason, "CIE provider not usable");
     problem(
         StatusCode::BAD_GATEWAY,
-        "cie-provider-untrusted",
+        ProblemType::CieProviderUntrusted,
         CIE_FAILED,
         "Il gestore dell'identità CIE non è raggiungibile o non risulta affidabile in questo \
          momento. Riprovare più tardi.",
@@ -64,7 +64,7 @@ pub async fn providers(state: web::Data<AppState>) -> HttpResponse {
         .as_ref()
         .map(|rp| rp.providers.clone())
         .unwrap_or_default();
-    HttpResponse::Ok().json(json!({ "providers": list }))
+    HttpResponse::Ok().json(crate::auth::view::CieProviders { providers: list })
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +94,7 @@ pub async fn login(
     if !rp.providers.contains(&op_id) {
         return Err(problem(
             StatusCode::BAD_REQUEST,
-            "cie-unknown-provider",
+            ProblemType::CieUnknownProvider,
             "Gestore dell'identità sconosciuto",
             "Il gestore dell'identità indicato non è tra quelli accettati da questo servizio.",
         ));
@@ -158,7 +158,7 @@ async fn take_pending(
     let Some(value) = value.filter(|s| !s.is_empty()) else {
         return Err(refused(
             title,
-            "login-unknown",
+            ProblemType::LoginUnknown,
             RETRY,
             "callback without state",
         ));
@@ -170,7 +170,7 @@ async fn take_pending(
     .ok_or_else(|| {
         refused(
             title,
-            "login-unknown",
+            ProblemType::LoginUnknown,
             "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già stata \
              usata o è scaduta). Ripetere l'accesso.",
             "no pending authorization with this state (unknown, used or purged)",
@@ -182,7 +182,7 @@ async fn take_pending(
     if now() >= pending.expires_at {
         return Err(refused(
             title,
-            "login-expired",
+            ProblemType::LoginExpired,
             "La richiesta di accesso è scaduta. Ripetere l'accesso.",
             "the authorization request expired",
         ));
@@ -203,7 +203,7 @@ fn provider_error(title: &str, error: &str, description: Option<&str>) -> ApiErr
     };
     refused(
         title,
-        "authentication-failed",
+        ProblemType::AuthenticationFailed,
         detail,
         &format!("OP error {error}: {}", description.unwrap_or_default()),
     )
@@ -225,7 +225,7 @@ pub async fn callback(
     if q.iss.as_deref().map(|i| i.trim_end_matches('/')) != Some(pending.provider.as_str()) {
         return Err(refused(
             CIE_FAILED,
-            "cie-response-invalid",
+            ProblemType::CieResponseInvalid,
             RETRY,
             &format!(
                 "callback iss {:?} is not the OP {}",
@@ -243,7 +243,7 @@ pub async fn callback(
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
         return Err(refused(
             CIE_FAILED,
-            "cie-response-invalid",
+            ProblemType::CieResponseInvalid,
             RETRY,
             "callback without code",
         ));
@@ -253,7 +253,8 @@ pub async fn callback(
         .resolve(&pending.provider)
         .await
         .map_err(|e| untrusted(&format!("{e:#}")))?;
-    let invalid = |reason: String| refused(CIE_FAILED, "cie-response-invalid", RETRY, &reason);
+    let invalid =
+        |reason: String| refused(CIE_FAILED, ProblemType::CieResponseInvalid, RETRY, &reason);
     let (access_token, id_token) = rp
         .token(&op, &code, &pending.code_verifier)
         .await
@@ -285,7 +286,7 @@ pub async fn callback(
     let codice_fiscale = CodiceFiscale::parse_spid(&who.fiscal_number).map_err(|e| {
         refused(
             CIE_FAILED,
-            "cie-identity-invalid",
+            ProblemType::CieIdentityInvalid,
             "Il codice fiscale ricevuto dal gestore dell'identità non è valido: non è possibile \
              completare l'accesso.",
             &format!("fiscal_number {:?}: {e}", who.fiscal_number),
@@ -384,7 +385,7 @@ pub async fn staff_login(
         tracing::warn!(error = %format!("{e:#}"), "staff OpenID Provider not usable");
         problem(
             StatusCode::BAD_GATEWAY,
-            "staff-sso-unavailable",
+            ProblemType::StaffSsoUnavailable,
             STAFF_FAILED,
             "Il servizio di accesso dell'ente non è raggiungibile. Riprovare più tardi.",
         )
@@ -432,7 +433,7 @@ pub async fn staff_callback(
         if iss.trim_end_matches('/') != sso.issuer.trim_end_matches('/') {
             return Err(refused(
                 STAFF_FAILED,
-                "staff-response-invalid",
+                ProblemType::StaffResponseInvalid,
                 RETRY,
                 "callback iss is not the OP",
             ));
@@ -448,7 +449,7 @@ pub async fn staff_callback(
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
         return Err(refused(
             STAFF_FAILED,
-            "staff-response-invalid",
+            ProblemType::StaffResponseInvalid,
             RETRY,
             "callback without code",
         ));
@@ -459,7 +460,7 @@ pub async fn staff_callback(
         .map_err(|e| {
             refused(
                 STAFF_FAILED,
-                "staff-response-invalid",
+                ProblemType::StaffResponseInvalid,
                 RETRY,
                 &format!("{e:#}"),
             )
@@ -476,7 +477,7 @@ pub async fn staff_callback(
         .ok_or_else(|| {
             refused(
                 STAFF_FAILED,
-                "staff-unknown",
+                ProblemType::StaffUnknown,
                 "Questo account non corrisponde a un operatore attivo dell'ente. Rivolgersi \
                  all'amministratore del servizio.",
                 &format!("no active staff user matches {}", who.matched_value),

@@ -13,7 +13,7 @@ use crate::auth::spid::ServiceProvider;
 use crate::catalog::forms::FormCache;
 use crate::config::Settings;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::http::problem::ApiError;
 use crate::instances::attachments::Limits;
 use crate::instances::CitizenCtx;
 use crate::org::{self, Ente};

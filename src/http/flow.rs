@@ -10,6 +10,7 @@
 //! (always `Secure` in production, where `session.cookie_secure` is enforced); the OIDC
 //! callbacks are top-level GET navigations, so `SameSite=Lax` suffices.
 
+use crate::http::problem::ProblemType;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::HttpRequest;
 
@@ -68,11 +69,11 @@ impl FlowCookie {
 }
 
 /// The problem for an answer that comes back through another browser.
-pub fn other_browser(title: &str) -> crate::error::ApiError {
+pub fn other_browser(title: &str) -> crate::http::problem::ApiError {
     tracing::warn!("login answer arrived through a browser that did not start it");
-    crate::error::ApiError::Problem(Box::new(crate::error::Problem::new(
+    crate::http::problem::ApiError::Problem(Box::new(crate::http::problem::Problem::new(
         actix_web::http::StatusCode::FORBIDDEN,
-        "login-browser-mismatch",
+        ProblemType::LoginBrowserMismatch,
         title,
         "L'accesso è stato avviato da un altro browser, oppure questo browser non conserva i \
          cookie. Ripetere l'accesso da questo browser, con i cookie abilitati.",
@@ -82,12 +83,12 @@ pub fn other_browser(title: &str) -> crate::error::ApiError {
 /// A problem of a login endpoint.
 pub fn problem(
     status: actix_web::http::StatusCode,
-    slug: &str,
+    kind: ProblemType,
     title: &str,
     detail: &str,
-) -> crate::error::ApiError {
-    crate::error::ApiError::Problem(Box::new(crate::error::Problem::new(
-        status, slug, title, detail,
+) -> crate::http::problem::ApiError {
+    crate::http::problem::ApiError::Problem(Box::new(crate::http::problem::Problem::new(
+        status, kind, title, detail,
     )))
 }
 
@@ -100,7 +101,7 @@ pub const RETRY: &str = "La risposta del gestore dell'identità non è valida. R
 pub fn parse_level(
     raw: Option<&str>,
     default: crate::auth::AuthLevel,
-) -> Result<crate::auth::AuthLevel, crate::error::ApiError> {
+) -> Result<crate::auth::AuthLevel, crate::http::problem::ApiError> {
     match raw {
         None | Some("") => Ok(default),
         Some(l) => l
@@ -110,7 +111,7 @@ pub fn parse_level(
             .ok_or_else(|| {
                 problem(
                     actix_web::http::StatusCode::BAD_REQUEST,
-                    "invalid-level",
+                    ProblemType::InvalidLevel,
                     "Livello di accesso non valido",
                     "Il livello richiesto deve essere 1, 2 o 3.",
                 )
@@ -119,13 +120,16 @@ pub fn parse_level(
 }
 
 /// The `next` of a login link: a local path only (no open redirect), or the default.
-pub fn parse_next(raw: Option<String>, default: &str) -> Result<String, crate::error::ApiError> {
+pub fn parse_next(
+    raw: Option<String>,
+    default: &str,
+) -> Result<String, crate::http::problem::ApiError> {
     match raw {
         None => Ok(default.to_owned()),
         Some(n) if crate::config::is_local_path(&n) => Ok(n),
         Some(_) => Err(problem(
             actix_web::http::StatusCode::BAD_REQUEST,
-            "invalid-next",
+            ProblemType::InvalidNext,
             "Indirizzo di ritorno non valido",
             "Dopo l'accesso si può tornare solo a una pagina di questo servizio.",
         )),

@@ -6,12 +6,14 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
 use crate::http::extract::{blocking, AppState, Citizen};
+use crate::http::problem::ApiError;
+use crate::http::routes::LINKS;
 use crate::instances::attachments::{self, clean_filename, mib, Upload};
 use crate::instances::{self, submit, InstanceError};
 
-#[derive(Debug, Deserialize)]
+/// A new draft: of which service (its slug).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDraft {
     pub service: String,
@@ -32,13 +34,10 @@ pub async fn create(
             &body.service,
             st.settings.instances.draft_ttl_days,
         )?;
-        instances::view(conn, &st.forms, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id)
     })
     .await?;
-    let location = format!(
-        "/api/v1/instances/{}",
-        view["id"].as_str().unwrap_or_default()
-    );
+    let location = LINKS.draft(&view.id);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, location))
         .json(view))
@@ -54,7 +53,7 @@ pub async fn show(
     let ctx = citizen.0;
     let id = path.into_inner();
     let view = blocking(&state, move |conn, st| {
-        instances::view(conn, &st.forms, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -79,7 +78,7 @@ pub async fn patch(
             &body,
             st.settings.instances.draft_ttl_days,
         )?;
-        instances::view(conn, &st.forms, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -181,10 +180,24 @@ pub async fn upload(
     // One upload is one transaction: any refusal (the eleventh file of ten, a full quota)
     // stores none of its files.
     let added = blocking(&state, move |conn, st| {
-        attachments::add(conn, st.store.as_ref(), ctx, &id, &checked, &st.limits)
+        attachments::add(
+            conn,
+            st.store.as_ref(),
+            LINKS,
+            ctx,
+            &id,
+            &checked,
+            &st.limits,
+        )
     })
     .await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "attachments": added })))
+    Ok(HttpResponse::Created().json(Uploaded { attachments: added }))
+}
+
+/// The answer to an upload: the attachments it added.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    pub attachments: Vec<crate::instances::view::AttachmentInfo>,
 }
 
 fn multipart_error(e: actix_multipart::MultipartError) -> ApiError {
@@ -226,7 +239,7 @@ pub async fn download_attachment(
     let ctx = citizen.0;
     let (id, att) = path.into_inner();
     let (info, bytes) = blocking(&state, move |conn, st| {
-        attachments::read(conn, st.store.as_ref(), ctx, &id, &att)
+        attachments::read(conn, st.store.as_ref(), LINKS, ctx, &id, &att)
     })
     .await?;
     let ascii: String = info
@@ -289,6 +302,7 @@ pub async fn submit(
         submit::submit(
             conn,
             &st.forms,
+            LINKS,
             ctx,
             &id,
             key.as_deref(),
@@ -337,6 +351,9 @@ pub async fn receipt(
 ) -> Result<HttpResponse, ApiError> {
     let ctx = citizen.0;
     let id = path.into_inner();
-    let body = blocking(&state, move |conn, _| submit::receipt(conn, ctx, &id)).await?;
+    let body = blocking(&state, move |conn, _| {
+        submit::receipt(conn, LINKS, ctx, &id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(body))
 }

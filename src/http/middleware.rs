@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse};
 use tracing::Instrument;
 
-use crate::error::{Problem, PROBLEM_CONTENT_TYPE};
+use crate::http::problem::{Problem, PROBLEM_CONTENT_TYPE};
 
 /// The id of the current request, in request extensions and the `X-Request-Id` header.
 #[derive(Debug, Clone)]

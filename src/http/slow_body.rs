@@ -35,7 +35,7 @@ use actix_web::{HttpMessage, HttpResponse};
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
-use crate::error::Problem;
+use crate::http::problem::Problem;
 
 /// The limits, and the bodies in flight per client address.
 #[derive(Debug)]

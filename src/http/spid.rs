@@ -24,11 +24,12 @@ use crate::citizens::{self, CitizenIdentity};
 use crate::db::now;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
-use crate::error::ApiError;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
 use crate::http::flow::{
     other_browser, parse_level, parse_next, problem, FlowCookie, RETRY, SPID_FLOW,
 };
+use crate::http::problem::ApiError;
+use crate::http::problem::ProblemType;
 
 const LOGIN_FAILED: &str = "Accesso con SPID non riuscito";
 
@@ -37,8 +38,8 @@ fn sp(state: &AppState) -> Result<&ServiceProvider, ApiError> {
 }
 
 /// A refused login: the reason to the log, a plain message to the person.
-fn refused(slug: &str, detail: &str, reason: &str) -> ApiError {
-    tracing::warn!(reason, problem = slug, "SPID login refused");
+fn refused(slug: ProblemType, detail: &str, reason: &str) -> ApiError {
+    tracing::warn!(reason, problem = %slug, "SPID login refused");
     problem(StatusCode::FORBIDDEN, slug, LOGIN_FAILED, detail)
 }
 
@@ -65,7 +66,7 @@ pub async fn login(
     let idp = sp.idps.get(idp_id).ok_or_else(|| {
         problem(
             StatusCode::BAD_REQUEST,
-            "spid-unknown-idp",
+            ProblemType::SpidUnknownIdp,
             "Gestore dell'identità sconosciuto",
             "Il gestore dell'identità SPID indicato non è tra quelli accettati da questo servizio. \
              Sceglierne uno dall'elenco.",
@@ -74,7 +75,7 @@ pub async fn login(
     let Some(destination) = idp.sso_redirect.clone() else {
         return Err(problem(
             StatusCode::BAD_REQUEST,
-            "spid-idp-unsupported",
+            ProblemType::SpidIdpUnsupported,
             "Gestore dell'identità non utilizzabile",
             "Il gestore dell'identità indicato non offre l'accesso con il metodo usato da \
              questo servizio (HTTP-Redirect).",
@@ -149,7 +150,7 @@ pub async fn acs(
         tracing::warn!("SAMLResponse is not base64");
         problem(
             StatusCode::BAD_REQUEST,
-            "spid-response-invalid",
+            ProblemType::SpidResponseInvalid,
             LOGIN_FAILED,
             RETRY,
         )
@@ -159,13 +160,13 @@ pub async fn acs(
     let verified = blocking(&state, move |conn, st| -> Result<Verified, ApiError> {
         let sp = st.spid.as_ref().ok_or(ApiError::NotFound)?;
         let original = response::parse_response(&xml)
-            .map_err(|r| refused("spid-response-invalid", RETRY, &r.to_string()))?;
+            .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
         let request_id = response::in_response_to(&original)
-            .map_err(|r| refused("spid-response-invalid", RETRY, &r.to_string()))?;
+            .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
         tracing::Span::current().record("request_id", request_id.as_str());
         let pending = store::take_login(conn, &request_id)?.ok_or_else(|| {
             refused(
-                "spid-login-unknown",
+                ProblemType::SpidLoginUnknown,
                 "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già \
                  stata usata o è scaduta). Ripetere l'accesso.",
                 "no pending AuthnRequest with this ID (unknown, answered or purged)",
@@ -178,21 +179,21 @@ pub async fn acs(
         let ts = now();
         if ts >= pending.expires_at {
             return Err(refused(
-                "spid-login-expired",
+                ProblemType::SpidLoginExpired,
                 "La richiesta di accesso è scaduta. Ripetere l'accesso.",
                 "the AuthnRequest expired before its response arrived",
             ));
         }
         if form.relay_state.as_deref() != Some(pending.relay_state.as_str()) {
             return Err(refused(
-                "spid-response-invalid",
+                ProblemType::SpidResponseInvalid,
                 RETRY,
                 "RelayState does not match the request's",
             ));
         }
         let idp = sp.idps.get(&pending.idp).ok_or_else(|| {
             refused(
-                "spid-unknown-idp",
+                ProblemType::SpidUnknownIdp,
                 RETRY,
                 "the request's IdP is no longer configured",
             )
@@ -214,12 +215,14 @@ pub async fn acs(
                     tracing::warn!(reason = %r, "SPID authentication failed at the IdP");
                     problem(
                         StatusCode::FORBIDDEN,
-                        "spid-authentication-failed",
+                        ProblemType::SpidAuthenticationFailed,
                         LOGIN_FAILED,
                         response::status_message(*code),
                     )
                 }
-                Refusal::Invalid(reason) => refused("spid-response-invalid", RETRY, reason),
+                Refusal::Invalid(reason) => {
+                    refused(ProblemType::SpidResponseInvalid, RETRY, reason)
+                }
             })?;
         let fiscal = login
             .attributes
@@ -228,7 +231,7 @@ pub async fn acs(
             .unwrap_or_default();
         let codice_fiscale = CodiceFiscale::parse_spid(&fiscal).map_err(|e| {
             refused(
-                "spid-identity-invalid",
+                ProblemType::SpidIdentityInvalid,
                 "Il codice fiscale ricevuto dal gestore dell'identità non è valido: non è \
                  possibile completare l'accesso.",
                 &format!("fiscalNumber {fiscal:?}: {e}"),
@@ -273,7 +276,7 @@ pub async fn acs(
                 login.assertion_expires,
             )? {
                 return Err(refused(
-                    "spid-response-replayed",
+                    ProblemType::SpidResponseReplayed,
                     "Questa risposta di accesso è già stata usata. Ripetere l'accesso.",
                     "assertion ID already used (replay)",
                 ));
@@ -394,7 +397,7 @@ fn slo_refused(reason: &str) -> ApiError {
     tracing::warn!(reason, "SPID logout message refused");
     problem(
         StatusCode::FORBIDDEN,
-        "spid-logout-invalid",
+        ProblemType::SpidLogoutInvalid,
         "Uscita non riuscita",
         "Il messaggio di uscita ricevuto dal gestore dell'identità non è valido. Per \
          sicurezza chiudere il browser.",

@@ -1,30 +1,16 @@
 //! Attachments of a draft: accepted by content (never by file name), limited in size per
 //! file and per instance, stored through the [`BlobStore`] seam with their SHA-256.
 
-use chrono::NaiveDateTime;
-use diesel::prelude::*;
-use serde::Serialize;
-use serde_json::json;
-
-use super::{iso, load_own, record_event, CitizenCtx, InstanceError, DRAFT};
+use super::view::AttachmentInfo;
+use super::{iso, load_own, record_event, CitizenCtx, Event, InstanceError, Links};
 use crate::db::schema::{attachments as att, instances as inst};
 use crate::db::{now, write_tx, DbConn};
+use crate::domain::Transition;
 use crate::storage::sniff::{sniff, Detected, FileKind};
 use crate::storage::BlobStore;
 use crate::text::sha256_hex;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AttachmentInfo {
-    pub id: String,
-    pub filename: String,
-    pub description: Option<String>,
-    pub kind: String,
-    pub mime: String,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub created_at: String,
-    pub download_url: String,
-}
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
 
 type Row = (
     String,
@@ -39,10 +25,11 @@ type Row = (
 );
 
 fn info(
+    links: &dyn Links,
     (id, instance_id, filename, description, kind, mime, size_bytes, sha256, created_at): Row,
 ) -> AttachmentInfo {
     AttachmentInfo {
-        download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
+        download_url: links.attachment(&instance_id, &id),
         id,
         filename,
         description,
@@ -70,14 +57,18 @@ macro_rules! columns {
     };
 }
 
-pub fn list(conn: &mut DbConn, instance_id: &str) -> QueryResult<Vec<AttachmentInfo>> {
+pub fn list(
+    conn: &mut DbConn,
+    links: &dyn Links,
+    instance_id: &str,
+) -> QueryResult<Vec<AttachmentInfo>> {
     Ok(att::table
         .filter(att::instance_id.eq(instance_id))
         .order((att::created_at, att::id))
         .select(columns!())
         .load::<Row>(conn)?
         .into_iter()
-        .map(info)
+        .map(|row| info(links, row))
         .collect())
 }
 
@@ -186,6 +177,7 @@ pub fn check_upload(upload: &Upload, limits: &Limits) -> Result<Detected, Instan
 pub fn add(
     conn: &mut DbConn,
     store: &dyn BlobStore,
+    links: &dyn Links,
     ctx: CitizenCtx,
     instance_id: &str,
     uploads: &[(Upload, Detected)],
@@ -193,15 +185,13 @@ pub fn add(
 ) -> Result<Vec<AttachmentInfo>, InstanceError> {
     let mut written: Vec<String> = Vec::new();
     let result = write_tx(conn, |conn| {
-        let row = load_own(conn, ctx, instance_id)?;
-        if row.status != DRAFT {
-            return Err(InstanceError::NotADraft);
-        }
+        load_own(conn, ctx, instance_id)?.check(Transition::Edit)?;
         let mut added = Vec::with_capacity(uploads.len());
         for (upload, detected) in uploads {
             added.push(add_one(
                 conn,
                 store,
+                links,
                 ctx,
                 instance_id,
                 upload,
@@ -241,6 +231,7 @@ pub fn add(
 fn add_one(
     conn: &mut DbConn,
     store: &dyn BlobStore,
+    links: &dyn Links,
     ctx: CitizenCtx,
     instance_id: &str,
     upload: &Upload,
@@ -306,14 +297,17 @@ fn add_one(
                 conn,
                 instance_id,
                 ts,
-                "attachment_added",
                 "citizen",
-                &json!({ "attachment": id, "filename": filename, "sha256": sha }),
+                &Event::AttachmentAdded {
+                    attachment: id.clone(),
+                    filename: filename.clone(),
+                    sha256: sha.clone(),
+                },
             )
         });
     inserted?;
     Ok(AttachmentInfo {
-        download_url: format!("/api/v1/me/instances/{instance_id}/attachments/{id}"),
+        download_url: links.attachment(instance_id, &id),
         id,
         filename,
         description,
@@ -334,10 +328,7 @@ pub fn remove(
     attachment_id: &str,
 ) -> Result<(), InstanceError> {
     let key = write_tx(conn, |conn| {
-        let row = load_own(conn, ctx, instance_id)?;
-        if row.status != DRAFT {
-            return Err(InstanceError::NotADraft);
-        }
+        load_own(conn, ctx, instance_id)?.check(Transition::Edit)?;
         let key: String = att::table
             .filter(att::id.eq(attachment_id))
             .filter(att::instance_id.eq(instance_id))
@@ -353,11 +344,12 @@ pub fn remove(
             conn,
             instance_id,
             now(),
-            "attachment_removed",
             "citizen",
-            &json!({ "attachment": attachment_id }),
+            &Event::AttachmentRemoved {
+                attachment: attachment_id.to_owned(),
+            },
         )?;
-        Ok(key)
+        Ok::<_, InstanceError>(key)
     })?;
     store.delete(&key)?;
     Ok(())
@@ -367,6 +359,7 @@ pub fn remove(
 pub fn read(
     conn: &mut DbConn,
     store: &dyn BlobStore,
+    links: &dyn Links,
     ctx: CitizenCtx,
     instance_id: &str,
     attachment_id: &str,
@@ -380,7 +373,7 @@ pub fn read(
         .optional()?
         .ok_or(InstanceError::NotFound)?;
     let bytes = store.get(&key)?;
-    Ok((info(row), bytes))
+    Ok((info(links, row), bytes))
 }
 
 #[cfg(test)]

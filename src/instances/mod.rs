@@ -5,10 +5,17 @@
 
 pub mod attachments;
 pub mod submit;
+pub mod view;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::{json, Value};
+
+pub use view::{Event, Links};
+use view::{
+    FormView, InstancePage, InstanceSummary, InstanceView, OfficeRef, ProtocolRef, ServiceRef,
+    StepView, SubmissionSummary, TimelineEntry,
+};
 
 use crate::auth::AuthLevel;
 use crate::catalog::forms::{merge_patch, FormCache};
@@ -19,8 +26,8 @@ use crate::db::schema::{
 use crate::db::{now, write_tx, DbConn, DbError};
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
-use crate::error::{ApiError, FieldError, Problem};
-use actix_web::http::StatusCode;
+use crate::domain::FieldError;
+use crate::domain::{InstanceStatus, Transition};
 
 /// Who is acting on an instance: always a citizen of one ente, with their login level.
 #[derive(Debug, Clone, Copy)]
@@ -70,54 +77,6 @@ impl From<crate::storage::StorageError> for InstanceError {
     }
 }
 
-impl From<InstanceError> for ApiError {
-    fn from(e: InstanceError) -> Self {
-        match e {
-            InstanceError::NotFound => ApiError::NotFound,
-            InstanceError::ServiceUnavailable => ApiError::Validation(vec![FieldError::new(
-                "/service",
-                "Questo servizio non è disponibile online.",
-            )]),
-            InstanceError::NotADraft => ApiError::Conflict(
-                "La pratica è già stata presentata e non può essere modificata.".into(),
-            ),
-            InstanceError::Validation(errors) => ApiError::Validation(errors),
-            InstanceError::LevelTooLow { required, current } => {
-                let mut p = Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "login-level",
-                    "Serve un accesso di livello più alto",
-                    format!(
-                        "Per presentare questa istanza serve un accesso SPID/CIE di livello \
-                         {required} (l'accesso attuale è di livello {current}): accedere di nuovo \
-                         al livello richiesto."
-                    ),
-                );
-                p.extensions
-                    .insert("required_level".into(), serde_json::Value::from(required));
-                ApiError::Problem(Box::new(p))
-            }
-            InstanceError::TooLarge(m) => ApiError::PayloadTooLarge(m),
-            InstanceError::TypeRefused(m) => ApiError::UnsupportedMediaType(m),
-            InstanceError::AttachmentRefused(m) => {
-                ApiError::Validation(vec![FieldError::new("/attachments", m)])
-            }
-            InstanceError::KeyReused => ApiError::Validation(vec![FieldError::new(
-                "/idempotency_key",
-                "La chiave Idempotency-Key è già stata usata per un'altra pratica.",
-            )]),
-            InstanceError::Concurrent => ApiError::Conflict(
-                "La pratica è stata modificata mentre veniva presentata: riprovare.".into(),
-            ),
-            InstanceError::Db(e) => e.into(),
-            InstanceError::Other(e) => ApiError::Internal(e),
-        }
-    }
-}
-
-pub const DRAFT: &str = "draft";
-pub const SUBMITTED: &str = "submitted";
-
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = inst)]
 pub struct InstanceRow {
@@ -126,7 +85,8 @@ pub struct InstanceRow {
     pub service_id: i64,
     pub form_id: i64,
     pub citizen_id: i64,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: InstanceStatus,
     pub data: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
@@ -143,6 +103,13 @@ pub struct InstanceRow {
 impl InstanceRow {
     pub fn data_value(&self) -> Value {
         serde_json::from_str(&self.data).unwrap_or_else(|_| json!({}))
+    }
+
+    /// Whether the citizen may do `transition` now; [`InstanceError::NotADraft`] if not.
+    pub fn check(&self, transition: Transition) -> Result<InstanceStatus, InstanceError> {
+        self.status
+            .apply(transition)
+            .map_err(|_| InstanceError::NotADraft)
     }
 }
 
@@ -161,7 +128,7 @@ pub fn load_own(
         .first(conn)
         .optional()?
         .ok_or(InstanceError::NotFound)?;
-    if row.status == DRAFT && row.expires_at.is_some_and(|e| e <= now()) {
+    if row.status.is_expired(row.expires_at, now()) {
         return Err(InstanceError::NotFound);
     }
     Ok(row)
@@ -172,20 +139,10 @@ pub fn record_event(
     conn: &mut DbConn,
     instance_id: &str,
     at: NaiveDateTime,
-    kind: &str,
     actor: &str,
-    details: &Value,
+    event: &Event,
 ) -> QueryResult<()> {
-    diesel::insert_into(ev::table)
-        .values((
-            ev::instance_id.eq(instance_id),
-            ev::at.eq(at),
-            ev::kind.eq(kind),
-            ev::actor.eq(actor),
-            ev::details.eq(details.to_string()),
-        ))
-        .execute(conn)
-        .map(|_| ())
+    record_events(conn, instance_id, at, &[(actor, event.clone())])
 }
 
 /// Records several history entries of one instance in one statement (diesel's batch insert
@@ -194,7 +151,7 @@ pub fn record_events(
     conn: &mut DbConn,
     instance_id: &str,
     at: NaiveDateTime,
-    events: &[(&str, &str, Value)],
+    events: &[(&str, Event)],
 ) -> QueryResult<()> {
     use diesel::sql_types::{Text, Timestamp};
     if events.is_empty() {
@@ -213,11 +170,11 @@ pub fn record_events(
         .into_boxed::<<DbConn as diesel::Connection>::Backend>()
         .bind::<Text, _>(instance_id.to_owned())
         .bind::<Timestamp, _>(at);
-    for (kind, actor, details) in events {
+    for (actor, event) in events {
         q = q
-            .bind::<Text, _>(kind.to_string())
+            .bind::<Text, _>(event.kind().to_owned())
             .bind::<Text, _>(actor.to_string())
-            .bind::<Text, _>(details.to_string());
+            .bind::<Text, _>(event.details_json());
     }
     q.execute(conn).map(|_| ())
 }
@@ -254,7 +211,7 @@ pub fn create_draft(
                 inst::service_id.eq(service_id),
                 inst::form_id.eq(form_id),
                 inst::citizen_id.eq(ctx.citizen_id),
-                inst::status.eq(DRAFT),
+                inst::status.eq(InstanceStatus::Draft.as_str()),
                 inst::data.eq("{}"),
                 inst::created_at.eq(ts),
                 inst::updated_at.eq(ts),
@@ -265,9 +222,10 @@ pub fn create_draft(
             conn,
             &id,
             ts,
-            "created",
             "citizen",
-            &json!({ "service": service_slug }),
+            &Event::Created {
+                service: service_slug.to_owned(),
+            },
         )?;
         tracing::info!(instance = %id, service = service_slug, "draft created");
         Ok(id)
@@ -293,9 +251,7 @@ pub fn patch_draft(
     }
     write_tx(conn, |conn| {
         let row = load_own(conn, ctx, id)?;
-        if row.status != DRAFT {
-            return Err(InstanceError::NotADraft);
-        }
+        row.check(Transition::Edit)?;
         let mut data = row.data_value();
         merge_patch(&mut data, patch);
         let form = forms.get(conn, row.form_id)?;
@@ -325,9 +281,10 @@ pub fn patch_draft(
 pub fn view(
     conn: &mut DbConn,
     forms: &FormCache,
+    links: &dyn Links,
     ctx: CitizenCtx,
     id: &str,
-) -> Result<Value, InstanceError> {
+) -> Result<InstanceView, InstanceError> {
     let row = load_own(conn, ctx, id)?;
     let form = forms.get(conn, row.form_id)?;
     let data = row.data_value();
@@ -341,101 +298,113 @@ pub fn view(
         .find(row.form_id)
         .select(fd::version)
         .first(conn)?;
-    let steps: Vec<Value> = form
+    let steps = form
         .definition
         .steps
         .iter()
-        .zip(&states)
-        .map(|(step, state)| {
-            json!({
-                "id": step.id,
-                "title": step.title,
-                "help": step.help,
-                "properties": step.properties,
-                "status": state.status,
-                "errors": state.errors,
-            })
+        .zip(states)
+        .map(|(step, state)| StepView {
+            id: step.id.clone(),
+            title: step.title.clone(),
+            help: step.help.clone(),
+            properties: step.properties.clone(),
+            status: state.status,
+            errors: state.errors,
         })
         .collect();
-    let attachments = attachments::list(conn, &row.id)?;
-    let mut out = json!({
-        "id": row.id,
-        "status": row.status,
-        "service": { "slug": slug, "title": title, "min_auth_level": level },
-        "form": {
-            "version": version,
-            "title": form.definition.title,
-            "schema": form.definition.schema,
-            "steps": steps,
+    let attachments = attachments::list(conn, links, &row.id)?;
+    let submitted = !row.status.is_draft();
+    Ok(InstanceView {
+        id: row.id.clone(),
+        status: row.status,
+        service: ServiceRef {
+            slug,
+            title,
+            min_auth_level: Some(level),
         },
-        "data": data,
-        "complete": findings.is_empty(),
-        "attachments": attachments,
-        "created_at": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "expires_at": row.expires_at.map(iso),
-    });
-    if row.status != DRAFT {
-        if let Some(obj) = out.as_object_mut() {
-            obj.extend(submission_summary(conn, &row)?);
-            obj.insert("timeline".into(), timeline(conn, &row.id)?);
-            obj.insert(
-                "receipt_url".into(),
-                json!(format!("/api/v1/me/instances/{}/receipt", row.id)),
-            );
-        }
-    }
-    Ok(out)
+        form: FormView {
+            version,
+            title: form.definition.title.clone(),
+            schema: form.definition.schema.clone(),
+            steps,
+        },
+        data,
+        complete: findings.is_empty(),
+        attachments,
+        created_at: iso(row.created_at),
+        updated_at: iso(row.updated_at),
+        expires_at: row.expires_at.map(iso),
+        submission: if submitted {
+            Some(submission_summary(conn, &row)?)
+        } else {
+            None
+        },
+        timeline: if submitted {
+            Some(timeline(conn, &row.id)?)
+        } else {
+            None
+        },
+        receipt_url: submitted.then(|| links.receipt(&row.id)),
+    })
 }
 
 /// Protocol, office, digest and due date of a submitted instance.
 pub fn submission_summary(
     conn: &mut DbConn,
     row: &InstanceRow,
-) -> Result<serde_json::Map<String, Value>, InstanceError> {
-    let mut m = serde_json::Map::new();
-    if let Some(reg_id) = row.registration_id {
-        let (year, number, at): (i32, i64, NaiveDateTime) = pr::table
-            .find(reg_id)
-            .select((pr::year, pr::number, pr::registered_at))
-            .first(conn)?;
-        let number = ProtocolNumber::new(number).map_err(anyhow::Error::from)?;
-        m.insert(
-            "protocol".into(),
-            json!({ "number": number, "year": year, "registered_at": iso_rome(at) }),
-        );
-    }
-    if let Some(office_id) = row.office_id {
-        let (code, name): (String, String) = offices::table
-            .find(office_id)
-            .select((offices::code, offices::name))
-            .first(conn)?;
-        m.insert("office".into(), json!({ "code": code, "name": name }));
-    }
-    m.insert("submitted_at".into(), json!(row.submitted_at.map(iso)));
-    m.insert("document_digest".into(), json!(row.document_digest));
-    m.insert("due_date".into(), json!(row.due_date));
-    Ok(m)
+) -> Result<SubmissionSummary, InstanceError> {
+    let protocol = match row.registration_id {
+        Some(reg_id) => {
+            let (year, number, at): (i32, i64, NaiveDateTime) = pr::table
+                .find(reg_id)
+                .select((pr::year, pr::number, pr::registered_at))
+                .first(conn)?;
+            Some(ProtocolRef {
+                number: ProtocolNumber::new(number).map_err(anyhow::Error::from)?,
+                year,
+                registered_at: iso_rome(at),
+            })
+        }
+        None => None,
+    };
+    let office = match row.office_id {
+        Some(office_id) => {
+            let (code, name): (String, String) = offices::table
+                .find(office_id)
+                .select((offices::code, offices::name))
+                .first(conn)?;
+            Some(OfficeRef { code, name })
+        }
+        None => None,
+    };
+    Ok(SubmissionSummary {
+        protocol,
+        office,
+        submitted_at: row.submitted_at.map(iso),
+        document_digest: row.document_digest.clone(),
+        due_date: row.due_date,
+    })
 }
 
-fn timeline(conn: &mut DbConn, id: &str) -> Result<Value, InstanceError> {
-    let rows: Vec<(NaiveDateTime, String, String, String)> = ev::table
+/// The history of an instance, oldest first.
+pub fn timeline(conn: &mut DbConn, id: &str) -> Result<Vec<TimelineEntry>, InstanceError> {
+    let rows: Vec<(i64, NaiveDateTime, String, String, String)> = ev::table
         .filter(ev::instance_id.eq(id))
         .order(ev::id)
-        .select((ev::at, ev::kind, ev::actor, ev::details))
+        .select((ev::id, ev::at, ev::kind, ev::actor, ev::details))
         .load(conn)?;
-    Ok(Value::Array(
-        rows.into_iter()
-            .map(|(at, kind, actor, details)| {
-                json!({
-                    "at": iso(at),
-                    "event": kind,
-                    "actor": actor,
-                    "details": serde_json::from_str::<Value>(&details).unwrap_or(Value::Null),
-                })
+    rows.into_iter()
+        .map(|(event_id, at, kind, actor, details)| {
+            let event = Event::from_stored(&kind, &details).map_err(|e| {
+                anyhow::anyhow!("instance event {event_id} ({kind}) is not readable: {e}")
+            })?;
+            Ok(TimelineEntry {
+                at: iso(at),
+                actor,
+                event,
             })
-            .collect(),
-    ))
+        })
+        .collect()
 }
 
 /// `GET /api/v1/me/instances`: the citizen's instances, newest first, with paging.
@@ -444,11 +413,15 @@ pub fn list_own(
     ctx: CitizenCtx,
     page: i64,
     per_page: i64,
-) -> Result<Value, InstanceError> {
+) -> Result<InstancePage, InstanceError> {
     let live = inst::ente_id
         .eq(ctx.ente_id)
         .and(inst::citizen_id.eq(ctx.citizen_id))
-        .and(inst::status.ne(DRAFT).or(inst::expires_at.gt(now())));
+        .and(
+            inst::status
+                .ne(InstanceStatus::Draft.as_str())
+                .or(inst::expires_at.gt(now())),
+        );
     let total: i64 = inst::table.filter(live).count().get_result(conn)?;
     let rows: Vec<(InstanceRow, String, String)> = inst::table
         .inner_join(services::table)
@@ -460,21 +433,30 @@ pub fn list_own(
         .load(conn)?;
     let mut items = Vec::with_capacity(rows.len());
     for (row, slug, title) in rows {
-        let mut item = json!({
-            "id": row.id,
-            "status": row.status,
-            "service": { "slug": slug, "title": title },
-            "created_at": iso(row.created_at),
-            "updated_at": iso(row.updated_at),
+        let submission = if row.status.is_draft() {
+            None
+        } else {
+            Some(submission_summary(conn, &row)?)
+        };
+        items.push(InstanceSummary {
+            id: row.id,
+            status: row.status,
+            service: ServiceRef {
+                slug,
+                title,
+                min_auth_level: None,
+            },
+            created_at: iso(row.created_at),
+            updated_at: iso(row.updated_at),
+            submission,
         });
-        if row.status != DRAFT {
-            if let Some(obj) = item.as_object_mut() {
-                obj.extend(submission_summary(conn, &row)?);
-            }
-        }
-        items.push(item);
     }
-    Ok(json!({ "items": items, "page": page, "per_page": per_page, "total": total }))
+    Ok(InstancePage {
+        items,
+        page,
+        per_page,
+        total,
+    })
 }
 
 /// `DELETE /api/v1/instances/{id}`: the citizen discards a draft with its attachments.
@@ -486,9 +468,7 @@ pub fn discard_draft(
 ) -> Result<Vec<String>, InstanceError> {
     write_tx(conn, |conn| {
         let row = load_own(conn, ctx, id)?;
-        if row.status != DRAFT {
-            return Err(InstanceError::NotADraft);
-        }
+        row.check(Transition::Discard)?;
         let keys: Vec<String> = att::table
             .filter(att::instance_id.eq(id))
             .select(att::storage_key)
@@ -507,7 +487,7 @@ pub fn purge_expired_drafts(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     write_tx(conn, |conn| {
         let ts = now();
         let ids: Vec<String> = inst::table
-            .filter(inst::status.eq(DRAFT))
+            .filter(inst::status.eq(InstanceStatus::Draft.as_str()))
             .filter(inst::expires_at.le(ts))
             .select(inst::id)
             .load(conn)?;

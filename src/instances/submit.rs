@@ -18,9 +18,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
+use super::view::{
+    OfficeRef, ProtocolRef, Receipt, ReceiptFile, SubmissionResult, SubmissionSummary,
+};
 use super::{
-    attachments, iso, iso_rome, load_own, record_events, submission_summary, CitizenCtx,
-    InstanceError, InstanceRow, DRAFT, SUBMITTED,
+    attachments, iso, iso_rome, load_own, record_events, submission_summary, CitizenCtx, Event,
+    InstanceError, InstanceRow, Links,
 };
 use crate::catalog::forms::FormCache;
 use crate::catalog::routing::Routing;
@@ -30,6 +33,7 @@ use crate::db::schema::{
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::calendar;
+use crate::domain::{InstanceStatus, Transition};
 use crate::notify::{enqueue_emails, EmailPayload};
 use crate::protocol::{self, NewRegistration};
 use crate::text::sha256_hex;
@@ -37,7 +41,7 @@ use crate::text::sha256_hex;
 /// The answer to a submission, the same every time it is asked for.
 #[derive(Debug, Clone)]
 pub struct Submitted {
-    pub body: Value,
+    pub body: SubmissionResult,
     /// False when this call found the instance already submitted.
     pub created: bool,
 }
@@ -80,7 +84,7 @@ fn load_with_service(
         .first(conn)
         .optional()?
         .ok_or(InstanceError::NotFound)?;
-    if row.status == DRAFT && row.expires_at.is_some_and(|e| e <= now()) {
+    if row.status.is_expired(row.expires_at, now()) {
         return Err(InstanceError::NotFound);
     }
     Ok((
@@ -96,22 +100,24 @@ fn load_with_service(
     ))
 }
 
-fn result_body(conn: &mut DbConn, row: &InstanceRow) -> Result<Value, InstanceError> {
-    let mut body = json!({
-        "id": row.id,
-        "status": row.status,
-        "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
-    });
-    if let Some(obj) = body.as_object_mut() {
-        obj.extend(submission_summary(conn, row)?);
-    }
-    Ok(body)
+fn result_body(
+    conn: &mut DbConn,
+    links: &dyn Links,
+    row: &InstanceRow,
+) -> Result<SubmissionResult, InstanceError> {
+    Ok(SubmissionResult {
+        id: row.id.clone(),
+        status: row.status,
+        receipt_url: links.receipt(&row.id),
+        summary: submission_summary(conn, row)?,
+    })
 }
 
 /// Submits the citizen's draft. `public_url` is used for links in the e-mails.
 pub fn submit(
     conn: &mut DbConn,
     forms: &FormCache,
+    links: &dyn Links,
     ctx: CitizenCtx,
     id: &str,
     idempotency_key: Option<&str>,
@@ -131,9 +137,9 @@ pub fn submit(
             return Err(InstanceError::KeyReused);
         }
     }
-    if row.status != DRAFT {
+    if !row.status.allows(Transition::Submit) {
         return Ok(Submitted {
-            body: result_body(conn, &row)?,
+            body: result_body(conn, links, &row)?,
             created: false,
         });
     }
@@ -161,6 +167,7 @@ pub fn submit(
         &service,
         form.version,
         ts,
+        links,
         public_url,
     )?;
 
@@ -169,11 +176,15 @@ pub fn submit(
         let claimed = diesel::update(
             inst::table
                 .find(id)
-                .filter(inst::status.eq(DRAFT))
+                .filter(inst::status.eq(InstanceStatus::Draft.as_str()))
                 .filter(inst::updated_at.eq(row.updated_at)),
         )
         .set((
-            inst::status.eq(SUBMITTED),
+            inst::status.eq(row
+                .status
+                .apply(Transition::Submit)
+                .map_err(anyhow::Error::from)?
+                .as_str()),
             inst::submitted_at.eq(ts),
             inst::updated_at.eq(ts),
             inst::expires_at.eq(None::<NaiveDateTime>),
@@ -210,45 +221,59 @@ pub fn submit(
             ts,
             &[
                 (
-                    "submitted",
                     "citizen",
-                    json!({ "document_digest": prepared.digest }),
+                    Event::Submitted {
+                        document_digest: prepared.digest.clone(),
+                    },
                 ),
                 (
-                    "registered",
                     "system",
-                    json!({ "protocol_number": number, "year": registration.year, "registered_at": iso_rome(ts) }),
+                    Event::Registered {
+                        protocol_number: number,
+                        year: registration.year,
+                        registered_at: iso_rome(ts),
+                    },
                 ),
                 (
-                    "routed",
                     "system",
-                    json!({
-                        "office": prepared.office_code,
-                        "rule": prepared.decision.rule,
-                        "reason": prepared.decision.reason,
-                    }),
+                    Event::Routed {
+                        office: prepared.office_code.clone(),
+                        rule: prepared.decision.rule,
+                        reason: prepared.decision.reason.clone(),
+                    },
                 ),
                 (
-                    "notifications_queued",
                     "system",
-                    json!({ "messages": queued }),
+                    Event::NotificationsQueued {
+                        messages: queued.iter().map(|m| (*m).to_owned()).collect(),
+                    },
                 ),
             ],
         )?;
-        Ok::<_, InstanceError>(Some(json!({
-            "id": row.id,
-            "status": SUBMITTED,
-            "receipt_url": format!("/api/v1/me/instances/{}/receipt", row.id),
-            "protocol": { "number": registration.number, "year": registration.year, "registered_at": iso_rome(ts) },
-            "office": { "code": prepared.office_code, "name": prepared.office_name },
-            "submitted_at": iso(ts),
-            "document_digest": prepared.digest,
-            "due_date": prepared.due,
-        })))
+        Ok::<_, InstanceError>(Some(SubmissionResult {
+            id: row.id.clone(),
+            status: InstanceStatus::Submitted,
+            receipt_url: links.receipt(&row.id),
+            summary: SubmissionSummary {
+                protocol: Some(ProtocolRef {
+                    number: registration.number,
+                    year: registration.year,
+                    registered_at: iso_rome(ts),
+                }),
+                office: Some(OfficeRef {
+                    code: prepared.office_code.clone(),
+                    name: prepared.office_name.clone(),
+                }),
+                submitted_at: Some(iso(ts)),
+                document_digest: Some(prepared.digest.clone()),
+                due_date: Some(prepared.due),
+            },
+        }))
     })?;
     match outcome {
         Some(body) => {
-            tracing::info!(instance = %id, protocol = %body["protocol"]["number"], office = %prepared.office_code, "instance submitted");
+            let protocol = body.summary.protocol.as_ref().map(|p| p.number.to_string());
+            tracing::info!(instance = %id, protocol = protocol.as_deref().unwrap_or_default(), office = %prepared.office_code, "instance submitted");
             Ok(Submitted {
                 body,
                 created: true,
@@ -258,11 +283,11 @@ pub fn submit(
             // Someone else got there first: either the same submission (answer with its
             // result) or an edit (ask to retry).
             let again = load_own(conn, ctx, id)?;
-            if again.status == DRAFT {
+            if again.status.is_draft() {
                 return Err(InstanceError::Concurrent);
             }
             Ok(Submitted {
-                body: result_body(conn, &again)?,
+                body: result_body(conn, links, &again)?,
                 created: false,
             })
         }
@@ -369,6 +394,7 @@ fn prepare(
     service: &ServiceInfo,
     version: i32,
     ts: NaiveDateTime,
+    links: &dyn Links,
     public_url: &str,
 ) -> Result<Prepared, InstanceError> {
     let (citizen, (ente_code, ente_name)): (citizens::Citizen, (String, String)) =
@@ -380,7 +406,7 @@ fn prepare(
             .first(conn)
             .optional()?
             .ok_or(InstanceError::NotFound)?;
-    let files = attachments::list(conn, &row.id)?;
+    let files = attachments::list(conn, links, &row.id)?;
     let full_name = match (&citizen.given_name, &citizen.family_name) {
         (Some(g), Some(f)) => Some(format!("{g} {f}")),
         _ => None,
@@ -452,21 +478,26 @@ fn prepare(
         attachments: files.len(),
         instance_id: row.id.clone(),
         link: format!(
-            "{}/api/v1/me/instances/{}",
+            "{}{}",
             public_url.trim_end_matches('/'),
-            row.id
+            links.instance(&row.id)
         ),
     })
 }
 
 /// The receipt of a submitted instance: what the e-mail says, plus the document itself so
 /// anyone can recompute the digest.
-pub fn receipt(conn: &mut DbConn, ctx: CitizenCtx, id: &str) -> Result<Value, InstanceError> {
+pub fn receipt(
+    conn: &mut DbConn,
+    links: &dyn Links,
+    ctx: CitizenCtx,
+    id: &str,
+) -> Result<Receipt, InstanceError> {
     let row = load_own(conn, ctx, id)?;
-    if row.status == DRAFT {
+    if row.status.is_draft() {
         return Err(InstanceError::NotFound);
     }
-    let mut body = result_body(conn, &row)?;
+    let result = result_body(conn, links, &row)?;
     let (title,): (String,) = services::table
         .find(row.service_id)
         .select((services::title,))
@@ -475,17 +506,14 @@ pub fn receipt(conn: &mut DbConn, ctx: CitizenCtx, id: &str) -> Result<Value, In
         .filter(att::instance_id.eq(&row.id))
         .select((att::filename, att::sha256))
         .load(conn)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert("title".into(), json!("Ricevuta di presentazione"));
-        obj.insert("service".into(), json!(title));
-        obj.insert(
-            "attachments".into(),
-            json!(files
-                .into_iter()
-                .map(|(f, s)| json!({"filename": f, "sha256": s}))
-                .collect::<Vec<_>>()),
-        );
-        obj.insert("document".into(), json!(row.document));
-    }
-    Ok(body)
+    Ok(Receipt {
+        result,
+        title: "Ricevuta di presentazione".to_owned(),
+        service: title,
+        attachments: files
+            .into_iter()
+            .map(|(filename, sha256)| ReceiptFile { filename, sha256 })
+            .collect(),
+        document: row.document,
+    })
 }

@@ -1,0 +1,33 @@
+//! The addresses of the API's resources, built in one place: the views' links
+//! ([`crate::instances::Links`]), `Location` headers and the e-mails' links all come from
+//! here, so a route and the links to it cannot drift apart.
+
+use crate::instances::Links;
+
+/// The citizen API's links.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiLinks;
+
+/// The one instance of [`ApiLinks`] handlers pass to the capabilities.
+pub const LINKS: &ApiLinks = &ApiLinks;
+
+impl ApiLinks {
+    /// `POST` creates a draft; the draft's own address, for `Location`.
+    pub fn draft(&self, instance_id: &str) -> String {
+        format!("/api/v1/instances/{instance_id}")
+    }
+}
+
+impl Links for ApiLinks {
+    fn instance(&self, instance_id: &str) -> String {
+        format!("/api/v1/me/instances/{instance_id}")
+    }
+
+    fn receipt(&self, instance_id: &str) -> String {
+        format!("/api/v1/me/instances/{instance_id}/receipt")
+    }
+
+    fn attachment(&self, instance_id: &str, attachment_id: &str) -> String {
+        format!("/api/v1/me/instances/{instance_id}/attachments/{attachment_id}")
+    }
+}
