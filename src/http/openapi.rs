@@ -75,7 +75,7 @@ pub const SESSION: &str = "session";
         outbox,
         outbox_retry,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, OutboxStatus)),
     modifiers(&StandardProblems),
     tags(
         (name = "health", description = "Liveness and readiness"),
