@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Deserialize;
 
@@ -378,182 +379,43 @@ impl Bundle {
         let def = &self.ente.ente;
         let code = EnteCode::parse(&def.code)?.to_string();
 
-        // Ente.
-        let existing: Option<(i64, String, Option<String>, Option<String>)> = enti::table
-            .filter(enti::code.eq(&code))
-            .select((enti::id, enti::name, enti::fiscal_code, enti::ipa_code))
-            .first(conn)
-            .optional()?;
-        let wanted = (
-            def.name.clone(),
-            def.fiscal_code.clone(),
-            def.ipa_code.clone(),
-        );
-        let ente_id = match existing {
-            None => {
-                report.count(Change::Created);
-                diesel::insert_into(enti::table)
-                    .values((
-                        enti::code.eq(&code),
-                        enti::name.eq(&wanted.0),
-                        enti::fiscal_code.eq(&wanted.1),
-                        enti::ipa_code.eq(&wanted.2),
-                        enti::created_at.eq(ts),
-                        enti::updated_at.eq(ts),
-                    ))
-                    .returning(enti::id)
-                    .get_result(conn)?
-            }
-            Some((id, name, fc, ipa)) => {
-                if (name, fc, ipa) != wanted {
-                    report.count(Change::Updated);
-                    diesel::update(enti::table.find(id))
-                        .set((
-                            enti::name.eq(&wanted.0),
-                            enti::fiscal_code.eq(&wanted.1),
-                            enti::ipa_code.eq(&wanted.2),
-                            enti::updated_at.eq(ts),
-                        ))
-                        .execute(conn)?;
-                } else {
-                    report.count(Change::Unchanged);
-                }
-                id
-            }
+        let ente = EnteRow {
+            name: def.name.clone(),
+            fiscal_code: def.fiscal_code.clone(),
+            ipa_code: def.ipa_code.clone(),
         };
+        let ente_id = sync(conn, &mut report, code.as_str(), &ente, ts)?;
 
-        // AOO.
         let mut aoo_ids = BTreeMap::new();
         for a in &self.ente.aoo {
-            let existing: Option<(i64, String)> = aoo::table
-                .filter(aoo::ente_id.eq(ente_id))
-                .filter(aoo::code.eq(&a.code))
-                .select((aoo::id, aoo::name))
-                .first(conn)
-                .optional()?;
-            let id = match existing {
-                None => {
-                    report.count(Change::Created);
-                    diesel::insert_into(aoo::table)
-                        .values((
-                            aoo::ente_id.eq(ente_id),
-                            aoo::code.eq(&a.code),
-                            aoo::name.eq(&a.name),
-                            aoo::created_at.eq(ts),
-                            aoo::updated_at.eq(ts),
-                        ))
-                        .returning(aoo::id)
-                        .get_result(conn)?
-                }
-                Some((id, name)) => {
-                    report.count(if name == a.name {
-                        Change::Unchanged
-                    } else {
-                        diesel::update(aoo::table.find(id))
-                            .set((aoo::name.eq(&a.name), aoo::updated_at.eq(ts)))
-                            .execute(conn)?;
-                        Change::Updated
-                    });
-                    id
-                }
+            let row = AooRow {
+                name: a.name.clone(),
             };
+            let id = sync(conn, &mut report, (ente_id, a.code.as_str()), &row, ts)?;
             aoo_ids.insert(a.code.as_str(), id);
         }
 
-        // Offices.
         let mut office_ids = BTreeMap::new();
         for o in &self.ente.offices {
-            let aoo_id = aoo_ids[o.aoo.as_str()];
-            let existing: Option<(i64, i64, String, Option<String>)> = offices::table
-                .filter(offices::ente_id.eq(ente_id))
-                .filter(offices::code.eq(&o.code))
-                .select((offices::id, offices::aoo_id, offices::name, offices::email))
-                .first(conn)
-                .optional()?;
-            let wanted = (aoo_id, o.name.clone(), o.email.clone());
-            let id = match existing {
-                None => {
-                    report.count(Change::Created);
-                    diesel::insert_into(offices::table)
-                        .values((
-                            offices::ente_id.eq(ente_id),
-                            offices::aoo_id.eq(aoo_id),
-                            offices::code.eq(&o.code),
-                            offices::name.eq(&o.name),
-                            offices::email.eq(&o.email),
-                            offices::created_at.eq(ts),
-                            offices::updated_at.eq(ts),
-                        ))
-                        .returning(offices::id)
-                        .get_result(conn)?
-                }
-                Some((id, a, name, email)) => {
-                    report.count(if (a, name, email) == wanted {
-                        Change::Unchanged
-                    } else {
-                        diesel::update(offices::table.find(id))
-                            .set((
-                                offices::aoo_id.eq(aoo_id),
-                                offices::name.eq(&o.name),
-                                offices::email.eq(&o.email),
-                                offices::updated_at.eq(ts),
-                            ))
-                            .execute(conn)?;
-                        Change::Updated
-                    });
-                    id
-                }
+            let row = OfficeRow {
+                aoo_id: aoo_ids[o.aoo.as_str()],
+                name: o.name.clone(),
+                email: o.email.clone(),
             };
+            let id = sync(conn, &mut report, (ente_id, o.code.as_str()), &row, ts)?;
             office_ids.insert(o.code.as_str(), id);
         }
 
-        // Staff and their roles.
+        // Staff and their roles: a staff member whose roles changed counts as updated.
         for s in &self.ente.staff {
-            let existing: Option<(i64, String, Option<String>, bool)> = staff_users::table
-                .filter(staff_users::ente_id.eq(ente_id))
-                .filter(staff_users::username.eq(&s.username))
-                .select((
-                    staff_users::id,
-                    staff_users::full_name,
-                    staff_users::email,
-                    staff_users::active,
-                ))
-                .first(conn)
-                .optional()?;
-            let wanted = (s.full_name.clone(), s.email.clone(), s.active);
-            let (id, mut change) = match existing {
-                None => (
-                    diesel::insert_into(staff_users::table)
-                        .values((
-                            staff_users::ente_id.eq(ente_id),
-                            staff_users::username.eq(&s.username),
-                            staff_users::full_name.eq(&s.full_name),
-                            staff_users::email.eq(&s.email),
-                            staff_users::active.eq(s.active),
-                            staff_users::created_at.eq(ts),
-                            staff_users::updated_at.eq(ts),
-                        ))
-                        .returning(staff_users::id)
-                        .get_result(conn)?,
-                    Change::Created,
-                ),
-                Some((id, name, email, active)) => {
-                    if (name, email, active) == wanted {
-                        (id, Change::Unchanged)
-                    } else {
-                        diesel::update(staff_users::table.find(id))
-                            .set((
-                                staff_users::full_name.eq(&s.full_name),
-                                staff_users::email.eq(&s.email),
-                                staff_users::active.eq(s.active),
-                                staff_users::updated_at.eq(ts),
-                            ))
-                            .execute(conn)?;
-                        (id, Change::Updated)
-                    }
-                }
+            let row = StaffRow {
+                full_name: s.full_name.clone(),
+                email: s.email.clone(),
+                active: s.active,
             };
-            let wanted_roles: BTreeSet<(String, Option<i64>, Option<i64>)> = s
+            let key = (ente_id, s.username.as_str());
+            let (id, mut change) = row_in_step(conn, key, &row, ts)?;
+            let roles: BTreeSet<RoleRow> = s
                 .roles
                 .iter()
                 .map(|r| {
@@ -564,164 +426,81 @@ impl Bundle {
                     )
                 })
                 .collect();
-            let current_roles: BTreeSet<(String, Option<i64>, Option<i64>)> = staff_roles::table
-                .filter(staff_roles::staff_user_id.eq(id))
-                .select((
-                    staff_roles::role,
-                    staff_roles::office_id,
-                    staff_roles::aoo_id,
-                ))
-                .load::<(String, Option<i64>, Option<i64>)>(conn)?
-                .into_iter()
-                .collect();
-            if wanted_roles != current_roles {
-                diesel::delete(staff_roles::table.filter(staff_roles::staff_user_id.eq(id)))
-                    .execute(conn)?;
-                for (role, office_id, aoo_id) in &wanted_roles {
-                    diesel::insert_into(staff_roles::table)
-                        .values((
-                            staff_roles::ente_id.eq(ente_id),
-                            staff_roles::staff_user_id.eq(id),
-                            staff_roles::role.eq(role),
-                            staff_roles::office_id.eq(office_id),
-                            staff_roles::aoo_id.eq(aoo_id),
-                            staff_roles::created_at.eq(ts),
-                        ))
-                        .execute(conn)?;
-                }
-                if change == Change::Unchanged {
-                    change = Change::Updated;
-                }
+            if roles_in_step(conn, ente_id, id, &roles, ts)? && change == Change::Unchanged {
+                change = Change::Updated;
             }
             report.count(change);
         }
 
-        // Categories.
         let mut category_ids = BTreeMap::new();
         for (position, c) in self.ente.categories.iter().enumerate() {
-            let position = i32::try_from(position)?;
-            let existing: Option<(i64, String, String, i32)> = service_categories::table
-                .filter(service_categories::ente_id.eq(ente_id))
-                .filter(service_categories::slug.eq(&c.slug))
-                .select((
-                    service_categories::id,
-                    service_categories::name,
-                    service_categories::description,
-                    service_categories::position,
-                ))
-                .first(conn)
-                .optional()?;
-            let wanted = (c.name.clone(), c.description.clone(), position);
-            let id = match existing {
-                None => {
-                    report.count(Change::Created);
-                    diesel::insert_into(service_categories::table)
-                        .values((
-                            service_categories::ente_id.eq(ente_id),
-                            service_categories::slug.eq(&c.slug),
-                            service_categories::name.eq(&c.name),
-                            service_categories::description.eq(&c.description),
-                            service_categories::position.eq(position),
-                            service_categories::created_at.eq(ts),
-                            service_categories::updated_at.eq(ts),
-                        ))
-                        .returning(service_categories::id)
-                        .get_result(conn)?
-                }
-                Some((id, name, description, pos)) => {
-                    report.count(if (name, description, pos) == wanted {
-                        Change::Unchanged
-                    } else {
-                        diesel::update(service_categories::table.find(id))
-                            .set((
-                                service_categories::name.eq(&c.name),
-                                service_categories::description.eq(&c.description),
-                                service_categories::position.eq(position),
-                                service_categories::updated_at.eq(ts),
-                            ))
-                            .execute(conn)?;
-                        Change::Updated
-                    });
-                    id
-                }
+            let row = CategoryRow {
+                name: c.name.clone(),
+                description: c.description.clone(),
+                position: i32::try_from(position)?,
             };
+            let id = sync(conn, &mut report, (ente_id, c.slug.as_str()), &row, ts)?;
             category_ids.insert(c.slug.as_str(), id);
         }
 
-        // Services.
+        // Services, each with its form.
         for (s, form) in self.services.iter().zip(&self.forms) {
-            let routing = Routing {
-                default_office_id: Some(
-                    office_ids[s.routing.default_office.as_deref().unwrap_or(&s.office)],
-                ),
-                rules: s
-                    .routing
-                    .rules
-                    .iter()
-                    .map(|r| Rule {
-                        when: r.when.clone(),
-                        values: r
-                            .one_of
-                            .clone()
-                            .unwrap_or_else(|| r.equals.iter().cloned().collect()),
-                        office_id: office_ids[r.office.as_str()],
-                        office_code: r.office.clone(),
-                    })
-                    .collect(),
-            };
-            let row = ServiceRow {
-                routing: serde_json::to_string(&routing)?,
-                category_id: category_ids[s.category.as_str()],
-                office_id: office_ids[s.office.as_str()],
-                title: s.title.clone(),
-                summary: s.summary.clone(),
-                description: s.description.clone(),
-                who_can_apply: s.who_can_apply.clone(),
-                requirements: serde_json::to_string(&s.requirements)?,
-                legal_term_days: s.legal_term_days,
-                min_auth_level: s.min_auth_level,
-                needs_appointment: s.needs_appointment,
-                needs_payment: s.needs_payment,
-                published: s.published,
-            };
-            let existing: Option<(i64, ServiceRow)> = services::table
-                .filter(services::ente_id.eq(ente_id))
-                .filter(services::slug.eq(&s.slug))
-                .select((services::id, ServiceRow::as_select()))
-                .first(conn)
-                .optional()?;
-            let service_id = match existing {
-                None => {
-                    report.count(Change::Created);
-                    diesel::insert_into(services::table)
-                        .values((
-                            services::ente_id.eq(ente_id),
-                            services::slug.eq(&s.slug),
-                            &row,
-                            services::created_at.eq(ts),
-                            services::updated_at.eq(ts),
-                        ))
-                        .returning(services::id)
-                        .get_result(conn)?
-                }
-                Some((id, current)) => {
-                    report.count(if current == row {
-                        Change::Unchanged
-                    } else {
-                        diesel::update(services::table.find(id))
-                            .set((&row, services::updated_at.eq(ts)))
-                            .execute(conn)?;
-                        Change::Updated
-                    });
-                    id
-                }
-            };
+            let row = s.row(&office_ids, &category_ids)?;
+            let service_id = sync(conn, &mut report, (ente_id, s.slug.as_str()), &row, ts)?;
             if let Some(form) = form {
                 report.count(load_form(conn, ente_id, service_id, form, ts)?);
             }
         }
         tracing::info!(ente = %code, %report, "bundle loaded");
         Ok(report)
+    }
+}
+
+impl ServiceDef {
+    /// The service's row, its offices and category resolved to the ids just written.
+    fn row(
+        &self,
+        office_ids: &BTreeMap<&str, i64>,
+        category_ids: &BTreeMap<&str, i64>,
+    ) -> anyhow::Result<ServiceRow> {
+        let routing = Routing {
+            default_office_id: Some(
+                office_ids[self
+                    .routing
+                    .default_office
+                    .as_deref()
+                    .unwrap_or(&self.office)],
+            ),
+            rules: self
+                .routing
+                .rules
+                .iter()
+                .map(|r| Rule {
+                    when: r.when.clone(),
+                    values: r
+                        .one_of
+                        .clone()
+                        .unwrap_or_else(|| r.equals.iter().cloned().collect()),
+                    office_id: office_ids[r.office.as_str()],
+                    office_code: r.office.clone(),
+                })
+                .collect(),
+        };
+        Ok(ServiceRow {
+            routing: serde_json::to_string(&routing)?,
+            category_id: category_ids[self.category.as_str()],
+            office_id: office_ids[self.office.as_str()],
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            description: self.description.clone(),
+            who_can_apply: self.who_can_apply.clone(),
+            requirements: serde_json::to_string(&self.requirements)?,
+            legal_term_days: self.legal_term_days,
+            min_auth_level: self.min_auth_level,
+            needs_appointment: self.needs_appointment,
+            needs_payment: self.needs_payment,
+            published: self.published,
+        })
     }
 }
 
@@ -732,10 +511,10 @@ fn load_form(
     ente_id: i64,
     service_id: i64,
     form: &FormDefinition,
-    ts: chrono::NaiveDateTime,
+    ts: NaiveDateTime,
 ) -> anyhow::Result<Change> {
     let text = serde_json_canonicalizer::to_string(form)?;
-    let digest = crate::db::sha256_hex(text.as_bytes());
+    let digest = crate::text::sha256_hex(text.as_bytes());
     let latest: Option<(i32, String)> = form_definitions::table
         .filter(form_definitions::service_id.eq(service_id))
         .order(form_definitions::version.desc())
@@ -764,6 +543,172 @@ fn load_form(
     })
 }
 
+// --- Keeping a table in step with the files ---------------------------------------------
+
+/// The columns a bundle decides for one row of a table, and how to find, insert and update
+/// that row by its natural key. Rows the files do not mention are never touched.
+trait SyncedRow: PartialEq + Sized {
+    /// The natural key: the ente's code for `enti`; (ente id, code, username or slug) for the
+    /// tables below an ente.
+    type Key<'k>: Copy;
+    /// The row's id and its current columns, if it exists.
+    fn find(conn: &mut DbConn, key: Self::Key<'_>) -> QueryResult<Option<(i64, Self)>>;
+    /// Inserts the row (key, columns, `created_at` and `updated_at`), returning its id.
+    fn insert(&self, conn: &mut DbConn, key: Self::Key<'_>, ts: NaiveDateTime) -> QueryResult<i64>;
+    /// Writes the columns and `updated_at`.
+    fn update(&self, conn: &mut DbConn, id: i64, ts: NaiveDateTime) -> QueryResult<usize>;
+}
+
+/// The diff-and-upsert every table of a bundle goes through: the row missing is inserted,
+/// the row with other columns is updated, the row already as wanted is left as it is.
+fn row_in_step<R: SyncedRow>(
+    conn: &mut DbConn,
+    key: R::Key<'_>,
+    wanted: &R,
+    ts: NaiveDateTime,
+) -> QueryResult<(i64, Change)> {
+    Ok(match R::find(conn, key)? {
+        None => (wanted.insert(conn, key, ts)?, Change::Created),
+        Some((id, current)) if current == *wanted => (id, Change::Unchanged),
+        Some((id, _)) => {
+            wanted.update(conn, id, ts)?;
+            (id, Change::Updated)
+        }
+    })
+}
+
+/// [`row_in_step`], counted in `report`; returns the row's id.
+fn sync<R: SyncedRow>(
+    conn: &mut DbConn,
+    report: &mut LoadReport,
+    key: R::Key<'_>,
+    wanted: &R,
+    ts: NaiveDateTime,
+) -> QueryResult<i64> {
+    let (id, change) = row_in_step(conn, key, wanted, ts)?;
+    report.count(change);
+    Ok(id)
+}
+
+/// `SyncedRow` for a table below the ente: found by `ente_id` and the `$key` column.
+macro_rules! synced_below_ente {
+    ($row:ty, $table:ident, $key:ident) => {
+        impl SyncedRow for $row {
+            type Key<'k> = (i64, &'k str);
+
+            fn find(
+                conn: &mut DbConn,
+                (ente_id, key): Self::Key<'_>,
+            ) -> QueryResult<Option<(i64, Self)>> {
+                $table::table
+                    .filter($table::ente_id.eq(ente_id))
+                    .filter($table::$key.eq(key))
+                    .select(($table::id, <$row>::as_select()))
+                    .first(conn)
+                    .optional()
+            }
+
+            fn insert(
+                &self,
+                conn: &mut DbConn,
+                (ente_id, key): Self::Key<'_>,
+                ts: NaiveDateTime,
+            ) -> QueryResult<i64> {
+                diesel::insert_into($table::table)
+                    .values((
+                        $table::ente_id.eq(ente_id),
+                        $table::$key.eq(key),
+                        self,
+                        $table::created_at.eq(ts),
+                        $table::updated_at.eq(ts),
+                    ))
+                    .returning($table::id)
+                    .get_result(conn)
+            }
+
+            fn update(&self, conn: &mut DbConn, id: i64, ts: NaiveDateTime) -> QueryResult<usize> {
+                diesel::update($table::table.find(id))
+                    .set((self, $table::updated_at.eq(ts)))
+                    .execute(conn)
+            }
+        }
+    };
+}
+
+/// The ente columns a bundle decides. `None` is written as NULL (a value removed from the
+/// file is removed from the row), as are the other rows' optional columns.
+#[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = enti, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct EnteRow {
+    name: String,
+    fiscal_code: Option<String>,
+    ipa_code: Option<String>,
+}
+
+impl SyncedRow for EnteRow {
+    type Key<'k> = &'k str;
+
+    fn find(conn: &mut DbConn, code: &str) -> QueryResult<Option<(i64, Self)>> {
+        enti::table
+            .filter(enti::code.eq(code))
+            .select((enti::id, EnteRow::as_select()))
+            .first(conn)
+            .optional()
+    }
+
+    fn insert(&self, conn: &mut DbConn, code: &str, ts: NaiveDateTime) -> QueryResult<i64> {
+        diesel::insert_into(enti::table)
+            .values((
+                enti::code.eq(code),
+                self,
+                enti::created_at.eq(ts),
+                enti::updated_at.eq(ts),
+            ))
+            .returning(enti::id)
+            .get_result(conn)
+    }
+
+    fn update(&self, conn: &mut DbConn, id: i64, ts: NaiveDateTime) -> QueryResult<usize> {
+        diesel::update(enti::table.find(id))
+            .set((self, enti::updated_at.eq(ts)))
+            .execute(conn)
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = aoo)]
+struct AooRow {
+    name: String,
+}
+synced_below_ente!(AooRow, aoo, code);
+
+#[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = offices, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct OfficeRow {
+    aoo_id: i64,
+    name: String,
+    email: Option<String>,
+}
+synced_below_ente!(OfficeRow, offices, code);
+
+#[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = staff_users, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct StaffRow {
+    full_name: String,
+    email: Option<String>,
+    active: bool,
+}
+synced_below_ente!(StaffRow, staff_users, username);
+
+#[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = service_categories)]
+struct CategoryRow {
+    name: String,
+    description: String,
+    position: i32,
+}
+synced_below_ente!(CategoryRow, service_categories, slug);
+
 /// The service columns a bundle decides.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = services)]
@@ -781,4 +726,47 @@ struct ServiceRow {
     needs_payment: bool,
     published: bool,
     routing: String,
+}
+synced_below_ente!(ServiceRow, services, slug);
+
+/// A staff role: (role, office id, AOO id).
+type RoleRow = (String, Option<i64>, Option<i64>);
+
+/// A staff member's roles are a set: when it differs from the file's, the member's roles are
+/// deleted and the file's inserted. Returns whether anything changed.
+fn roles_in_step(
+    conn: &mut DbConn,
+    ente_id: i64,
+    staff_user_id: i64,
+    wanted: &BTreeSet<RoleRow>,
+    ts: NaiveDateTime,
+) -> QueryResult<bool> {
+    let current: BTreeSet<RoleRow> = staff_roles::table
+        .filter(staff_roles::staff_user_id.eq(staff_user_id))
+        .select((
+            staff_roles::role,
+            staff_roles::office_id,
+            staff_roles::aoo_id,
+        ))
+        .load::<RoleRow>(conn)?
+        .into_iter()
+        .collect();
+    if *wanted == current {
+        return Ok(false);
+    }
+    diesel::delete(staff_roles::table.filter(staff_roles::staff_user_id.eq(staff_user_id)))
+        .execute(conn)?;
+    for (role, office_id, aoo_id) in wanted {
+        diesel::insert_into(staff_roles::table)
+            .values((
+                staff_roles::ente_id.eq(ente_id),
+                staff_roles::staff_user_id.eq(staff_user_id),
+                staff_roles::role.eq(role),
+                staff_roles::office_id.eq(office_id),
+                staff_roles::aoo_id.eq(aoo_id),
+                staff_roles::created_at.eq(ts),
+            ))
+            .execute(conn)?;
+    }
+    Ok(true)
 }

@@ -15,7 +15,7 @@ pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::getrandom(&mut buf)
         .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
-    Ok(crate::db::hex(&buf))
+    Ok(crate::text::hex(&buf))
 }
 
 /// SPID/CIE level of assurance (1 = password, 2 = two factors, 3 = hardware token/CIE card).

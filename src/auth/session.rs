@@ -86,7 +86,7 @@ impl std::fmt::Debug for SessionManager {
 
 /// The database key of a session: the SHA-256 of its token.
 pub fn hash_token(token: &str) -> String {
-    crate::db::sha256_hex(token.as_bytes())
+    crate::text::sha256_hex(token.as_bytes())
 }
 
 impl SessionManager {

@@ -7,7 +7,6 @@
 
 pub mod schema;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -15,7 +14,7 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::config::{DatabaseSettings, Secret};
+use crate::config::{DatabaseSettings, DbLocation};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -32,50 +31,6 @@ pub enum DbConn {
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// A parsed database location: the scheme decides the backend, never a guess.
-#[derive(Clone)]
-pub enum DbLocation {
-    Sqlite(PathBuf),
-    Postgres(Secret),
-}
-
-impl DbLocation {
-    /// Accepts `sqlite://relative/or/absolute/path.db` (also `sqlite:path`) and
-    /// `postgres://…` / `postgresql://…`.
-    pub fn parse(url: &str) -> Result<Self, String> {
-        let url = url.trim();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(Secret::new(url.to_owned())));
-        }
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.strip_prefix("//").unwrap_or(rest);
-            if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
-                return Err(
-                    "SQLite needs a file path, for example sqlite://data/sportello.db".into(),
-                );
-            }
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        Err("the URL must start with sqlite:// or postgres://".into())
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
-        }
-    }
-}
-
-impl std::fmt::Debug for DbLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Sqlite(p) => write!(f, "sqlite://{}", p.display()),
-            Self::Postgres(_) => f.write_str("postgres://[redacted]"),
-        }
-    }
 }
 
 /// Opens connections of the configured backend and prepares each one (SQLite pragmas).
@@ -165,7 +120,10 @@ impl Db {
                     .with_context(|| format!("cannot create directory {}", dir.display()))?;
             }
         }
-        let backend = location.backend();
+        let backend = match &location {
+            DbLocation::Sqlite(_) => Backend::Sqlite,
+            DbLocation::Postgres(_) => Backend::Postgres,
+        };
         let manager = Manager {
             location,
             busy_timeout_ms: settings.sqlite_busy_timeout_ms,
@@ -287,23 +245,6 @@ where
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{SubsecRound, Utc};
     Utc::now().naive_utc().trunc_subsecs(6)
-}
-
-/// Lowercase hex SHA-256, the digest format used everywhere (documents, attachments, tokens).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// A message claimed from the outbox by one worker.

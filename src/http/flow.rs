@@ -14,7 +14,7 @@ use crate::http::problem::ProblemType;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
 use actix_web::HttpRequest;
 
-use crate::db::sha256_hex;
+use crate::text::sha256_hex;
 
 pub struct FlowCookie {
     name: &'static str,

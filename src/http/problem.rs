@@ -14,6 +14,7 @@ use serde::Serialize;
 
 pub use crate::domain::FieldError;
 use crate::instances::InstanceError;
+use crate::text::escape_html;
 
 /// Every problem `type` the service answers with: `urn:sportello:problem:<slug>`. The table
 /// in docs/api.md lists them all (a test keeps the two in step).
@@ -416,21 +417,6 @@ impl Problem {
         page.push_str("<p><a href=\"/\">Torna alla pagina iniziale</a></p></main></body></html>\n");
         page
     }
-}
-
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl ApiError {

@@ -4,10 +4,11 @@
 use super::view::AttachmentInfo;
 use super::{iso, load_own, record_event, CitizenCtx, Event, InstanceError, Links};
 use crate::db::schema::{attachments as att, instances as inst};
-use crate::db::{now, sha256_hex, write_tx, DbConn};
+use crate::db::{now, write_tx, DbConn};
 use crate::domain::Transition;
 use crate::storage::sniff::{sniff, Detected, FileKind};
 use crate::storage::BlobStore;
+use crate::text::sha256_hex;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 

@@ -31,11 +31,12 @@ use crate::citizens;
 use crate::db::schema::{
     attachments as att, citizens as citizens_t, enti, instances as inst, offices, services,
 };
-use crate::db::{now, sha256_hex, write_tx, DbConn};
+use crate::db::{now, write_tx, DbConn};
 use crate::domain::calendar;
 use crate::domain::{InstanceStatus, Transition};
 use crate::notify::{enqueue_emails, EmailPayload};
 use crate::protocol::{self, NewRegistration};
+use crate::text::sha256_hex;
 
 /// The answer to a submission, the same every time it is asked for.
 #[derive(Debug, Clone)]

@@ -34,7 +34,7 @@ async fn an_accepted_file_is_stored_with_its_digest_and_downloads_unchanged() {
     assert_eq!(a["kind"], "pdf");
     assert_eq!(a["mime"], "application/pdf");
     assert_eq!(a["size_bytes"], 5000);
-    assert_eq!(a["sha256"], sportello::db::sha256_hex(&bytes));
+    assert_eq!(a["sha256"], sportello::text::sha256_hex(&bytes));
     assert_eq!(a["description"], "Contratto");
 
     let res = app.get(a["download_url"].as_str().unwrap()).await;

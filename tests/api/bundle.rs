@@ -108,6 +108,103 @@ async fn a_bundle_that_fails_half_way_leaves_nothing() {
     }
 }
 
+#[tokio::test]
+async fn every_table_follows_its_file_and_a_removed_value_becomes_null() {
+    // One change in each table a bundle keeps in step, including optional values taken out
+    // of the file: each changed row is updated in place, the rest are left as they are.
+    let app = spawn_app().await;
+    let dir = tempdir();
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let edit = |file: &str, pairs: &[(&str, &str)]| {
+        let path = dir.join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in pairs {
+            assert!(text.contains(from), "{file}: {from}");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(&path, text).unwrap();
+    };
+    edit(
+        "ente.toml",
+        &[
+            ("name = \"Comune di Esempio\"\n", "name = \"Comune di Prova\"\n"),
+            ("fiscal_code = \"00000000000\"\n", ""),
+            ("Area organizzativa omogenea unica", "AOO unica"),
+            ("email = \"tributi@comune.esempio.example\"\n", ""),
+            ("email = \"giuseppe.verdi@comune.esempio.example\"\n", ""),
+            (
+                "full_name = \"Anna Neri\"\nemail = \"anna.neri@comune.esempio.example\"\nroles = [{ role = \"operator\", office = \"urp\" }]",
+                "full_name = \"Anna Neri Rossi\"\nemail = \"anna.neri@comune.esempio.example\"\nroles = [{ role = \"operator\", office = \"tributi\" }]",
+            ),
+            ("full_name = \"Luca Russo\"\n", "full_name = \"Luca Russo\"\nactive = false\n"),
+            (
+                "Residenza, cambi di indirizzo",
+                "Residenza e cambi di indirizzo",
+            ),
+        ],
+    );
+    edit(
+        "services/tari-inizio-occupazione.toml",
+        &[("legal_term_days = 30", "legal_term_days = 60")],
+    );
+    let report = app.load_bundle(&dir);
+    // ente, AOO, one office, three staff (e-mail gone; name and roles; deactivated), one
+    // category, one service; of 23 rows with their forms.
+    assert_eq!(
+        report,
+        LoadReport {
+            created: 0,
+            updated: 8,
+            unchanged: 15
+        }
+    );
+    for (rows, n) in [
+        (
+            "enti WHERE name = 'Comune di Prova' AND fiscal_code IS NULL",
+            1,
+        ),
+        ("enti WHERE ipa_code = 'c_x000'", 1),
+        ("aoo WHERE name = 'Comune di Esempio – AOO unica'", 1),
+        ("offices WHERE email IS NULL", 1),
+        ("offices WHERE code = 'tributi' AND email IS NULL", 1),
+        ("staff_users WHERE email IS NULL", 1),
+        (
+            "staff_users WHERE username = 'operatore.tributi' AND email IS NULL",
+            1,
+        ),
+        ("staff_users WHERE NOT active", 1),
+        (
+            "staff_users WHERE username = 'protocollista' AND NOT active",
+            1,
+        ),
+        ("staff_users WHERE full_name = 'Anna Neri Rossi'", 1),
+        ("staff_roles", 5),
+        (
+            "staff_roles r JOIN staff_users s ON s.id = r.staff_user_id \
+             JOIN offices o ON o.id = r.office_id \
+             WHERE s.username = 'operatore.urp' AND o.code = 'tributi'",
+            1,
+        ),
+        (
+            "service_categories WHERE description LIKE 'Residenza e cambi%'",
+            1,
+        ),
+        ("services WHERE legal_term_days = 60", 1),
+        ("form_definitions", 4),
+    ] {
+        assert_eq!(app.count(rows), n, "{rows}");
+    }
+    let again = app.load_bundle(&dir);
+    assert_eq!(
+        again,
+        LoadReport {
+            created: 0,
+            updated: 0,
+            unchanged: 23
+        }
+    );
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("sportello-bundle-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();

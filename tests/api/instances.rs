@@ -210,14 +210,14 @@ async fn submission_freezes_registers_routes_and_queues_in_one_go() {
         .await
         .unwrap();
     let document = receipt["document"].as_str().unwrap();
-    assert_eq!(sportello::db::sha256_hex(document.as_bytes()), digest);
+    assert_eq!(sportello::text::sha256_hex(document.as_bytes()), digest);
     let doc: Value = serde_json::from_str(document).unwrap();
     assert_eq!(doc["applicant"]["codice_fiscale"], CITIZEN_CF);
     assert_eq!(doc["service"]["slug"], "cambio-di-residenza");
     assert_eq!(doc["form_version"], 1);
     assert_eq!(
         doc["attachments"][0]["sha256"],
-        sportello::db::sha256_hex(&pdf)
+        sportello::text::sha256_hex(&pdf)
     );
     assert_eq!(doc["data"], form_fixture("cambio-di-residenza", "valid"));
     // Canonical (RFC 8785): re-canonicalising gives the same bytes.

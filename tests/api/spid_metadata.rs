@@ -238,7 +238,7 @@ fn spid_settings_are_checked() {
     let (other_key, _) = keys();
     let mut bad = s.clone();
     bad.spid.key_file = Some(other_key);
-    let e = bad.spid.build_metadata("https://x.example").unwrap_err();
+    let e = sportello::auth::spid::metadata::build(&bad.spid, "https://x.example").unwrap_err();
     assert_eq!(e.key, "spid.key_file");
     assert!(e.message.contains("does not belong"), "{e}");
 }

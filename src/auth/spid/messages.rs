@@ -5,8 +5,10 @@
 
 use chrono::NaiveDateTime;
 
-use super::xml::{escape, format_instant, NS_SAML, NS_SAMLP};
+use super::xml::{format_instant, NS_SAML, NS_SAMLP};
 use crate::auth::AuthLevel;
+// The HTML escaper is valid for XML attribute values and element content.
+use crate::text::escape_html as escape;
 
 const NAMEID_ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
 pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";

@@ -22,6 +22,8 @@ use samael::key_info::{KeyInfo, X509Data};
 use samael::signature::{DigestAlgorithm, Signature, SignatureAlgorithm};
 use samael::traits::ToXml;
 
+use crate::config::{ConfigError, SpidSettings};
+
 const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 /// Namespace of the SPID metadata extensions (Avviso SPID n. 29 v3).
@@ -51,6 +53,61 @@ pub struct SpConfig {
     pub contact_email: String,
     /// No spaces; should start with `+39`.
     pub contact_phone: Option<String>,
+}
+
+impl SpConfig {
+    /// The metadata's content from `spid.*`; `public_url` is the service's public address.
+    /// Refused, naming the key, exactly as `Settings::validate` refuses it.
+    pub fn from_settings(s: &SpidSettings, public_url: &str) -> Result<Self, ConfigError> {
+        s.check_metadata(public_url)?;
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let organization_name = text(&s.organization_name);
+        Ok(Self {
+            entity_id: s.entity_id_or(public_url),
+            base_url: public_url.to_owned(),
+            service_name: s
+                .service_name
+                .clone()
+                .unwrap_or_else(|| "Sportello online del cittadino".to_owned()),
+            organization_display_name: s
+                .organization_display_name
+                .clone()
+                .unwrap_or_else(|| organization_name.clone()),
+            organization_name,
+            organization_url: text(&s.organization_url),
+            ipa_code: text(&s.ipa_code),
+            contact_email: text(&s.contact_email),
+            contact_phone: s.contact_phone.clone(),
+        })
+    }
+}
+
+/// The SP's private key and certificate (PEM), read from `spid.key_file` and
+/// `spid.cert_file`.
+pub fn read_key_and_cert(s: &SpidSettings) -> Result<(Vec<u8>, Vec<u8>), ConfigError> {
+    let read = |key: &str, p: &Option<std::path::PathBuf>| -> Result<Vec<u8>, ConfigError> {
+        let p = p
+            .as_ref()
+            .ok_or_else(|| ConfigError::new(key, "is required when spid.enabled = true"))?;
+        std::fs::read(p)
+            .map_err(|e| ConfigError::new(key, format!("cannot read {}: {e}", p.display())))
+    };
+    Ok((
+        read("spid.key_file", &s.key_file)?,
+        read("spid.cert_file", &s.cert_file)?,
+    ))
+}
+
+/// Reads key and certificate and signs the metadata.
+pub fn build(s: &SpidSettings, public_url: &str) -> Result<String, ConfigError> {
+    let cfg = SpConfig::from_settings(s, public_url)?;
+    let (key, cert) = read_key_and_cert(s)?;
+    sign(&cfg, &key, &cert)
+}
+
+/// Signs the SP metadata ([`sp_metadata`]); a problem is reported against `spid.key_file`.
+pub fn sign(cfg: &SpConfig, key: &[u8], cert: &[u8]) -> Result<String, ConfigError> {
+    sp_metadata(cfg, key, cert).map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))
 }
 
 /// Builds and signs the metadata with the SP's key (PEM) and certificate (PEM).
@@ -206,7 +263,7 @@ fn unsigned_metadata(cfg: &SpConfig, id: &str, cert_der: &[u8]) -> Result<String
 
 /// Escapes text content and attribute values.
 fn esc(s: &str) -> String {
-    crate::http::problem::escape_html(s)
+    crate::text::escape_html(s)
 }
 
 #[cfg(test)]

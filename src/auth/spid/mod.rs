@@ -50,7 +50,7 @@ impl ServiceProvider {
     /// Reads key, certificate and IdP metadata and signs the SP metadata; every problem is
     /// reported against the configuration key that causes it.
     pub fn from_settings(s: &SpidSettings, public_url: &str) -> Result<Self, ConfigError> {
-        let cfg = s.sp_config(public_url)?;
+        let cfg = metadata::SpConfig::from_settings(s, public_url)?;
         let dir = s.idp_metadata_dir.clone().unwrap_or_default();
         let idps = IdpRegistry::load_dir(&dir)
             .map_err(|e| ConfigError::new("spid.idp_metadata_dir", format!("{e:#}")))?;
@@ -60,8 +60,8 @@ impl ServiceProvider {
                 format!("no identity provider metadata in {}", dir.display()),
             ));
         }
-        let (key_pem, cert_pem) = s.read_key_and_cert()?;
-        let metadata = crate::config::sign_metadata(&cfg, &key_pem, &cert_pem)?;
+        let (key_pem, cert_pem) = metadata::read_key_and_cert(s)?;
+        let metadata = metadata::sign(&cfg, &key_pem, &cert_pem)?;
         let key = PKey::private_key_from_pem(&key_pem)
             .context("not a PEM private key")
             .map_err(|e| ConfigError::new("spid.key_file", format!("{e:#}")))?;

@@ -239,9 +239,6 @@ pub fn format_instant(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Escapes text for an attribute value or element content (the HTML escaper is valid XML).
-pub use crate::http::problem::escape_html as escape;
-
 /// A fresh SAML message ID (an xsd:ID must not start with a digit): `_` and 32 hex digits.
 pub fn new_id() -> anyhow::Result<String> {
     Ok(format!("_{}", crate::auth::random_hex(16)?))
