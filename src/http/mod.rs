@@ -14,6 +14,7 @@ pub mod problem;
 pub mod routes;
 pub mod slow_body;
 pub mod spid;
+pub mod staff_sso;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, HttpRequest};
@@ -95,8 +96,8 @@ pub fn configure(
     .service(resource("/cie/login").route(web::get().to(cie::login)))
     .service(resource("/cie/callback").route(web::get().to(cie::callback)))
     .service(resource("/cie/logout").route(web::post().to(cie::logout)))
-    .service(resource("/auth/staff/login").route(web::get().to(cie::staff_login)))
-    .service(resource("/auth/staff/callback").route(web::get().to(cie::staff_callback)))
+    .service(resource("/auth/staff/login").route(web::get().to(staff_sso::staff_login)))
+    .service(resource("/auth/staff/callback").route(web::get().to(staff_sso::staff_callback)))
     .service(resource("/spid/acs").route(web::post().to(spid::acs)))
     .service(resource("/spid/logout").route(web::post().to(spid::logout)))
     .service(
