@@ -8,6 +8,7 @@ pub mod oidc;
 pub mod session;
 pub mod spid;
 pub mod staff_sso;
+pub mod view;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,20 @@ pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i32", into = "i32")]
 pub struct AuthLevel(u8);
+
+/// In the API: an integer from 1 to 3.
+impl utoipa::PartialSchema for AuthLevel {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(3))
+            .description(Some("SPID/CIE level of assurance (1–3)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AuthLevel {}
 
 impl AuthLevel {
     pub const L1: AuthLevel = AuthLevel(1);
@@ -53,7 +68,7 @@ impl From<AuthLevel> for i32 {
 }
 
 /// How a session was opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMethod {
     Dev,

@@ -10,20 +10,20 @@ use serde::Serialize;
 use crate::db::schema::{offices, service_categories, services};
 use crate::db::DbConn;
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CategoryRef {
     pub slug: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct OfficeRef {
     pub code: String,
     pub name: String,
 }
 
 /// A published service as citizens see it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ServiceCard {
     pub slug: String,
     pub title: String,
@@ -41,11 +41,32 @@ pub struct ServiceCard {
     pub needs_payment: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Queryable, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Queryable, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Category {
     pub slug: String,
     pub name: String,
     pub description: String,
+}
+
+/// The ente whose catalog it is.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct EnteRef {
+    /// The ente's code (ISTAT or IPA), lowercase.
+    pub code: String,
+    pub name: String,
+}
+
+/// An ente's published services.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Catalog {
+    pub ente: EnteRef,
+    pub services: Vec<ServiceCard>,
+}
+
+/// An ente's service categories.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Categories {
+    pub categories: Vec<Category>,
 }
 
 type CardRow = (

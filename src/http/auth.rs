@@ -3,12 +3,11 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::login::{self, Login, Person, Provider};
-use crate::auth::session::{SessionManager, Subject};
+use crate::auth::session::SessionManager;
 use crate::auth::AuthLevel;
-use crate::citizens::{self, CitizenIdentity};
+use crate::citizens::CitizenIdentity;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::domain::FieldError;
@@ -16,7 +15,9 @@ use crate::http::extract::{AppState, Authenticated, CurrentEnte, MaybeSession};
 use crate::http::problem::ApiError;
 use crate::org;
 
-#[derive(Debug, Deserialize)]
+/// Who to log in as: a citizen by `codice_fiscale` (with optional names, e-mail and
+/// `level`), or a staff member by `staff_username`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DevLoginRequest {
     pub codice_fiscale: Option<String>,
@@ -140,41 +141,8 @@ pub async fn dev_login(
 fn describe_session(
     conn: &mut crate::db::DbConn,
     session: &crate::auth::session::Session,
-) -> Result<serde_json::Value, ApiError> {
-    let common = json!({
-        "auth_method": session.method,
-        "auth_level": session.level,
-        "idp": session.idp,
-        "logged_in_at": session.created_at.and_utc().to_rfc3339(),
-        "expires_at": session.expires_at.and_utc().to_rfc3339(),
-    });
-    let mut out = match session.subject {
-        Subject::Citizen(id) => {
-            let c = citizens::find(conn, session.ente_id, id)?.ok_or(ApiError::Unauthorized)?;
-            json!({
-                "kind": "citizen",
-                "codice_fiscale": c.codice_fiscale,
-                "given_name": c.given_name,
-                "family_name": c.family_name,
-                "email": c.email,
-            })
-        }
-        Subject::Staff(id) => {
-            let u = org::find_staff(conn, session.ente_id, id)?.ok_or(ApiError::Unauthorized)?;
-            let roles = org::staff_grants(conn, u.id)?;
-            json!({
-                "kind": "staff",
-                "username": u.username,
-                "full_name": u.full_name,
-                "email": u.email,
-                "roles": roles,
-            })
-        }
-    };
-    if let (Some(out), Some(common)) = (out.as_object_mut(), common.as_object()) {
-        out.extend(common.clone());
-    }
-    Ok(out)
+) -> Result<crate::auth::view::SessionView, ApiError> {
+    crate::auth::view::describe(conn, session)?.ok_or(ApiError::Unauthorized)
 }
 
 /// `GET /api/v1/me` — who is logged in.
@@ -226,7 +194,16 @@ pub async fn spid_idps(state: web::Data<AppState>) -> HttpResponse {
     let idps = state
         .spid
         .as_ref()
-        .map(|sp| sp.idps.list())
+        .map(|sp| {
+            sp.idps
+                .list()
+                .into_iter()
+                .map(|i| crate::auth::view::IdpCard {
+                    entity_id: i.entity_id.clone(),
+                    name: i.name.clone(),
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    HttpResponse::Ok().json(json!({ "idps": idps }))
+    HttpResponse::Ok().json(crate::auth::view::IdpList { idps })
 }

@@ -2,7 +2,6 @@
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::catalog;
 use crate::http::extract::{AppState, CurrentEnte};
@@ -19,14 +18,20 @@ async fn list(
     ente: Ente,
     category: Option<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let ente_json = json!({ "code": ente.code, "name": ente.name });
+    let ente_ref = catalog::EnteRef {
+        code: ente.code.clone(),
+        name: ente.name.clone(),
+    };
     let services = state
         .db
         .run(move |conn| {
             catalog::list_services(conn, ente.id, category.as_deref()).map_err(ApiError::from)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "ente": ente_json, "services": services })))
+    Ok(HttpResponse::Ok().json(catalog::Catalog {
+        ente: ente_ref,
+        services,
+    }))
 }
 
 async fn show(state: &AppState, ente: Ente, slug: String) -> Result<HttpResponse, ApiError> {
@@ -69,7 +74,7 @@ pub async fn list_categories(
         .db
         .run(move |conn| catalog::list_categories(conn, id).map_err(ApiError::from))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "categories": categories })))
+    Ok(HttpResponse::Ok().json(catalog::Categories { categories }))
 }
 
 /// `GET /api/v1/enti/{ente}/services` — public data addressed by path, for portals that

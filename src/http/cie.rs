@@ -7,7 +7,6 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::auth::cie::{self, federation, CieRp, Expected};
 use crate::auth::login::{self, CieGrant, Login, Person, Provider};
@@ -59,7 +58,7 @@ pub async fn providers(state: web::Data<AppState>) -> HttpResponse {
         .as_ref()
         .map(|rp| rp.providers.clone())
         .unwrap_or_default();
-    HttpResponse::Ok().json(json!({ "providers": list }))
+    HttpResponse::Ok().json(crate::auth::view::CieProviders { providers: list })
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,15 +2,33 @@
 
 use actix_web::{web, HttpResponse};
 use diesel::RunQueryDsl;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::db::Backend;
 use crate::http::extract::AppState;
 use crate::http::problem::ApiError;
 
+/// `GET /health/live`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Live {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// `GET /health/ready`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    /// Always `ready` (otherwise the answer is a 503 problem).
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    /// Always `current`.
+    pub migrations: &'static str,
+}
+
 /// The process is up and answering.
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Live { status: "ok" })
 }
 
 /// The instance can serve: the database answers and its schema is current.
@@ -36,6 +54,9 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    Ok(HttpResponse::Ok()
-        .json(json!({ "status": "ready", "database": backend, "migrations": "current" })))
+    Ok(HttpResponse::Ok().json(Ready {
+        status: "ready",
+        database: backend,
+        migrations: "current",
+    }))
 }

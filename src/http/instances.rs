@@ -12,7 +12,8 @@ use crate::http::routes::LINKS;
 use crate::instances::attachments::{self, clean_filename, mib, Upload};
 use crate::instances::{self, submit, InstanceError};
 
-#[derive(Debug, Deserialize)]
+/// A new draft: of which service (its slug).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDraft {
     pub service: String,

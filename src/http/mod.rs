@@ -10,6 +10,7 @@ pub mod flow;
 pub mod health;
 pub mod instances;
 pub mod middleware;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod slow_body;
@@ -17,7 +18,8 @@ pub mod spid;
 pub mod staff_sso;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::{web, HttpRequest};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, Route};
 
 use crate::http::problem::ApiError;
 
@@ -62,6 +64,74 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
+/// One registered route: method and path (actix syntax, which for our routes is also the
+/// OpenAPI path), and whether the OpenAPI document describes it.
+#[derive(Debug, Clone)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: &'static str,
+    pub documented: bool,
+}
+
+/// Registers resources and remembers what it registered.
+struct Router<'a> {
+    cfg: &'a mut web::ServiceConfig,
+    table: Vec<RouteInfo>,
+}
+
+impl Router<'_> {
+    fn add(&mut self, path: &'static str, routes: Vec<(Method, Route)>) -> &mut Self {
+        self.add_with(path, routes, true)
+    }
+
+    fn add_with(
+        &mut self,
+        path: &'static str,
+        routes: Vec<(Method, Route)>,
+        documented: bool,
+    ) -> &mut Self {
+        let mut res = resource(path);
+        for (method, route) in routes {
+            self.table.push(RouteInfo {
+                method,
+                path,
+                documented,
+            });
+            res = res.route(route);
+        }
+        self.cfg.service(res);
+        self
+    }
+}
+
+macro_rules! get {
+    ($h:expr) => {
+        (Method::GET, web::get().to($h))
+    };
+}
+macro_rules! post {
+    ($h:expr) => {
+        (Method::POST, web::post().to($h))
+    };
+}
+macro_rules! patch {
+    ($h:expr) => {
+        (Method::PATCH, web::patch().to($h))
+    };
+}
+macro_rules! delete {
+    ($h:expr) => {
+        (Method::DELETE, web::delete().to($h))
+    };
+}
+
+/// Every route, as [`configure`] registers it.
+pub fn route_table(dev_login: bool) -> Vec<RouteInfo> {
+    let mut table = Vec::new();
+    let _ = actix_web::App::new().configure(|cfg| table = routes(cfg, dev_login));
+    table
+}
+
 /// Registers every route. `dev_login` adds `/auth/dev/login`; without it the path does not
 /// exist (404), so a production build cannot be talked into it.
 pub fn configure(
@@ -84,72 +154,104 @@ pub fn configure(
     .app_data(web::PayloadConfig::new(max_body_bytes))
     .app_data(web::FormConfig::default().limit(max_body_bytes))
     .app_data(web::QueryConfig::default().error_handler(query_error))
-    .app_data(web::PathConfig::default().error_handler(path_error))
-    .service(resource("/health/live").route(web::get().to(health::live)))
-    .service(resource("/health/ready").route(web::get().to(health::ready)))
-    .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-    .service(resource("/spid/metadata").route(web::get().to(auth::spid_metadata)))
-    .service(resource("/spid/login").route(web::get().to(spid::login)))
-    .service(
-        resource("/.well-known/openid-federation").route(web::get().to(cie::entity_configuration)),
-    )
-    .service(resource("/cie/login").route(web::get().to(cie::login)))
-    .service(resource("/cie/callback").route(web::get().to(cie::callback)))
-    .service(resource("/cie/logout").route(web::post().to(cie::logout)))
-    .service(resource("/auth/staff/login").route(web::get().to(staff_sso::staff_login)))
-    .service(resource("/auth/staff/callback").route(web::get().to(staff_sso::staff_callback)))
-    .service(resource("/spid/acs").route(web::post().to(spid::acs)))
-    .service(resource("/spid/logout").route(web::post().to(spid::logout)))
-    .service(
-        resource("/spid/slo")
-            .route(web::get().to(spid::slo_redirect_binding))
-            .route(web::post().to(spid::slo_post_binding)),
-    )
-    .service(
-        web::scope("/api/v1")
-            .service(resource("/me").route(web::get().to(auth::me)))
-            .service(resource("/auth/spid/idps").route(web::get().to(auth::spid_idps)))
-            .service(resource("/auth/cie/providers").route(web::get().to(cie::providers)))
-            .service(resource("/services").route(web::get().to(catalog::list_services)))
-            .service(resource("/services/{slug}").route(web::get().to(catalog::get_service)))
-            .service(resource("/service-categories").route(web::get().to(catalog::list_categories)))
-            .service(
-                resource("/enti/{ente}/services").route(web::get().to(catalog::list_services_of)),
-            )
-            .service(
-                resource("/enti/{ente}/services/{slug}")
-                    .route(web::get().to(catalog::get_service_of)),
-            )
-            .service(resource("/instances").route(web::post().to(instances::create)))
-            .service(
-                resource("/instances/{id}")
-                    .route(web::get().to(instances::show))
-                    .route(web::patch().to(instances::patch))
-                    .route(web::delete().to(instances::discard)),
-            )
-            .service(
-                resource("/instances/{id}/attachments").route(web::post().to(instances::upload)),
-            )
-            .service(
-                resource("/instances/{id}/attachments/{attachment}")
-                    .route(web::delete().to(instances::remove_attachment)),
-            )
-            .service(resource("/instances/{id}/submit").route(web::post().to(instances::submit)))
-            .service(resource("/me/instances").route(web::get().to(instances::my_instances)))
-            .service(resource("/me/instances/{id}").route(web::get().to(instances::show)))
-            .service(
-                resource("/me/instances/{id}/receipt").route(web::get().to(instances::receipt)),
-            )
-            .service(
-                resource("/me/instances/{id}/attachments/{attachment}")
-                    .route(web::get().to(instances::download_attachment)),
-            )
-            .service(resource("/offices/{office}/queue").route(web::get().to(backoffice::queue)))
-            .service(resource("/admin/outbox").route(web::get().to(backoffice::outbox)))
-            .service(resource("/admin/outbox/{id}/retry").route(web::post().to(backoffice::retry))),
-    );
-    if dev_login {
-        cfg.service(resource("/auth/dev/login").route(web::post().to(auth::dev_login)));
-    }
+    .app_data(web::PathConfig::default().error_handler(path_error));
+    routes(cfg, dev_login);
     cfg.default_service(web::to(not_found));
+}
+
+fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
+    let mut r = Router {
+        cfg,
+        table: Vec::new(),
+    };
+    r.add("/health/live", vec![get!(health::live)])
+        .add("/health/ready", vec![get!(health::ready)])
+        .add("/api/openapi.json", vec![get!(openapi::serve_document)])
+        .add("/api/docs", vec![get!(openapi::docs_redirect)])
+        .add_with("/api/docs/{file:.*}", vec![get!(openapi::docs_file)], false)
+        .add("/auth/logout", vec![post!(auth::logout)])
+        .add("/spid/metadata", vec![get!(auth::spid_metadata)])
+        .add("/spid/login", vec![get!(spid::login)])
+        .add(
+            "/.well-known/openid-federation",
+            vec![get!(cie::entity_configuration)],
+        )
+        .add("/cie/login", vec![get!(cie::login)])
+        .add("/cie/callback", vec![get!(cie::callback)])
+        .add("/cie/logout", vec![post!(cie::logout)])
+        .add("/auth/staff/login", vec![get!(staff_sso::staff_login)])
+        .add(
+            "/auth/staff/callback",
+            vec![get!(staff_sso::staff_callback)],
+        )
+        .add("/spid/acs", vec![post!(spid::acs)])
+        .add("/spid/logout", vec![post!(spid::logout)])
+        .add(
+            "/spid/slo",
+            vec![
+                get!(spid::slo_redirect_binding),
+                post!(spid::slo_post_binding),
+            ],
+        )
+        .add("/api/v1/me", vec![get!(auth::me)])
+        .add("/api/v1/auth/spid/idps", vec![get!(auth::spid_idps)])
+        .add("/api/v1/auth/cie/providers", vec![get!(cie::providers)])
+        .add("/api/v1/services", vec![get!(catalog::list_services)])
+        .add("/api/v1/services/{slug}", vec![get!(catalog::get_service)])
+        .add(
+            "/api/v1/service-categories",
+            vec![get!(catalog::list_categories)],
+        )
+        .add(
+            "/api/v1/enti/{ente}/services",
+            vec![get!(catalog::list_services_of)],
+        )
+        .add(
+            "/api/v1/enti/{ente}/services/{slug}",
+            vec![get!(catalog::get_service_of)],
+        )
+        .add("/api/v1/instances", vec![post!(instances::create)])
+        .add(
+            "/api/v1/instances/{id}",
+            vec![
+                get!(instances::show),
+                patch!(instances::patch),
+                delete!(instances::discard),
+            ],
+        )
+        .add(
+            "/api/v1/instances/{id}/attachments",
+            vec![post!(instances::upload)],
+        )
+        .add(
+            "/api/v1/instances/{id}/attachments/{attachment}",
+            vec![delete!(instances::remove_attachment)],
+        )
+        .add(
+            "/api/v1/instances/{id}/submit",
+            vec![post!(instances::submit)],
+        )
+        .add("/api/v1/me/instances", vec![get!(instances::my_instances)])
+        .add("/api/v1/me/instances/{id}", vec![get!(instances::show)])
+        .add(
+            "/api/v1/me/instances/{id}/receipt",
+            vec![get!(instances::receipt)],
+        )
+        .add(
+            "/api/v1/me/instances/{id}/attachments/{attachment}",
+            vec![get!(instances::download_attachment)],
+        )
+        .add(
+            "/api/v1/offices/{office}/queue",
+            vec![get!(backoffice::queue)],
+        )
+        .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
+        .add(
+            "/api/v1/admin/outbox/{id}/retry",
+            vec![post!(backoffice::retry)],
+        );
+    if dev_login {
+        r.add("/auth/dev/login", vec![post!(auth::dev_login)]);
+    }
+    r.table
 }

@@ -282,22 +282,30 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-/// The body of an RFC 9457 answer.
-#[derive(Debug, Clone, Serialize)]
+/// The body of an RFC 9457 answer (`application/problem+json`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// `urn:sportello:problem:<slug>`: what kind of problem (listed in docs/api.md).
     #[serde(rename = "type")]
+    #[schema(example = "urn:sportello:problem:not-found")]
     pub type_uri: String,
+    /// What happened, in Italian, for people.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// What to do about it, in Italian.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// `urn:uuid:<request id>`: the code to quote to the ente (it is in the logs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// The invalid fields (`validation` problems).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
     /// Extension members of a problem type (RFC 9457 §3.2), e.g. `required_level` of
     /// `login-level`.
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -498,4 +506,52 @@ pub fn problem_response(problem: Problem) -> HttpResponse {
         .body(serde_json::to_string(&problem).unwrap_or_default());
     res.extensions_mut().insert(problem);
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slugs the problem table of docs/api.md names (its rows start with a `type`).
+    fn documented_slugs() -> Vec<String> {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md"))
+            .expect("docs/api.md");
+        let mut out = Vec::new();
+        for line in doc
+            .lines()
+            .filter(|l| l.starts_with("| `urn:sportello:problem:"))
+        {
+            let first_cell = line.split('|').nth(1).unwrap_or_default();
+            for token in first_cell.split('`').skip(1).step_by(2) {
+                out.push(
+                    token
+                        .trim_start_matches("urn:sportello:problem:")
+                        .to_owned(),
+                );
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn docs_api_md_lists_every_problem_type_and_no_other() {
+        let documented = documented_slugs();
+        for kind in ProblemType::ALL {
+            assert!(
+                documented.iter().any(|d| d == kind.slug()),
+                "docs/api.md does not list the problem type {}",
+                kind.slug()
+            );
+        }
+        for d in &documented {
+            assert!(
+                ProblemType::ALL.iter().any(|k| k.slug() == d),
+                "docs/api.md lists {d}, which is no ProblemType"
+            );
+        }
+        let mut slugs: Vec<_> = ProblemType::ALL.iter().map(|k| k.slug()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), ProblemType::ALL.len(), "a slug is used twice");
+    }
 }

@@ -24,7 +24,6 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::config::{MailSettings, MailTransport, SmtpTls};
 use crate::db::schema::outbox;
@@ -315,13 +314,39 @@ impl Worker {
     }
 }
 
+/// One message of the outbox, as administrators see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxItem {
+    pub id: i64,
+    /// `email`.
+    pub kind: String,
+    /// What makes the message unique (e.g. `receipt:<instance id>`).
+    pub dedupe_key: String,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    pub attempts: i32,
+    #[schema(format = DateTime)]
+    pub next_attempt_at: String,
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub sent_at: Option<String>,
+}
+
+/// The newest outbox messages.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxList {
+    pub items: Vec<OutboxItem>,
+}
+
 /// Outbox rows for administrators.
 pub fn list(
     conn: &mut DbConn,
     ente_id: i64,
     status: Option<&str>,
     limit: i64,
-) -> QueryResult<serde_json::Value> {
+) -> QueryResult<OutboxList> {
     let mut q = outbox::table
         .filter(outbox::ente_id.eq(ente_id))
         .order(outbox::id.desc())
@@ -353,13 +378,26 @@ pub fn list(
         Option<NaiveDateTime>,
     );
     let rows: Vec<R> = q.load(conn)?;
-    Ok(json!({
-        "items": rows.into_iter().map(|(id, kind, key, status, attempts, next, err, created, sent)| json!({
-            "id": id, "kind": kind, "dedupe_key": key, "status": status, "attempts": attempts,
-            "next_attempt_at": crate::instances::iso(next), "last_error": err,
-            "created_at": crate::instances::iso(created), "sent_at": sent.map(crate::instances::iso),
-        })).collect::<Vec<_>>()
-    }))
+    Ok(OutboxList {
+        items: rows
+            .into_iter()
+            .map(
+                |(id, kind, dedupe_key, status, attempts, next, last_error, created, sent)| {
+                    OutboxItem {
+                        id,
+                        kind,
+                        dedupe_key,
+                        status,
+                        attempts,
+                        next_attempt_at: crate::instances::iso(next),
+                        last_error,
+                        created_at: crate::instances::iso(created),
+                        sent_at: sent.map(crate::instances::iso),
+                    }
+                },
+            )
+            .collect(),
+    })
 }
 
 /// Puts a dead message back in the queue, to be tried again now.

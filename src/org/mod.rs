@@ -38,7 +38,7 @@ pub struct StaffUser {
 }
 
 /// What a staff member may do, and where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Works the queue of one office.
@@ -69,7 +69,7 @@ impl Role {
 }
 
 /// One role grant with the office or AOO it applies to (by code, as the API shows it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RoleGrant {
     pub role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,742 @@
+//! The OpenAPI 3.1 document of the whole HTTP interface, generated from the code: the
+//! schemas are derived from the views the handlers answer with (and the bodies they read),
+//! the operations are declared here, one per route, next to each other so that the API can be
+//! read in one place. `GET /api/openapi.json` serves it, `/api/docs/` shows it (Swagger UI,
+//! served from the registry package, nothing from a CDN).
+//!
+//! Every operation also gets the problem answers that the edge can give to any request of its
+//! kind (see [`StandardProblems`]): a test checks that every route [`super::configure`]
+//! registers is described here, and nothing else.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::extract::AppState;
+use crate::http::problem::{ApiError, Problem, ProblemType, PROBLEM_CONTENT_TYPE};
+
+/// The security scheme of every authenticated operation: the session cookie.
+pub const SESSION: &str = "session";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sportello",
+        description = "Sportello online del cittadino: catalogo dei servizi, istanze dei \
+                       cittadini, code degli uffici, accesso con SPID, CIE e SSO degli operatori. \
+                       Every error is an RFC 9457 problem (`application/problem+json`) with a \
+                       stable `type`; see docs/api.md.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2"),
+    ),
+    paths(
+        health_live,
+        health_ready,
+        openapi_json,
+        api_docs,
+        me,
+        logout,
+        dev_login,
+        spid_metadata,
+        spid_idps,
+        spid_login,
+        spid_acs,
+        spid_logout,
+        spid_slo_redirect,
+        spid_slo_post,
+        cie_entity_configuration,
+        cie_providers,
+        cie_login,
+        cie_callback,
+        cie_logout,
+        staff_login,
+        staff_callback,
+        list_services,
+        get_service,
+        list_categories,
+        list_services_of,
+        get_service_of,
+        create_instance,
+        show_instance,
+        patch_instance,
+        discard_instance,
+        upload_attachments,
+        remove_attachment,
+        submit_instance,
+        my_instances,
+        my_instance,
+        receipt,
+        download_attachment,
+        office_queue,
+        outbox,
+        outbox_retry,
+    ),
+    components(schemas(Problem)),
+    modifiers(&StandardProblems),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Login and logout: SPID, CIE, staff single sign-on"),
+        (name = "catalog", description = "The ente's services (public)"),
+        (name = "instances", description = "The citizen's instances (istanze)"),
+        (name = "backoffice", description = "Office staff"),
+        (name = "admin", description = "The ente's administrators"),
+        (name = "docs", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as served: the session cookie named as configured.
+pub fn document(cookie_name: &str) -> Document {
+    let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        SESSION,
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            cookie_name,
+            "The session opened by a login (SPID, CIE, staff single sign-on, or the \
+             development login where enabled). Citizen operations need a citizen's session, \
+             office and admin operations a staff member's.",
+        ))),
+    );
+    doc
+}
+
+/// Adds to every operation the problems the edge may answer to any request like it:
+/// 500/503 always; 400 when it reads parameters or a body; 401 when it needs a session;
+/// 404 when its path names something; 408, 413, 415 and 429 when it reads a body.
+pub struct StandardProblems;
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                PROBLEM_CONTENT_TYPE,
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build(),
+    )
+}
+
+impl Modify for StandardProblems {
+    fn modify(&self, doc: &mut Document) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops: [Option<&mut Operation>; 5] = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+                item.put.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let params = op.parameters.as_deref().unwrap_or_default();
+                let has_query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+                let has_body = op.request_body.is_some();
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = vec![
+                    ("500", ProblemType::Internal, "Errore interno (problem)"),
+                    (
+                        "503",
+                        ProblemType::Unavailable,
+                        "Servizio non disponibile (problem)",
+                    ),
+                ];
+                if has_query || has_body || path.contains('{') {
+                    add.push(("400", ProblemType::BadRequest, "Richiesta non valida (problem)"));
+                }
+                if secured {
+                    add.push(("401", ProblemType::Unauthorized, "Accesso richiesto (problem)"));
+                }
+                if path.contains('{') {
+                    add.push(("404", ProblemType::NotFound, "Non trovato (problem)"));
+                }
+                if has_body {
+                    add.push(("408", ProblemType::RequestTimeout, "Corpo troppo lento (problem)"));
+                    add.push(("413", ProblemType::PayloadTooLarge, "Corpo troppo grande (problem)"));
+                    add.push((
+                        "415",
+                        ProblemType::UnsupportedMediaType,
+                        "Formato non supportato (problem)",
+                    ));
+                    add.push(("429", ProblemType::TooManyRequests, "Troppe richieste (problem)"));
+                }
+                for (status, kind, description) in add {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            problem_response(&format!("{description}: `{}`", kind.slug()))
+                        });
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/openapi.json` — this document.
+pub async fn serve_document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(document(state.sessions.cookie_name()))
+}
+
+/// `GET /api/docs` — to the viewer's page.
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, "/api/docs/"))
+        .finish()
+}
+
+/// `GET /api/docs/{file}` — the viewer (Swagger UI) reading `/api/openapi.json`.
+pub async fn docs_file(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let tail = req.match_info().query("file");
+    let config = Arc::new(
+        utoipa_swagger_ui::Config::from("/api/openapi.json")
+            .try_it_out_enabled(false)
+            .display_operation_id(false),
+    );
+    match utoipa_swagger_ui::serve(tail, config) {
+        Ok(Some(file)) => Ok(HttpResponse::Ok()
+            .content_type(file.content_type)
+            .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+            .body(file.bytes.into_owned())),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => Err(ApiError::Internal(anyhow::anyhow!(
+            "the API viewer's file {tail:?} cannot be served: {e}"
+        ))),
+    }
+}
+
+// ---- The operations. Each function only carries its description (utoipa's `path`). ----
+
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    responses((status = 200, body = crate::http::health::Live)))]
+#[allow(dead_code)]
+fn health_live() {}
+
+/// The instance can serve: the database answers and its schema is current.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses((status = 200, body = crate::http::health::Ready)))]
+#[allow(dead_code)]
+fn health_ready() {}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "docs",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+#[allow(dead_code)]
+fn openapi_json() {}
+
+/// The document in a browser (Swagger UI): redirects to `/api/docs/`.
+#[utoipa::path(get, path = "/api/docs", tag = "docs",
+    responses((status = 302, description = "To `/api/docs/`, the viewer's page")))]
+#[allow(dead_code)]
+fn api_docs() {}
+
+/// Who is logged in.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("session" = [])),
+    responses((status = 200, body = crate::auth::view::SessionView)))]
+#[allow(dead_code)]
+fn me() {}
+
+/// Ends the session here and clears the cookie (always 204).
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Logged out (or there was no session)")))]
+#[allow(dead_code)]
+fn logout() {}
+
+/// Development login (demo and test configurations only; the route does not exist in
+/// production): opens the session a SPID/CIE login or a staff SSO would.
+#[utoipa::path(post, path = "/auth/dev/login", tag = "auth",
+    request_body = crate::http::auth::DevLoginRequest,
+    responses(
+        (status = 200, body = crate::auth::view::SessionView,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 422, description = "Invalid codice fiscale, level or staff user", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn dev_login() {}
+
+/// The SPID service provider's signed SAML metadata (when SPID is enabled).
+#[utoipa::path(get, path = "/spid/metadata", tag = "auth",
+    responses(
+        (status = 200, description = "Signed metadata", content_type = "application/samlmetadata+xml", body = String),
+        (status = 404, description = "SPID is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn spid_metadata() {}
+
+/// The SPID identity providers for the "Entra con SPID" button.
+#[utoipa::path(get, path = "/api/v1/auth/spid/idps", tag = "auth",
+    responses((status = 200, body = crate::auth::view::IdpList)))]
+#[allow(dead_code)]
+fn spid_idps() {}
+
+/// Starts a SPID login: a signed AuthnRequest to the chosen IdP (HTTP-Redirect binding).
+#[utoipa::path(get, path = "/spid/login", tag = "auth",
+    params(
+        ("idp" = Option<String>, Query, description = "The IdP's entityID (one of `/api/v1/auth/spid/idps`)"),
+        ("next" = Option<String>, Query, description = "A local path to go to after the login"),
+        ("level" = Option<String>, Query, description = "The SPID level asked for: 1, 2 or 3"),
+    ),
+    responses(
+        (status = 303, description = "To the IdP, with the AuthnRequest"),
+        (status = 404, description = "SPID is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn spid_login() {}
+
+/// The SPID Assertion Consumer Service (HTTP-POST binding): checks the IdP's Response and
+/// opens the citizen's session.
+#[utoipa::path(post, path = "/spid/acs", tag = "auth",
+    request_body(content = inline(AcsForm), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged in: on to the login's `next`",
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 403, description = "Login refused (`spid-*` problems, `login-browser-mismatch`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "SPID is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn spid_acs() {}
+
+/// Ends the session; a SPID session also goes to its IdP with a signed LogoutRequest.
+#[utoipa::path(post, path = "/spid/logout", tag = "auth",
+    responses(
+        (status = 303, description = "To the IdP's single logout, or to the page after logout"),
+    ))]
+#[allow(dead_code)]
+fn spid_logout() {}
+
+/// SPID single logout, HTTP-Redirect binding: a LogoutRequest or LogoutResponse of an IdP.
+#[utoipa::path(get, path = "/spid/slo", tag = "auth",
+    params(
+        ("SAMLRequest" = Option<String>, Query),
+        ("SAMLResponse" = Option<String>, Query),
+        ("RelayState" = Option<String>, Query),
+        ("SigAlg" = Option<String>, Query),
+        ("Signature" = Option<String>, Query),
+    ),
+    responses(
+        (status = 303, description = "The logout answered or completed"),
+        (status = 403, description = "Logout message refused (`spid-logout-invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "SPID is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn spid_slo_redirect() {}
+
+/// SPID single logout, HTTP-POST binding.
+#[utoipa::path(post, path = "/spid/slo", tag = "auth",
+    request_body(content = inline(SloForm), content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The LogoutResponse to the IdP (an auto-posting form)", content_type = "text/html", body = String),
+        (status = 303, description = "The logout completed"),
+        (status = 403, description = "Logout message refused (`spid-logout-invalid`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "SPID is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn spid_slo_post() {}
+
+/// The CIE relying party's signed entity configuration (OpenID Federation).
+#[utoipa::path(get, path = "/.well-known/openid-federation", tag = "auth",
+    responses(
+        (status = 200, description = "A signed JWT", content_type = "application/entity-statement+jwt", body = String),
+        (status = 404, description = "CIE is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn cie_entity_configuration() {}
+
+/// The CIE OpenID Providers for the "Entra con CIE" button.
+#[utoipa::path(get, path = "/api/v1/auth/cie/providers", tag = "auth",
+    responses((status = 200, body = crate::auth::view::CieProviders)))]
+#[allow(dead_code)]
+fn cie_providers() {}
+
+/// Starts a CIE login: resolves the OP's trust chain and sends the browser to it with a
+/// signed request object.
+#[utoipa::path(get, path = "/cie/login", tag = "auth",
+    params(
+        ("op" = Option<String>, Query, description = "The OP's entity id (default: the first offered)"),
+        ("next" = Option<String>, Query, description = "A local path to go to after the login"),
+        ("level" = Option<String>, Query, description = "The level asked for: 1, 2 or 3"),
+    ),
+    responses(
+        (status = 303, description = "To the OP's authorization endpoint"),
+        (status = 404, description = "CIE is not enabled", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The OP cannot be reached or trusted (`cie-provider-untrusted`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn cie_login() {}
+
+/// The CIE OP's answer: code for tokens, ID token and userinfo checked, session opened.
+#[utoipa::path(get, path = "/cie/callback", tag = "auth",
+    params(
+        ("code" = Option<String>, Query), ("state" = Option<String>, Query),
+        ("iss" = Option<String>, Query), ("error" = Option<String>, Query),
+        ("error_description" = Option<String>, Query),
+    ),
+    responses(
+        (status = 303, description = "Logged in: on to the login's `next`",
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 403, description = "Login refused (`login-*`, `cie-*` problems)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "CIE is not enabled", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The OP cannot be reached or trusted", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn cie_callback() {}
+
+/// Ends the session and revokes its CIE access token at the OP.
+#[utoipa::path(post, path = "/cie/logout", tag = "auth",
+    responses((status = 303, description = "To the page after logout")))]
+#[allow(dead_code)]
+fn cie_logout() {}
+
+/// Starts the staff single sign-on at the ente's OpenID Provider.
+#[utoipa::path(get, path = "/auth/staff/login", tag = "auth",
+    params(("next" = Option<String>, Query, description = "A local path to go to after the login")),
+    responses(
+        (status = 303, description = "To the OP's authorization endpoint"),
+        (status = 404, description = "Staff SSO is not enabled", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The OP cannot be reached (`staff-sso-unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_login() {}
+
+/// The staff OP's answer: an active staff member of the ente gets a session.
+#[utoipa::path(get, path = "/auth/staff/callback", tag = "auth",
+    params(
+        ("code" = Option<String>, Query), ("state" = Option<String>, Query),
+        ("iss" = Option<String>, Query), ("error" = Option<String>, Query),
+        ("error_description" = Option<String>, Query),
+    ),
+    responses(
+        (status = 303, description = "Logged in: on to the login's `next`",
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 403, description = "Login refused (`login-*`, `staff-*` problems)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Staff SSO is not enabled", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_callback() {}
+
+/// The published services of the ente of the host name.
+#[utoipa::path(get, path = "/api/v1/services", tag = "catalog",
+    params(("category" = Option<String>, Query, description = "Only this category (slug)")),
+    responses((status = 200, body = crate::catalog::Catalog)))]
+#[allow(dead_code)]
+fn list_services() {}
+
+/// One published service of the ente of the host name.
+#[utoipa::path(get, path = "/api/v1/services/{slug}", tag = "catalog",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = crate::catalog::ServiceCard)))]
+#[allow(dead_code)]
+fn get_service() {}
+
+/// The service categories of the ente of the host name.
+#[utoipa::path(get, path = "/api/v1/service-categories", tag = "catalog",
+    responses((status = 200, body = crate::catalog::Categories)))]
+#[allow(dead_code)]
+fn list_categories() {}
+
+/// The published services of an ente, by its code (for portals of several enti).
+#[utoipa::path(get, path = "/api/v1/enti/{ente}/services", tag = "catalog",
+    params(("ente" = String, Path, description = "The ente's code"),
+        ("category" = Option<String>, Query, description = "Only this category (slug)")),
+    responses((status = 200, body = crate::catalog::Catalog)))]
+#[allow(dead_code)]
+fn list_services_of() {}
+
+/// One published service of an ente, by its code.
+#[utoipa::path(get, path = "/api/v1/enti/{ente}/services/{slug}", tag = "catalog",
+    params(("ente" = String, Path, description = "The ente's code"), ("slug" = String, Path)),
+    responses((status = 200, body = crate::catalog::ServiceCard)))]
+#[allow(dead_code)]
+fn get_service_of() {}
+
+/// A new draft of a service.
+#[utoipa::path(post, path = "/api/v1/instances", tag = "instances", security(("session" = [])),
+    request_body = crate::http::instances::NewDraft,
+    responses(
+        (status = 201, body = crate::instances::view::InstanceView,
+            headers(("location" = String, description = "The draft's address"))),
+        (status = 403, description = "Not a citizen's session (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such service online (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn create_instance() {}
+
+/// One of the citizen's instances (draft or submitted).
+#[utoipa::path(get, path = "/api/v1/instances/{id}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::instances::view::InstanceView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn show_instance() {}
+
+/// Changes the draft's data with a JSON Merge Patch (RFC 7396); values present and wrong are
+/// refused, missing ones only reported in the step states.
+#[utoipa::path(patch, path = "/api/v1/instances/{id}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Object, content_type = "application/merge-patch+json",
+        description = "A JSON Merge Patch of the data (`application/json` is accepted too)"),
+    responses(
+        (status = 200, body = crate::instances::view::InstanceView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid values (`validation`, with `errors`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn patch_instance() {}
+
+/// Discards a draft and its attachments.
+#[utoipa::path(delete, path = "/api/v1/instances/{id}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn discard_instance() {}
+
+/// Uploads attachments to a draft (multipart: `file` parts and an optional `description`).
+/// All are checked (size, type by content) before anything is stored; any refusal stores
+/// nothing.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/attachments", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = crate::http::instances::Uploaded),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too many files (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn upload_attachments() {}
+
+/// Removes an attachment from a draft.
+#[utoipa::path(delete, path = "/api/v1/instances/{id}/attachments/{attachment}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path), ("attachment" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn remove_attachment() {}
+
+/// Submits the draft: frozen, registered in the protocol, routed, receipt queued. Submitting
+/// again (or with the same `Idempotency-Key`) answers the same result and registers nothing.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/submit", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "1–200 characters: the same key gives the same result")),
+    responses(
+        (status = 201, description = "Submitted now", body = crate::instances::view::SubmissionResult),
+        (status = 200, description = "Already submitted: the same result", body = crate::instances::view::SubmissionResult),
+        (status = 403, description = "Not a citizen's session, or the login level is too low (`login-level`, with `required_level`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Changed while being submitted (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Incomplete or invalid (`validation`), or the key was used for another instance", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn submit_instance() {}
+
+/// The citizen's instances, newest first.
+#[utoipa::path(get, path = "/api/v1/me/instances", tag = "instances", security(("session" = [])),
+    params(
+        ("page" = Option<i64>, Query, minimum = 1, description = "From 1 (default 1)"),
+        ("per_page" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Default 20"),
+    ),
+    responses(
+        (status = 200, body = crate::instances::view::InstancePage),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn my_instances() {}
+
+/// One of the citizen's instances, in their personal area.
+#[utoipa::path(get, path = "/api/v1/me/instances/{id}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::instances::view::InstanceView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn my_instance() {}
+
+/// The receipt of a submitted instance, with its primary document.
+#[utoipa::path(get, path = "/api/v1/me/instances/{id}/receipt", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::instances::view::Receipt),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn receipt() {}
+
+/// The file of one of the citizen's attachments, as a download.
+#[utoipa::path(get, path = "/api/v1/me/instances/{id}/attachments/{attachment}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path), ("attachment" = String, Path)),
+    responses(
+        (status = 200, description = "The file, with its own media type", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn download_attachment() {}
+
+/// The queue of an office: submitted instances routed to it, oldest first.
+#[utoipa::path(get, path = "/api/v1/offices/{office}/queue", tag = "backoffice", security(("session" = [])),
+    params(("office" = String, Path, description = "The office's code"), crate::backoffice::QueueFilter),
+    responses(
+        (status = 200, body = crate::backoffice::QueuePage),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn office_queue() {}
+
+/// The newest outbox messages (e-mails): waiting, sent, or dead.
+#[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", security(("session" = [])),
+    params(("status" = Option<OutboxStatus>, Query, description = "Only messages in this state")),
+    responses(
+        (status = 200, body = crate::notify::OutboxList),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn outbox() {}
+
+/// Puts a dead message back in the queue, to be tried again now.
+#[utoipa::path(post, path = "/api/v1/admin/outbox/{id}/retry", tag = "admin", security(("session" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Queued again"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn outbox_retry() {}
+
+// ---- Bodies read by the edge itself (form posts), described for the document only. ----
+
+/// The SAML Response an IdP posts to the ACS.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct AcsForm {
+    /// The base64 SAML Response.
+    #[schema(rename = "SAMLResponse")]
+    saml_response: String,
+    #[schema(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// A logout message an IdP posts.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SloForm {
+    #[schema(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[schema(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[schema(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// An upload of attachments.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadForm {
+    /// One or more files.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+    /// A description for them.
+    description: Option<String>,
+}
+
+/// The state of an outbox message.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+enum OutboxStatus {
+    Pending,
+    Sent,
+    Dead,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations(doc: &Document) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (path, item) in &doc.paths.paths {
+            for (method, op) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PATCH", &item.patch),
+                ("DELETE", &item.delete),
+                ("PUT", &item.put),
+            ] {
+                if op.is_some() {
+                    out.push((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_document_describes_every_route_and_nothing_else() {
+        let routes = crate::http::route_table(true);
+        let mut registered: Vec<(String, String)> = routes
+            .iter()
+            .filter(|r| r.documented)
+            .map(|r| (r.method.to_string(), r.path.to_owned()))
+            .collect();
+        registered.sort();
+        let doc = document("sportello_session");
+        assert_eq!(operations(&doc), registered);
+        // The viewer's own files are the one route left out, on purpose.
+        let undocumented: Vec<&str> = routes
+            .iter()
+            .filter(|r| !r.documented)
+            .map(|r| r.path)
+            .collect();
+        assert_eq!(undocumented, ["/api/docs/{file:.*}"]);
+    }
+
+    #[test]
+    fn every_operation_has_an_answer_and_the_standard_problems() {
+        let doc = document("sportello_session");
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                assert!(
+                    responses.keys().any(|k| k.starts_with('2') || k.starts_with('3')),
+                    "{method} {path} has no success answer"
+                );
+                for status in ["500", "503"] {
+                    assert_eq!(
+                        responses[status]["content"][PROBLEM_CONTENT_TYPE]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{method} {path} lacks its {status} problem"
+                    );
+                }
+                if op.get("security").is_some() {
+                    assert!(responses.contains_key("401"), "{method} {path}: no 401");
+                }
+            }
+        }
+        assert_eq!(
+            json["components"]["securitySchemes"][SESSION]["name"],
+            "sportello_session"
+        );
+    }
+}
