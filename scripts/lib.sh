@@ -289,6 +289,25 @@ ensure_test_venv() {
     export SPORTELLO_TEST_PYTHON="$venv/bin/python"
 }
 
+# schemathesis (PyPI), the property-based tester of the OpenAPI document, in its own
+# virtualenv (its dependencies are many and independent of the peers').
+SPORTELLO_SCHEMATHESIS_PACKAGE="schemathesis==4.32.5"
+
+# ensure_schemathesis: exports SPORTELLO_SCHEMATHESIS (the `st` command).
+ensure_schemathesis() {
+    local venv="$SPORTELLO_ROOT/target/schemathesis-venv"
+    local stamp="$venv/.packages"
+    if [ ! -x "$venv/bin/st" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$SPORTELLO_SCHEMATHESIS_PACKAGE" ]; then
+        log "Creating the schemathesis virtualenv ($SPORTELLO_SCHEMATHESIS_PACKAGE)"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || die "cannot create $venv (is python3-venv installed?)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$SPORTELLO_SCHEMATHESIS_PACKAGE" \
+            || die "cannot install $SPORTELLO_SCHEMATHESIS_PACKAGE"
+        printf '%s' "$SPORTELLO_SCHEMATHESIS_PACKAGE" >"$stamp"
+    fi
+    export SPORTELLO_SCHEMATHESIS="$venv/bin/st"
+}
+
 # --- CIE OpenID Connect Federation peers (tests/peers/cie) ------------------
 # The reference implementation spid-cie-oidc: a Trust Anchor on 127.0.0.1:8000 and a
 # CIE OpenID Provider on 127.0.0.1:8002/oidc/op. The addresses are fixed by the shared

@@ -55,6 +55,17 @@ fn wants_html(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether the request's path or query names a NUL character (`%00`).
+fn has_nul(uri: &actix_web::http::Uri) -> bool {
+    let raw = uri
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or_default();
+    raw.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -74,10 +85,19 @@ pub async fn request_context(
         path = %req.path(),
     );
 
-    let result = next.call(req).instrument(span.clone()).await;
-    // Handlers' and extractors' errors arrive here already turned into responses; an `Err`
-    // could only come from an inner middleware, and there is none.
-    let res = result?.map_into_boxed_body();
+    let res = if has_nul(req.uri()) {
+        // No text of ours may hold a NUL (PostgreSQL cannot store one): refused at the door.
+        let refusal = crate::http::problem::ApiError::BadRequest(
+            "L'indirizzo contiene un carattere nullo (%00), che non è ammesso.".into(),
+        );
+        let _entered = span.enter();
+        req.into_response(actix_web::ResponseError::error_response(&refusal))
+    } else {
+        let result = next.call(req).instrument(span.clone()).await;
+        // Handlers' and extractors' errors arrive here already turned into responses; an
+        // `Err` could only come from an inner middleware, and there is none.
+        result?.map_into_boxed_body()
+    };
     let mut res = render_problem(res, &request_id, html);
 
     let headers = res.headers_mut();

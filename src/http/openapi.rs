@@ -75,7 +75,7 @@ pub const SESSION: &str = "session";
         outbox,
         outbox_retry,
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, OutboxStatus)),
     modifiers(&StandardProblems),
     tags(
         (name = "health", description = "Liveness and readiness"),
@@ -148,23 +148,43 @@ impl Modify for StandardProblems {
                     ),
                 ];
                 if has_query || has_body || path.contains('{') {
-                    add.push(("400", ProblemType::BadRequest, "Richiesta non valida (problem)"));
+                    add.push((
+                        "400",
+                        ProblemType::BadRequest,
+                        "Richiesta non valida (problem)",
+                    ));
                 }
                 if secured {
-                    add.push(("401", ProblemType::Unauthorized, "Accesso richiesto (problem)"));
+                    add.push((
+                        "401",
+                        ProblemType::Unauthorized,
+                        "Accesso richiesto (problem)",
+                    ));
                 }
                 if path.contains('{') {
                     add.push(("404", ProblemType::NotFound, "Non trovato (problem)"));
                 }
                 if has_body {
-                    add.push(("408", ProblemType::RequestTimeout, "Corpo troppo lento (problem)"));
-                    add.push(("413", ProblemType::PayloadTooLarge, "Corpo troppo grande (problem)"));
+                    add.push((
+                        "408",
+                        ProblemType::RequestTimeout,
+                        "Corpo troppo lento (problem)",
+                    ));
+                    add.push((
+                        "413",
+                        ProblemType::PayloadTooLarge,
+                        "Corpo troppo grande (problem)",
+                    ));
                     add.push((
                         "415",
                         ProblemType::UnsupportedMediaType,
                         "Formato non supportato (problem)",
                     ));
-                    add.push(("429", ProblemType::TooManyRequests, "Troppe richieste (problem)"));
+                    add.push((
+                        "429",
+                        ProblemType::TooManyRequests,
+                        "Troppe richieste (problem)",
+                    ));
                 }
                 for (status, kind, description) in add {
                     op.responses
@@ -719,7 +739,9 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 let responses = op["responses"].as_object().unwrap();
                 assert!(
-                    responses.keys().any(|k| k.starts_with('2') || k.starts_with('3')),
+                    responses
+                        .keys()
+                        .any(|k| k.starts_with('2') || k.starts_with('3')),
                     "{method} {path} has no success answer"
                 );
                 for status in ["500", "503"] {

@@ -270,6 +270,18 @@ impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         match e {
             crate::db::DbError::Query(diesel::result::Error::NotFound) => Self::NotFound,
+            // A text the client sent that the database cannot store (PostgreSQL refuses NUL,
+            // `\u0000` in JSON): the request is at fault, not the service.
+            crate::db::DbError::Query(diesel::result::Error::DatabaseError(_, ref info))
+                if info
+                    .message()
+                    .starts_with("invalid byte sequence for encoding") =>
+            {
+                Self::BadRequest(
+                    "I dati inviati contengono un carattere nullo (\\u0000), che non è ammesso."
+                        .into(),
+                )
+            }
             crate::db::DbError::Pool(_) => Self::Unavailable(e.to_string()),
             other => Self::Internal(anyhow::Error::new(other)),
         }
