@@ -1,5 +1,8 @@
-//! Builds the application the same way for `main` and for tests: settings in, a bound
-//! listener and a running server out. Tests bind port 0 and read the port back.
+//! The composition root. Builds the application the same way for `main` and for tests:
+//! settings in, a bound listener and a running server out (tests bind port 0 and read the
+//! port back). [`build_state`] is where the service's parts are made from the settings: the
+//! SPID service provider, the CIE relying party, staff single sign-on, the attachment store,
+//! the session manager; nothing else constructs them.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -8,13 +11,19 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use anyhow::Context;
 
+use crate::auth::cie::CieRp;
 use crate::auth::session::SessionManager;
+use crate::auth::spid::ServiceProvider;
+use crate::auth::staff_sso::StaffSso;
+use crate::catalog::forms::FormCache;
 use crate::config::{Settings, WorkerMode};
 use crate::db::Db;
-use crate::http::extract::AppState;
+use crate::http::extract::{AppState, EnteCache};
 use crate::http::middleware::{request_context, SecurityHeaders};
 use crate::http::slow_body::{slow_body, SlowBodyGuard};
+use crate::instances::attachments::Limits;
 use crate::notify::Worker;
+use crate::storage::LocalDirStore;
 
 /// How long an idle keep-alive connection stays open (actix's default, made explicit: a
 /// client that pools connections must not reuse one idle this long, or it races the close).
@@ -44,9 +53,8 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_address())
             .with_context(|| format!("cannot listen on {}", settings.bind_address()))?;
         let port = listener.local_addr()?.port();
-        let sessions = SessionManager::new(&settings.session)?;
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::new(db, sessions, settings.clone())?);
+        let state = web::Data::new(build_state(settings.clone(), db)?);
         let security = web::Data::new(SecurityHeaders {
             hsts: settings.server.public_url.starts_with("https://"),
         });
@@ -131,6 +139,50 @@ impl Application {
         }
         result
     }
+}
+
+/// Everything the handlers share, made from the settings: the session manager, the
+/// attachment store, and each login method that is enabled.
+pub fn build_state(settings: Arc<Settings>, db: Db) -> anyhow::Result<AppState> {
+    let sessions = SessionManager::new(&settings.session)?;
+    let store = Arc::new(LocalDirStore::new(settings.storage.local_dir.clone())?);
+    let spid = if settings.spid.enabled {
+        let sp = ServiceProvider::from_settings(&settings.spid, &settings.server.public_url)?;
+        tracing::info!(idps = sp.idps.len(), "SPID identity providers loaded");
+        Some(sp)
+    } else {
+        None
+    };
+    let cie = if settings.cie.enabled {
+        let rp = CieRp::from_settings(&settings.cie, &settings.server.public_url)?;
+        tracing::info!(
+            entity_id = rp.description.entity_id,
+            "CIE relying party ready"
+        );
+        Some(rp)
+    } else {
+        None
+    };
+    let staff_sso = if settings.staff_sso.enabled {
+        Some(StaffSso::from_settings(
+            &settings.staff_sso,
+            &settings.server.public_url,
+        )?)
+    } else {
+        None
+    };
+    Ok(AppState {
+        db,
+        sessions,
+        forms: Arc::new(FormCache::default()),
+        store,
+        limits: Limits::from_settings(&settings.instances),
+        spid,
+        cie,
+        staff_sso,
+        enti: EnteCache::default(),
+        settings,
+    })
 }
 
 /// Deletes expired sessions and drafts (with their files).

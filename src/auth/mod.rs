@@ -1,7 +1,9 @@
-//! Authentication: sessions shared by every login method (SPID, CIE, the development
-//! login), and the SPID/CIE assurance level a session was opened with.
+//! Authentication: sessions shared by every login method (SPID, CIE, staff single sign-on,
+//! the development login), completing a login in one place (`login`), and the SPID/CIE
+//! assurance level a session was opened with.
 
 pub mod cie;
+pub mod login;
 pub mod oidc;
 pub mod session;
 pub mod spid;

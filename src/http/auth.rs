@@ -4,9 +4,10 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use crate::auth::session::{NewSession, SessionManager, Subject};
-use crate::auth::{AuthLevel, AuthMethod};
-use crate::citizens::{self, CitizenIdentity};
+use crate::auth::login::{self, Login, Person, Provider};
+use crate::auth::session::SessionManager;
+use crate::auth::AuthLevel;
+use crate::citizens::CitizenIdentity;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::domain::FieldError;
@@ -107,10 +108,8 @@ pub async fn dev_login(
     let (token, me) = state
         .db
         .run(move |conn| {
-            let subject = match subject {
-                DevSubject::Citizen(who) => {
-                    Subject::Citizen(citizens::upsert(conn, ente.id, &who)?.id)
-                }
+            let person = match subject {
+                DevSubject::Citizen(who) => Person::Citizen(who),
                 DevSubject::Staff(username) => {
                     let user = org::find_staff_by_username(conn, ente.id, &username)?
                         .filter(|u| u.active)
@@ -120,17 +119,16 @@ pub async fn dev_login(
                                 "Operatore sconosciuto o non attivo.",
                             )])
                         })?;
-                    Subject::Staff(user.id)
+                    Person::Staff(user.id)
                 }
             };
-            let new = NewSession {
+            let done = Login {
                 ente_id: ente.id,
-                subject,
-                method: AuthMethod::Dev,
+                person,
                 level,
-                idp: None,
+                provider: Provider::Dev,
             };
-            let (token, session) = st.sessions.replace(conn, previous.0.as_ref(), &new)?;
+            let (token, session) = login::complete(conn, &st.sessions, previous.0.as_ref(), done)?;
             Ok::<_, ApiError>((token, describe_session(conn, &session)?))
         })
         .await?;

@@ -1,37 +1,31 @@
-//! The OpenID Connect endpoints: CIE (`/.well-known/openid-federation`, `/cie/login`,
-//! `/cie/callback`, `/cie/logout`, `/api/v1/auth/cie/providers`) and staff single sign-on
-//! (`/auth/staff/login`, `/auth/staff/callback`). A refused login answers 4xx (502 when the
-//! OP cannot be reached or trusted) with a plain Italian page or problem+json; the reason is
-//! in the log.
+//! The CIE endpoints (OpenID Connect Federation): `/.well-known/openid-federation`,
+//! `/cie/login`, `/cie/callback`, `/cie/logout` and `/api/v1/auth/cie/providers`. A refused
+//! login answers 4xx (502 when the OP cannot be reached or trusted) with a plain Italian page
+//! or problem+json; the reason is in the log. Staff single sign-on, the other OpenID Connect
+//! login, is in `http::staff_sso`; what the two share is in `http::flow`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::cie::{self, federation, CieRp, Expected};
+use crate::auth::login::{self, CieGrant, Login, Person, Provider};
 use crate::auth::oidc::{self, PendingAuthorization};
-use crate::auth::session::{NewSession, SessionManager, Subject};
-use crate::auth::{AuthLevel, AuthMethod};
-use crate::citizens::{self, CitizenIdentity};
+use crate::auth::session::SessionManager;
+use crate::auth::AuthLevel;
+use crate::citizens::CitizenIdentity;
 use crate::db::now;
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
 use crate::http::flow::{
-    other_browser, parse_level, parse_next, problem, FlowCookie, OIDC_FLOW, RETRY,
+    logged_in, parse_level, parse_next, problem, provider_error, refused, take_pending,
+    CallbackQuery, OIDC_FLOW, RETRY,
 };
 use crate::http::problem::ApiError;
 use crate::http::problem::ProblemType;
-use crate::http::spid::logged_in;
-use crate::org;
 
 const CIE_FAILED: &str = "Accesso con CIE non riuscito";
-const STAFF_FAILED: &str = "Accesso degli operatori non riuscito";
-
-fn refused(title: &str, slug: ProblemType, detail: &str, reason: &str) -> ApiError {
-    tracing::warn!(reason, problem = %slug, "OIDC login refused");
-    problem(StatusCode::FORBIDDEN, slug, title, detail)
-}
 
 fn rp(state: &AppState) -> Result<&CieRp, ApiError> {
     state.cie.as_ref().ok_or(ApiError::NotFound)
@@ -138,77 +132,6 @@ pub async fn login(
         .finish())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    iss: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// Takes the pending authorization of a callback (single use) and checks it is in date.
-async fn take_pending(
-    state: &web::Data<AppState>,
-    req: &HttpRequest,
-    value: Option<String>,
-    kind: &'static str,
-    title: &'static str,
-) -> Result<PendingAuthorization, ApiError> {
-    let Some(value) = value.filter(|s| !s.is_empty()) else {
-        return Err(refused(
-            title,
-            ProblemType::LoginUnknown,
-            RETRY,
-            "callback without state",
-        ));
-    };
-    let pending = blocking(state, move |conn, _| {
-        oidc::take(conn, &value, kind).map_err(ApiError::from)
-    })
-    .await?
-    .ok_or_else(|| {
-        refused(
-            title,
-            ProblemType::LoginUnknown,
-            "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già stata \
-             usata o è scaduta). Ripetere l'accesso.",
-            "no pending authorization with this state (unknown, used or purged)",
-        )
-    })?;
-    if !FlowCookie::matches(OIDC_FLOW.value(req).as_deref(), &pending.browser_binding) {
-        return Err(other_browser(title));
-    }
-    if now() >= pending.expires_at {
-        return Err(refused(
-            title,
-            ProblemType::LoginExpired,
-            "La richiesta di accesso è scaduta. Ripetere l'accesso.",
-            "the authorization request expired",
-        ));
-    }
-    Ok(pending)
-}
-
-fn provider_error(title: &str, error: &str, description: Option<&str>) -> ApiError {
-    let detail = match error {
-        "access_denied" => "Accesso annullato o consenso negato presso il gestore dell'identità.",
-        "login_required" | "consent_required" | "interaction_required" => {
-            "Il gestore dell'identità richiede di completare l'accesso. Ripetere l'accesso."
-        }
-        "temporarily_unavailable" | "server_error" => {
-            "Il gestore dell'identità non è al momento disponibile. Riprovare più tardi."
-        }
-        _ => "Il gestore dell'identità non ha completato l'accesso. Ripetere l'accesso.",
-    };
-    refused(
-        title,
-        ProblemType::AuthenticationFailed,
-        detail,
-        &format!("OP error {error}: {}", description.unwrap_or_default()),
-    )
-}
-
 /// `GET /cie/callback` — the OP's answer: `state` and `iss` checked, code exchanged with
 /// `private_key_jwt`, ID token and userinfo verified, then the citizen session.
 #[tracing::instrument(skip_all, fields(op))]
@@ -295,36 +218,26 @@ pub async fn callback(
     let email = who.email.as_deref().and_then(|e| Email::parse(e).ok());
     let identity = CitizenIdentity {
         codice_fiscale,
-        given_name: who.given_name.clone(),
-        family_name: who.family_name.clone(),
+        given_name: who.given_name,
+        family_name: who.family_name,
         email,
     };
-    let next = pending.next_path.clone();
-    let provider = pending.provider.clone();
-    let token = blocking(&state, move |conn, st| -> Result<String, ApiError> {
-        crate::db::write_tx(conn, |conn| {
-            let citizen = citizens::upsert(conn, pending.ente_id, &identity)?;
-            let (token, session) = st.sessions.replace(
-                conn,
-                previous.0.as_ref(),
-                &NewSession {
-                    ente_id: pending.ente_id,
-                    subject: Subject::Citizen(citizen.id),
-                    method: AuthMethod::Cie,
-                    level: who.level,
-                    idp: Some(provider.clone()),
-                },
-            )?;
-            oidc::save_cie_session(
-                conn,
-                &session.id_hash,
-                &provider,
-                &who.subject,
-                &access_token,
-            )?;
-            tracing::info!(level = who.level.get(), "CIE login completed");
-            Ok(token)
-        })
+    let level = who.level;
+    let done = Login {
+        ente_id: pending.ente_id,
+        person: Person::Citizen(identity),
+        level,
+        provider: Provider::Cie(CieGrant {
+            provider: pending.provider,
+            subject: who.subject,
+            access_token,
+        }),
+    };
+    let next = pending.next_path;
+    let token = blocking(&state, move |conn, st| {
+        let (token, _) = login::complete(conn, &st.sessions, previous.0.as_ref(), done)?;
+        tracing::info!(level = level.get(), "CIE login completed");
+        Ok::<_, ApiError>(token)
     })
     .await?;
     Ok(logged_in(&state, &token, next))
@@ -364,141 +277,4 @@ pub async fn logout(
         .cookie(state.sessions.removal_cookie())
         .insert_header((header::LOCATION, after))
         .finish())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StaffLoginQuery {
-    next: Option<String>,
-}
-
-/// `GET /auth/staff/login[?next=…]` — staff single sign-on at the ente's OpenID Provider.
-#[tracing::instrument(skip_all)]
-pub async fn staff_login(
-    state: web::Data<AppState>,
-    ente: CurrentEnte,
-    req: HttpRequest,
-    q: web::Query<StaffLoginQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let sso = state.staff_sso.as_ref().ok_or(ApiError::NotFound)?;
-    let next = parse_next(q.into_inner().next, &sso.after_login_path)?;
-    let (url, state_value, nonce, verifier) = sso.start().await.map_err(|e| {
-        tracing::warn!(error = %format!("{e:#}"), "staff OpenID Provider not usable");
-        problem(
-            StatusCode::BAD_GATEWAY,
-            ProblemType::StaffSsoUnavailable,
-            STAFF_FAILED,
-            "Il servizio di accesso dell'ente non è raggiungibile. Riprovare più tardi.",
-        )
-    })?;
-    let (browser_binding, flow_cookie) = OIDC_FLOW.start(
-        &req,
-        state.settings.session.cookie_secure,
-        sso.request_ttl_secs,
-    )?;
-    let pending = PendingAuthorization {
-        browser_binding,
-        state: state_value,
-        kind: "staff".into(),
-        ente_id: ente.0.id,
-        provider: sso.issuer.clone(),
-        nonce,
-        code_verifier: verifier,
-        level: AuthLevel::L2.get(),
-        next_path: next,
-        expires_at: now() + chrono::Duration::seconds(sso.request_ttl_secs),
-    };
-    blocking(&state, move |conn, _| {
-        oidc::save(conn, &pending).map_err(ApiError::from)
-    })
-    .await?;
-    Ok(HttpResponse::Found()
-        .cookie(flow_cookie)
-        .insert_header((header::LOCATION, url))
-        .finish())
-}
-
-/// `GET /auth/staff/callback` — code exchanged, ID token verified, the staff account found by
-/// the configured claim; unknown or inactive accounts are refused.
-#[tracing::instrument(skip_all)]
-pub async fn staff_callback(
-    state: web::Data<AppState>,
-    previous: MaybeSession,
-    req: HttpRequest,
-    q: web::Query<CallbackQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let sso = state.staff_sso.as_ref().ok_or(ApiError::NotFound)?;
-    let q = q.into_inner();
-    let pending = take_pending(&state, &req, q.state.clone(), "staff", STAFF_FAILED).await?;
-    if let Some(iss) = q.iss.as_deref() {
-        if iss.trim_end_matches('/') != sso.issuer.trim_end_matches('/') {
-            return Err(refused(
-                STAFF_FAILED,
-                ProblemType::StaffResponseInvalid,
-                RETRY,
-                "callback iss is not the OP",
-            ));
-        }
-    }
-    if let Some(error) = q.error.as_deref() {
-        return Err(provider_error(
-            STAFF_FAILED,
-            error,
-            q.error_description.as_deref(),
-        ));
-    }
-    let Some(code) = q.code.filter(|c| !c.is_empty()) else {
-        return Err(refused(
-            STAFF_FAILED,
-            ProblemType::StaffResponseInvalid,
-            RETRY,
-            "callback without code",
-        ));
-    };
-    let who = sso
-        .finish(&code, &pending.code_verifier, &pending.nonce)
-        .await
-        .map_err(|e| {
-            refused(
-                STAFF_FAILED,
-                ProblemType::StaffResponseInvalid,
-                RETRY,
-                &format!("{e:#}"),
-            )
-        })?;
-    let by_email = sso.match_claim == "email";
-    let next = pending.next_path.clone();
-    let token = blocking(&state, move |conn, st| -> Result<String, ApiError> {
-        let user = if by_email {
-            org::find_staff_by_email(conn, pending.ente_id, &who.matched_value)?
-        } else {
-            org::find_staff_by_username(conn, pending.ente_id, &who.matched_value)?
-        }
-        .filter(|u| u.active)
-        .ok_or_else(|| {
-            refused(
-                STAFF_FAILED,
-                ProblemType::StaffUnknown,
-                "Questo account non corrisponde a un operatore attivo dell'ente. Rivolgersi \
-                 all'amministratore del servizio.",
-                &format!("no active staff user matches {}", who.matched_value),
-            )
-        })?;
-        crate::db::write_tx(conn, |conn| {
-            let (token, _) = st.sessions.replace(
-                conn,
-                previous.0.as_ref(),
-                &NewSession {
-                    ente_id: pending.ente_id,
-                    subject: Subject::Staff(user.id),
-                    method: AuthMethod::StaffSso,
-                    level: AuthLevel::L2,
-                    idp: Some(pending.provider.clone()),
-                },
-            )?;
-            tracing::info!(staff = user.username, "staff single sign-on completed");
-            Ok::<_, ApiError>(token)
-        })
-    })
-    .await?;
-    Ok(logged_in(&state, &token, next))
 }

@@ -8,8 +8,10 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
+use crate::auth::cie::CieRp;
 use crate::auth::session::{Session, SessionManager, Subject};
 use crate::auth::spid::ServiceProvider;
+use crate::auth::staff_sso::StaffSso;
 use crate::catalog::forms::FormCache;
 use crate::config::Settings;
 use crate::db::Db;
@@ -17,9 +19,10 @@ use crate::http::problem::ApiError;
 use crate::instances::attachments::Limits;
 use crate::instances::CitizenCtx;
 use crate::org::{self, Ente};
-use crate::storage::{BlobStore, LocalDirStore};
+use crate::storage::BlobStore;
 
-/// Everything a handler may need, shared by all workers.
+/// Everything a handler may need, shared by all workers. Built by `startup::build_state`
+/// (the composition root) from its parts; handlers only read it.
 #[derive(Debug)]
 pub struct AppState {
     pub db: Db,
@@ -31,59 +34,22 @@ pub struct AppState {
     /// The SPID service provider (metadata, keys, identity providers) when SPID is enabled.
     pub spid: Option<ServiceProvider>,
     /// The CIE relying party when CIE is enabled.
-    pub cie: Option<crate::auth::cie::CieRp>,
+    pub cie: Option<CieRp>,
     /// Staff single sign-on when enabled.
-    pub staff_sso: Option<crate::auth::staff_sso::StaffSso>,
-    enti: RwLock<HashMap<String, Ente>>,
+    pub staff_sso: Option<StaffSso>,
+    /// Enti found by code (start empty: `EnteCache::default()`).
+    pub enti: EnteCache,
 }
 
-impl AppState {
-    pub fn new(db: Db, sessions: SessionManager, settings: Arc<Settings>) -> anyhow::Result<Self> {
-        let store = Arc::new(LocalDirStore::new(settings.storage.local_dir.clone())?);
-        let spid = if settings.spid.enabled {
-            let sp = ServiceProvider::from_settings(&settings.spid, &settings.server.public_url)?;
-            tracing::info!(idps = sp.idps.len(), "SPID identity providers loaded");
-            Some(sp)
-        } else {
-            None
-        };
-        let cie = if settings.cie.enabled {
-            let rp =
-                crate::auth::cie::CieRp::from_settings(&settings.cie, &settings.server.public_url)?;
-            tracing::info!(
-                entity_id = rp.description.entity_id,
-                "CIE relying party ready"
-            );
-            Some(rp)
-        } else {
-            None
-        };
-        let staff_sso = if settings.staff_sso.enabled {
-            Some(crate::auth::staff_sso::StaffSso::from_settings(
-                &settings.staff_sso,
-                &settings.server.public_url,
-            )?)
-        } else {
-            None
-        };
-        Ok(Self {
-            spid,
-            cie,
-            staff_sso,
-            db,
-            sessions,
-            forms: Arc::new(FormCache::default()),
-            store,
-            limits: Limits::from_settings(&settings.instances),
-            settings,
-            enti: RwLock::new(HashMap::new()),
-        })
-    }
+/// Enti by code, filled as requests find them (see [`AppState::ente_by_code`]).
+#[derive(Debug, Default)]
+pub struct EnteCache(RwLock<HashMap<String, Ente>>);
 
+impl AppState {
     /// The ente with this code. Enti are cached once found (their id and code never
     /// change); unknown codes are not cached, so an ente loaded later is seen at once.
     pub async fn ente_by_code(&self, code: &str) -> Result<Ente, ApiError> {
-        if let Some(e) = self.enti.read().ok().and_then(|m| m.get(code).cloned()) {
+        if let Some(e) = self.enti.0.read().ok().and_then(|m| m.get(code).cloned()) {
             return Ok(e);
         }
         let owned = code.to_owned();
@@ -92,7 +58,7 @@ impl AppState {
             .run(move |conn| org::find_ente_by_code(conn, &owned).map_err(ApiError::from))
             .await?
             .ok_or(ApiError::NotFound)?;
-        if let Ok(mut m) = self.enti.write() {
+        if let Ok(mut m) = self.enti.0.write() {
             m.insert(code.to_owned(), found.clone());
         }
         Ok(found)
@@ -110,7 +76,7 @@ impl AppState {
 
     /// Forget cached enti (after a bundle load changed names).
     pub fn clear_ente_cache(&self) {
-        if let Ok(mut m) = self.enti.write() {
+        if let Ok(mut m) = self.enti.0.write() {
             m.clear();
         }
     }

@@ -9,12 +9,21 @@
 //! The SPID response arrives by a cross-site POST, so its cookie is `SameSite=None`
 //! (always `Secure` in production, where `session.cookie_secure` is enforced); the OIDC
 //! callbacks are top-level GET navigations, so `SameSite=Lax` suffices.
+//!
+//! Also what every login endpoint shares: parsing login links (`next`, `level`), the OIDC
+//! callbacks' query and pending request (CIE and staff single sign-on), their refusals, and
+//! the answer after a login (the session cookie and a 303).
 
-use crate::http::problem::ProblemType;
 use actix_web::cookie::{time::Duration, Cookie, SameSite};
-use actix_web::HttpRequest;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 
+use crate::auth::oidc::{self, PendingAuthorization};
+use crate::db::now;
 use crate::text::sha256_hex;
+use crate::http::extract::{blocking, AppState};
+use crate::http::problem::{ApiError, Problem, ProblemType};
 
 pub struct FlowCookie {
     name: &'static str,
@@ -69,10 +78,10 @@ impl FlowCookie {
 }
 
 /// The problem for an answer that comes back through another browser.
-pub fn other_browser(title: &str) -> crate::http::problem::ApiError {
+pub fn other_browser(title: &str) -> ApiError {
     tracing::warn!("login answer arrived through a browser that did not start it");
-    crate::http::problem::ApiError::Problem(Box::new(crate::http::problem::Problem::new(
-        actix_web::http::StatusCode::FORBIDDEN,
+    ApiError::Problem(Box::new(Problem::new(
+        StatusCode::FORBIDDEN,
         ProblemType::LoginBrowserMismatch,
         title,
         "L'accesso è stato avviato da un altro browser, oppure questo browser non conserva i \
@@ -81,15 +90,8 @@ pub fn other_browser(title: &str) -> crate::http::problem::ApiError {
 }
 
 /// A problem of a login endpoint.
-pub fn problem(
-    status: actix_web::http::StatusCode,
-    kind: ProblemType,
-    title: &str,
-    detail: &str,
-) -> crate::http::problem::ApiError {
-    crate::http::problem::ApiError::Problem(Box::new(crate::http::problem::Problem::new(
-        status, kind, title, detail,
-    )))
+pub fn problem(status: StatusCode, kind: ProblemType, title: &str, detail: &str) -> ApiError {
+    ApiError::Problem(Box::new(Problem::new(status, kind, title, detail)))
 }
 
 /// What login pages show when an answer cannot be used.
@@ -101,7 +103,7 @@ pub const RETRY: &str = "La risposta del gestore dell'identità non è valida. R
 pub fn parse_level(
     raw: Option<&str>,
     default: crate::auth::AuthLevel,
-) -> Result<crate::auth::AuthLevel, crate::http::problem::ApiError> {
+) -> Result<crate::auth::AuthLevel, ApiError> {
     match raw {
         None | Some("") => Ok(default),
         Some(l) => l
@@ -110,7 +112,7 @@ pub fn parse_level(
             .and_then(|l| crate::auth::AuthLevel::try_from(l).ok())
             .ok_or_else(|| {
                 problem(
-                    actix_web::http::StatusCode::BAD_REQUEST,
+                    StatusCode::BAD_REQUEST,
                     ProblemType::InvalidLevel,
                     "Livello di accesso non valido",
                     "Il livello richiesto deve essere 1, 2 o 3.",
@@ -120,18 +122,103 @@ pub fn parse_level(
 }
 
 /// The `next` of a login link: a local path only (no open redirect), or the default.
-pub fn parse_next(
-    raw: Option<String>,
-    default: &str,
-) -> Result<String, crate::http::problem::ApiError> {
+pub fn parse_next(raw: Option<String>, default: &str) -> Result<String, ApiError> {
     match raw {
         None => Ok(default.to_owned()),
         Some(n) if crate::config::is_local_path(&n) => Ok(n),
         Some(_) => Err(problem(
-            actix_web::http::StatusCode::BAD_REQUEST,
+            StatusCode::BAD_REQUEST,
             ProblemType::InvalidNext,
             "Indirizzo di ritorno non valido",
             "Dopo l'accesso si può tornare solo a una pagina di questo servizio.",
         )),
     }
+}
+
+/// After a login: the new session's cookie, and on to `next` (303).
+pub fn logged_in(state: &AppState, token: &str, next: String) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(state.sessions.cookie_for(token))
+        .insert_header((header::LOCATION, next))
+        .finish()
+}
+
+/// The query of an OpenID Connect callback (`/cie/callback`, `/auth/staff/callback`).
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// A refused OpenID Connect login: the reason to the log, a plain message to the person.
+pub fn refused(title: &str, slug: ProblemType, detail: &str, reason: &str) -> ApiError {
+    tracing::warn!(reason, problem = %slug, "OIDC login refused");
+    problem(StatusCode::FORBIDDEN, slug, title, detail)
+}
+
+/// Takes the pending authorization of a callback (single use) and checks it is in date and
+/// comes back through the browser that started it.
+pub async fn take_pending(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    value: Option<String>,
+    kind: &'static str,
+    title: &'static str,
+) -> Result<PendingAuthorization, ApiError> {
+    let Some(value) = value.filter(|s| !s.is_empty()) else {
+        return Err(refused(
+            title,
+            ProblemType::LoginUnknown,
+            RETRY,
+            "callback without state",
+        ));
+    };
+    let pending = blocking(state, move |conn, _| {
+        oidc::take(conn, &value, kind).map_err(ApiError::from)
+    })
+    .await?
+    .ok_or_else(|| {
+        refused(
+            title,
+            ProblemType::LoginUnknown,
+            "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già stata \
+             usata o è scaduta). Ripetere l'accesso.",
+            "no pending authorization with this state (unknown, used or purged)",
+        )
+    })?;
+    if !FlowCookie::matches(OIDC_FLOW.value(req).as_deref(), &pending.browser_binding) {
+        return Err(other_browser(title));
+    }
+    if now() >= pending.expires_at {
+        return Err(refused(
+            title,
+            ProblemType::LoginExpired,
+            "La richiesta di accesso è scaduta. Ripetere l'accesso.",
+            "the authorization request expired",
+        ));
+    }
+    Ok(pending)
+}
+
+/// The refusal for an OpenID Provider's `error` answer (RFC 6749 §4.1.2.1).
+pub fn provider_error(title: &str, error: &str, description: Option<&str>) -> ApiError {
+    let detail = match error {
+        "access_denied" => "Accesso annullato o consenso negato presso il gestore dell'identità.",
+        "login_required" | "consent_required" | "interaction_required" => {
+            "Il gestore dell'identità richiede di completare l'accesso. Ripetere l'accesso."
+        }
+        "temporarily_unavailable" | "server_error" => {
+            "Il gestore dell'identità non è al momento disponibile. Riprovare più tardi."
+        }
+        _ => "Il gestore dell'identità non ha completato l'accesso. Ripetere l'accesso.",
+    };
+    refused(
+        title,
+        ProblemType::AuthenticationFailed,
+        detail,
+        &format!("OP error {error}: {}", description.unwrap_or_default()),
+    )
 }

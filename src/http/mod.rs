@@ -15,6 +15,7 @@ pub mod problem;
 pub mod routes;
 pub mod slow_body;
 pub mod spid;
+pub mod staff_sso;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::Method;
@@ -178,8 +179,11 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add("/cie/login", vec![get!(cie::login)])
         .add("/cie/callback", vec![get!(cie::callback)])
         .add("/cie/logout", vec![post!(cie::logout)])
-        .add("/auth/staff/login", vec![get!(cie::staff_login)])
-        .add("/auth/staff/callback", vec![get!(cie::staff_callback)])
+        .add("/auth/staff/login", vec![get!(staff_sso::staff_login)])
+        .add(
+            "/auth/staff/callback",
+            vec![get!(staff_sso::staff_callback)],
+        )
         .add("/spid/acs", vec![post!(spid::acs)])
         .add("/spid/logout", vec![post!(spid::logout)])
         .add(

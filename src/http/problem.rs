@@ -237,6 +237,27 @@ impl From<InstanceError> for ApiError {
     }
 }
 
+impl From<crate::auth::login::LoginError> for ApiError {
+    fn from(e: crate::auth::login::LoginError) -> Self {
+        use crate::auth::login::LoginError;
+        match e {
+            LoginError::AssertionReplayed => {
+                let kind = ProblemType::SpidResponseReplayed;
+                let reason = e.to_string();
+                tracing::warn!(reason = reason.as_str(), problem = %kind, "SPID login refused");
+                ApiError::Problem(Box::new(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    kind,
+                    crate::http::spid::LOGIN_FAILED,
+                    "Questa risposta di accesso è già stata usata. Ripetere l'accesso.",
+                )))
+            }
+            LoginError::Db(e) => e.into(),
+            LoginError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<crate::backoffice::BackofficeError> for ApiError {
     fn from(e: crate::backoffice::BackofficeError) -> Self {
         match e {

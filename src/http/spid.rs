@@ -10,8 +10,9 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::auth::login::{self, Login, Person, Provider, SpidAssertion};
 use crate::auth::random_hex;
-use crate::auth::session::{NewSession, SessionManager, Subject};
+use crate::auth::session::SessionManager;
 use crate::auth::spid::logout::{self, Incoming};
 use crate::auth::spid::messages::{self, LogoutSubject, STATUS_SUCCESS};
 use crate::auth::spid::redirect::{signed_query, url_with_query};
@@ -19,19 +20,19 @@ use crate::auth::spid::response::{self, Expected, Refusal};
 use crate::auth::spid::store::{self, PendingLogin, PendingLogout};
 use crate::auth::spid::xml::new_id;
 use crate::auth::spid::ServiceProvider;
-use crate::auth::{AuthLevel, AuthMethod};
-use crate::citizens::{self, CitizenIdentity};
-use crate::db::now;
+use crate::auth::AuthLevel;
+use crate::citizens::CitizenIdentity;
+use crate::db::{now, DbConn};
 use crate::domain::codice_fiscale::CodiceFiscale;
 use crate::domain::email::Email;
 use crate::http::extract::{blocking, AppState, CurrentEnte, MaybeSession};
 use crate::http::flow::{
-    other_browser, parse_level, parse_next, problem, FlowCookie, RETRY, SPID_FLOW,
+    logged_in, other_browser, parse_level, parse_next, problem, FlowCookie, RETRY, SPID_FLOW,
 };
 use crate::http::problem::ApiError;
 use crate::http::problem::ProblemType;
 
-const LOGIN_FAILED: &str = "Accesso con SPID non riuscito";
+pub(crate) const LOGIN_FAILED: &str = "Accesso con SPID non riuscito";
 
 fn sp(state: &AppState) -> Result<&ServiceProvider, ApiError> {
     state.spid.as_ref().ok_or(ApiError::NotFound)
@@ -123,13 +124,6 @@ pub struct AcsForm {
     relay_state: Option<String>,
 }
 
-/// What the ACS found, before the session is written.
-struct Verified {
-    pending: PendingLogin,
-    login: response::Login,
-    identity: CitizenIdentity,
-}
-
 /// `POST /spid/acs` — the IdP's Response. On success the session is created (a new one: any
 /// previous session of the browser ends) and the browser goes on to `next`.
 #[tracing::instrument(skip_all, fields(request_id, idp))]
@@ -157,163 +151,141 @@ pub async fn acs(
     })?;
 
     let flow = SPID_FLOW.value(&req);
-    let verified = blocking(&state, move |conn, st| -> Result<Verified, ApiError> {
+    let relay_state = form.relay_state;
+    let (next, done) = blocking(&state, move |conn, st| {
         let sp = st.spid.as_ref().ok_or(ApiError::NotFound)?;
-        let original = response::parse_response(&xml)
-            .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
-        let request_id = response::in_response_to(&original)
-            .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
-        tracing::Span::current().record("request_id", request_id.as_str());
-        let pending = store::take_login(conn, &request_id)?.ok_or_else(|| {
-            refused(
-                ProblemType::SpidLoginUnknown,
-                "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già \
-                 stata usata o è scaduta). Ripetere l'accesso.",
-                "no pending AuthnRequest with this ID (unknown, answered or purged)",
-            )
-        })?;
-        tracing::Span::current().record("idp", pending.idp.as_str());
-        if !FlowCookie::matches(flow.as_deref(), &pending.browser_binding) {
-            return Err(other_browser(LOGIN_FAILED));
-        }
-        let ts = now();
-        if ts >= pending.expires_at {
-            return Err(refused(
-                ProblemType::SpidLoginExpired,
-                "La richiesta di accesso è scaduta. Ripetere l'accesso.",
-                "the AuthnRequest expired before its response arrived",
-            ));
-        }
-        if form.relay_state.as_deref() != Some(pending.relay_state.as_str()) {
-            return Err(refused(
-                ProblemType::SpidResponseInvalid,
-                RETRY,
-                "RelayState does not match the request's",
-            ));
-        }
-        let idp = sp.idps.get(&pending.idp).ok_or_else(|| {
-            refused(
-                ProblemType::SpidUnknownIdp,
-                RETRY,
-                "the request's IdP is no longer configured",
-            )
-        })?;
-        let level = AuthLevel::try_from(pending.level).map_err(anyhow::Error::msg)?;
-        let expected = Expected {
-            sp_entity_id: &sp.entity_id,
-            acs_url: &sp.acs_url,
-            request_id: &pending.id,
-            request_issued: pending.issue_instant,
-            idp,
-            level,
-            now: ts,
-            skew: sp.skew,
-        };
-        let login =
-            response::validate_parsed(&xml, &original, &expected).map_err(|r| match &r {
-                Refusal::Status { code, .. } => {
-                    tracing::warn!(reason = %r, "SPID authentication failed at the IdP");
-                    problem(
-                        StatusCode::FORBIDDEN,
-                        ProblemType::SpidAuthenticationFailed,
-                        LOGIN_FAILED,
-                        response::status_message(*code),
-                    )
-                }
-                Refusal::Invalid(reason) => {
-                    refused(ProblemType::SpidResponseInvalid, RETRY, reason)
-                }
-            })?;
-        let fiscal = login
-            .attributes
-            .get("fiscalNumber")
-            .cloned()
-            .unwrap_or_default();
-        let codice_fiscale = CodiceFiscale::parse_spid(&fiscal).map_err(|e| {
-            refused(
-                ProblemType::SpidIdentityInvalid,
-                "Il codice fiscale ricevuto dal gestore dell'identità non è valido: non è \
-                 possibile completare l'accesso.",
-                &format!("fiscalNumber {fiscal:?}: {e}"),
-            )
-        })?;
-        let email = login
-            .attributes
-            .get("email")
-            .and_then(|e| match Email::parse(e) {
-                Ok(e) => Some(e),
-                Err(err) => {
-                    tracing::warn!(error = %err, "SPID e-mail attribute not usable; ignored");
-                    None
-                }
-            });
-        let identity = CitizenIdentity {
-            codice_fiscale,
-            given_name: login.attributes.get("name").cloned(),
-            family_name: login.attributes.get("familyName").cloned(),
-            email,
-        };
-        Ok(Verified {
-            pending,
-            login,
-            identity,
-        })
+        verify(conn, sp, &xml, relay_state, flow)
     })
     .await?;
 
-    let next = verified.pending.next_path.clone();
-    let token = blocking(&state, move |conn, st| -> Result<String, ApiError> {
-        let Verified {
-            pending,
-            login,
-            identity,
-        } = verified;
-        crate::db::write_tx(conn, |conn| {
-            if !store::record_assertion(
-                conn,
-                &pending.idp,
-                &login.assertion_id,
-                login.assertion_expires,
-            )? {
-                return Err(refused(
-                    ProblemType::SpidResponseReplayed,
-                    "Questa risposta di accesso è già stata usata. Ripetere l'accesso.",
-                    "assertion ID already used (replay)",
-                ));
-            }
-            let citizen = citizens::upsert(conn, pending.ente_id, &identity)?;
-            let new = NewSession {
-                ente_id: pending.ente_id,
-                subject: Subject::Citizen(citizen.id),
-                method: AuthMethod::Spid,
-                level: login.level,
-                idp: Some(pending.idp.clone()),
-            };
-            let (token, session) = st.sessions.replace(conn, previous.0.as_ref(), &new)?;
-            store::save_session(
-                conn,
-                &session.id_hash,
-                &pending.idp,
-                &LogoutSubject {
-                    name_id: login.name_id.clone(),
-                    name_qualifier: login.name_qualifier.clone(),
-                    session_index: login.session_index.clone(),
-                },
-            )?;
-            tracing::info!(level = login.level.get(), "SPID login completed");
-            Ok(token)
-        })
+    // The assertion is recorded against replay in the same transaction as the session.
+    let level = done.level;
+    let token = blocking(&state, move |conn, st| {
+        let (token, _) = login::complete(conn, &st.sessions, previous.0.as_ref(), done)?;
+        tracing::info!(level = level.get(), "SPID login completed");
+        Ok::<_, ApiError>(token)
     })
     .await?;
     Ok(logged_in(&state, &token, next))
 }
 
-/// After a login: the new session's cookie, and on to `next` (303).
-pub fn logged_in(state: &AppState, token: &str, next: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .cookie(state.sessions.cookie_for(token))
-        .insert_header((header::LOCATION, next))
-        .finish()
+/// Checks a Response against the login it answers (taken, so answered once whatever the
+/// outcome): the browser, the date, the RelayState, the IdP's signature and conditions, and
+/// the identity it carries. Returns where to go after the login, and the login to complete.
+fn verify(
+    conn: &mut DbConn,
+    sp: &ServiceProvider,
+    xml: &[u8],
+    relay_state: Option<String>,
+    flow: Option<String>,
+) -> Result<(String, Login), ApiError> {
+    let original = response::parse_response(xml)
+        .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
+    let request_id = response::in_response_to(&original)
+        .map_err(|r| refused(ProblemType::SpidResponseInvalid, RETRY, &r.to_string()))?;
+    tracing::Span::current().record("request_id", request_id.as_str());
+    let pending = store::take_login(conn, &request_id)?.ok_or_else(|| {
+        refused(
+            ProblemType::SpidLoginUnknown,
+            "Questa risposta di accesso non corrisponde a un accesso in corso (forse è già \
+             stata usata o è scaduta). Ripetere l'accesso.",
+            "no pending AuthnRequest with this ID (unknown, answered or purged)",
+        )
+    })?;
+    tracing::Span::current().record("idp", pending.idp.as_str());
+    if !FlowCookie::matches(flow.as_deref(), &pending.browser_binding) {
+        return Err(other_browser(LOGIN_FAILED));
+    }
+    let ts = now();
+    if ts >= pending.expires_at {
+        return Err(refused(
+            ProblemType::SpidLoginExpired,
+            "La richiesta di accesso è scaduta. Ripetere l'accesso.",
+            "the AuthnRequest expired before its response arrived",
+        ));
+    }
+    if relay_state.as_deref() != Some(pending.relay_state.as_str()) {
+        return Err(refused(
+            ProblemType::SpidResponseInvalid,
+            RETRY,
+            "RelayState does not match the request's",
+        ));
+    }
+    let idp = sp.idps.get(&pending.idp).ok_or_else(|| {
+        refused(
+            ProblemType::SpidUnknownIdp,
+            RETRY,
+            "the request's IdP is no longer configured",
+        )
+    })?;
+    let level = AuthLevel::try_from(pending.level).map_err(anyhow::Error::msg)?;
+    let expected = Expected {
+        sp_entity_id: &sp.entity_id,
+        acs_url: &sp.acs_url,
+        request_id: &pending.id,
+        request_issued: pending.issue_instant,
+        idp,
+        level,
+        now: ts,
+        skew: sp.skew,
+    };
+    let login = response::validate_parsed(xml, &original, &expected).map_err(|r| match &r {
+        Refusal::Status { code, .. } => {
+            tracing::warn!(reason = %r, "SPID authentication failed at the IdP");
+            problem(
+                StatusCode::FORBIDDEN,
+                ProblemType::SpidAuthenticationFailed,
+                LOGIN_FAILED,
+                response::status_message(*code),
+            )
+        }
+        Refusal::Invalid(reason) => refused(ProblemType::SpidResponseInvalid, RETRY, reason),
+    })?;
+    let fiscal = login
+        .attributes
+        .get("fiscalNumber")
+        .cloned()
+        .unwrap_or_default();
+    let codice_fiscale = CodiceFiscale::parse_spid(&fiscal).map_err(|e| {
+        refused(
+            ProblemType::SpidIdentityInvalid,
+            "Il codice fiscale ricevuto dal gestore dell'identità non è valido: non è \
+             possibile completare l'accesso.",
+            &format!("fiscalNumber {fiscal:?}: {e}"),
+        )
+    })?;
+    let email = login
+        .attributes
+        .get("email")
+        .and_then(|e| match Email::parse(e) {
+            Ok(e) => Some(e),
+            Err(err) => {
+                tracing::warn!(error = %err, "SPID e-mail attribute not usable; ignored");
+                None
+            }
+        });
+    let identity = CitizenIdentity {
+        codice_fiscale,
+        given_name: login.attributes.get("name").cloned(),
+        family_name: login.attributes.get("familyName").cloned(),
+        email,
+    };
+    let done = Login {
+        ente_id: pending.ente_id,
+        person: Person::Citizen(identity),
+        level: login.level,
+        provider: Provider::Spid(SpidAssertion {
+            idp: pending.idp,
+            assertion_id: login.assertion_id,
+            assertion_expires: login.assertion_expires,
+            logout: LogoutSubject {
+                name_id: login.name_id,
+                name_qualifier: login.name_qualifier,
+                session_index: login.session_index,
+            },
+        }),
+    };
+    Ok((pending.next_path, done))
 }
 
 /// `POST /spid/logout` — ends the session here at once and, for a SPID session, sends the
