@@ -21,9 +21,9 @@ use serde::Deserialize;
 
 use crate::auth::oidc::{self, PendingAuthorization};
 use crate::db::now;
-use crate::text::sha256_hex;
 use crate::http::extract::{blocking, AppState};
 use crate::http::problem::{ApiError, Problem, ProblemType};
+use crate::text::sha256_hex;
 
 pub struct FlowCookie {
     name: &'static str,
