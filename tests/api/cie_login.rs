@@ -162,9 +162,19 @@ fn absolute(base: &str, location: &str) -> String {
     }
 }
 
+/// One login at the reference OP at a time: it keeps one session per user, so two tests
+/// logging in as the test user at once invalidate each other's ("Invalid session on Consent
+/// page", a 403 — seen when the machine was slow enough for the two flows to overlap).
+static OP_LOGIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Drives the OP's login and consent pages as the test user; returns the callback URL the
 /// OP sends the browser to.
+#[allow(
+    clippy::await_holding_lock,
+    reason = "each test has its own runtime: the lock only orders whole OP logins"
+)]
 pub async fn login_at_op(browser: &reqwest::Client, authorization_url: &str) -> String {
+    let _one_at_a_time = OP_LOGIN.lock().unwrap_or_else(|e| e.into_inner());
     const OP_HOST: &str = "http://127.0.0.1:8002";
     let page = browser.get(authorization_url).send().await.unwrap();
     assert_eq!(page.status(), 200, "OP login page");
