@@ -68,7 +68,7 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySettings {
     pub format: LogFormat,
-    /// A `tracing` filter such as `info` or `sportello=debug,actix_web=info`.
+    /// A `tracing` filter such as `info` or `info,sportello=debug`.
     pub filter: String,
 }
 

@@ -13,6 +13,8 @@ pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
+#[cfg(test)]
+mod seam;
 pub mod slow_body;
 pub mod spid;
 pub mod staff_sso;
