@@ -272,21 +272,27 @@ SPORTELLO_TEST_PY_PACKAGES=(
     spid-sp-test==1.2.18
 )
 
-# ensure_test_venv: a virtualenv under target/ with the test peers' Python packages;
-# exports SPORTELLO_TEST_PYTHON. Reused between runs; reinstalled when the list changes.
-ensure_test_venv() {
-    local venv="$SPORTELLO_ROOT/target/test-venv"
+# _ensure_venv NAME PACKAGE...: a virtualenv target/NAME with exactly these packages.
+# Reused between runs; made again when the list changes.
+_ensure_venv() {
+    local venv="$SPORTELLO_ROOT/target/$1"
+    shift
     local stamp="$venv/.packages"
-    local wanted="${SPORTELLO_TEST_PY_PACKAGES[*]}"
+    local wanted="$*"
     if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        log "Creating the test virtualenv ($wanted)"
+        log "Creating the virtualenv target/${venv##*/} ($wanted)"
         rm -rf "$venv"
         python3 -m venv "$venv" || die "cannot create $venv (is python3-venv installed?)"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "${SPORTELLO_TEST_PY_PACKAGES[@]}" \
-            || die "cannot install the test peers' Python packages"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" \
+            || die "cannot install $wanted"
         printf '%s' "$wanted" >"$stamp"
     fi
-    export SPORTELLO_TEST_PYTHON="$venv/bin/python"
+}
+
+# ensure_test_venv: the test peers' Python packages; exports SPORTELLO_TEST_PYTHON.
+ensure_test_venv() {
+    _ensure_venv test-venv "${SPORTELLO_TEST_PY_PACKAGES[@]}"
+    export SPORTELLO_TEST_PYTHON="$SPORTELLO_ROOT/target/test-venv/bin/python"
 }
 
 # schemathesis (PyPI), the property-based tester of the OpenAPI document, in its own
@@ -295,17 +301,8 @@ SPORTELLO_SCHEMATHESIS_PACKAGE="schemathesis==4.32.5"
 
 # ensure_schemathesis: exports SPORTELLO_SCHEMATHESIS (the `st` command).
 ensure_schemathesis() {
-    local venv="$SPORTELLO_ROOT/target/schemathesis-venv"
-    local stamp="$venv/.packages"
-    if [ ! -x "$venv/bin/st" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$SPORTELLO_SCHEMATHESIS_PACKAGE" ]; then
-        log "Creating the schemathesis virtualenv ($SPORTELLO_SCHEMATHESIS_PACKAGE)"
-        rm -rf "$venv"
-        python3 -m venv "$venv" || die "cannot create $venv (is python3-venv installed?)"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "$SPORTELLO_SCHEMATHESIS_PACKAGE" \
-            || die "cannot install $SPORTELLO_SCHEMATHESIS_PACKAGE"
-        printf '%s' "$SPORTELLO_SCHEMATHESIS_PACKAGE" >"$stamp"
-    fi
-    export SPORTELLO_SCHEMATHESIS="$venv/bin/st"
+    _ensure_venv schemathesis-venv "$SPORTELLO_SCHEMATHESIS_PACKAGE"
+    export SPORTELLO_SCHEMATHESIS="$SPORTELLO_ROOT/target/schemathesis-venv/bin/st"
 }
 
 # --- CIE OpenID Connect Federation peers (tests/peers/cie) ------------------
