@@ -8,6 +8,7 @@ pub mod backoffice;
 pub mod bundle;
 pub mod catalog;
 pub mod citizens;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;

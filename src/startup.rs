@@ -181,6 +181,7 @@ pub fn build_state(settings: Arc<Settings>, db: Db) -> anyhow::Result<AppState> 
         cie,
         staff_sso,
         enti: EnteCache::default(),
+        clock: Arc::new(crate::clock::Clock::default()),
         settings,
     })
 }

@@ -10,6 +10,7 @@ diesel::table! {
         ipa_code -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        patron_day -> Nullable<Text>,
     }
 }
 
@@ -108,6 +109,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         routing -> Text,
+        legal_term_unit -> Text,
+        silence_assent -> Bool,
     }
 }
 
@@ -164,6 +167,7 @@ diesel::table! {
         annulled_at -> Nullable<Timestamp>,
         annulled_by -> Nullable<Text>,
         annulment_reason -> Nullable<Text>,
+        recipient -> Nullable<Text>,
     }
 }
 
@@ -186,6 +190,14 @@ diesel::table! {
         registration_id -> Nullable<BigInt>,
         due_date -> Nullable<Date>,
         submit_key -> Nullable<Text>,
+        version -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        suspended_days -> Integer,
+        integration_expired -> Bool,
+        rated -> Bool,
     }
 }
 
@@ -304,7 +316,86 @@ diesel::joinable!(aoo -> enti (ente_id));
 diesel::joinable!(form_definitions -> services (service_id));
 diesel::joinable!(instances -> services (service_id));
 diesel::joinable!(instances -> citizens (citizen_id));
+diesel::table! {
+    instance_notes (id) {
+        id -> BigInt,
+        instance_id -> Text,
+        ente_id -> BigInt,
+        staff_user_id -> BigInt,
+        at -> Timestamp,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    instance_messages (id) {
+        id -> BigInt,
+        instance_id -> Text,
+        ente_id -> BigInt,
+        at -> Timestamp,
+        sender -> Text,
+        staff_user_id -> Nullable<BigInt>,
+        kind -> Text,
+        body -> Text,
+        data -> Nullable<Text>,
+        registration_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    integration_requests (instance_id) {
+        instance_id -> Text,
+        ente_id -> BigInt,
+        requested_at -> Timestamp,
+        requested_by -> BigInt,
+        days -> Integer,
+        suspended_from -> Date,
+        answer_by -> Date,
+        message_id -> BigInt,
+        answered_at -> Nullable<Timestamp>,
+        answer_message_id -> Nullable<BigInt>,
+        answer_document -> Nullable<Text>,
+        answer_digest -> Nullable<Text>,
+        expired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    instance_documents (id) {
+        id -> Text,
+        instance_id -> Text,
+        ente_id -> BigInt,
+        uploaded_by -> Text,
+        filename -> Text,
+        mime -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        storage_key -> Text,
+        created_at -> Timestamp,
+        message_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    service_ratings (id) {
+        id -> Text,
+        ente_id -> BigInt,
+        service_id -> BigInt,
+        month -> Text,
+        stars -> Integer,
+        reason -> Text,
+        comment -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(instances -> offices (office_id));
+diesel::joinable!(instances -> staff_users (assignee_id));
+diesel::joinable!(instance_notes -> instances (instance_id));
+diesel::joinable!(instance_notes -> staff_users (staff_user_id));
+diesel::joinable!(instance_messages -> instances (instance_id));
+diesel::joinable!(integration_requests -> instances (instance_id));
+diesel::joinable!(instance_documents -> instances (instance_id));
+diesel::joinable!(service_ratings -> services (service_id));
 diesel::joinable!(instances -> protocol_registrations (registration_id));
 diesel::joinable!(instances -> form_definitions (form_id));
 diesel::joinable!(attachments -> instances (instance_id));
@@ -343,4 +434,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     spid_logout_requests,
     oidc_authorizations,
     cie_sessions,
+    instance_notes,
+    instance_messages,
+    integration_requests,
+    instance_documents,
+    service_ratings,
 );

@@ -10,4 +10,4 @@ pub mod instance_status;
 pub mod protocol_number;
 
 pub use field_error::FieldError;
-pub use instance_status::{InstanceStatus, Transition};
+pub use instance_status::{Actor, Facts, InstanceStatus, NotAllowed, Outcome, Transition};

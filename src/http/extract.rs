@@ -39,6 +39,8 @@ pub struct AppState {
     pub staff_sso: Option<StaffSso>,
     /// Enti found by code (start empty: `EnteCache::default()`).
     pub enti: EnteCache,
+    /// The clock of everything date-dependent (terms, daily jobs); tests move it.
+    pub clock: Arc<crate::clock::Clock>,
 }
 
 /// Enti by code, filled as requests find them (see [`AppState::ente_by_code`]).

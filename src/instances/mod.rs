@@ -27,7 +27,7 @@ use crate::db::{now, write_tx, DbConn, DbError};
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 use crate::domain::FieldError;
-use crate::domain::{InstanceStatus, Transition};
+use crate::domain::{Actor, Facts, InstanceStatus, Transition};
 
 /// Who is acting on an instance: always a citizen of one ente, with their login level.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +108,7 @@ impl InstanceRow {
     /// Whether the citizen may do `transition` now; [`InstanceError::NotADraft`] if not.
     pub fn check(&self, transition: Transition) -> Result<InstanceStatus, InstanceError> {
         self.status
-            .apply(transition)
+            .apply(transition, Actor::Citizen, Facts::default())
             .map_err(|_| InstanceError::NotADraft)
     }
 }

@@ -33,7 +33,7 @@ use crate::db::schema::{
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::calendar;
-use crate::domain::{InstanceStatus, Transition};
+use crate::domain::{Actor, Facts, InstanceStatus, Transition};
 use crate::notify::{enqueue_emails, EmailPayload};
 use crate::protocol::{self, NewRegistration};
 use crate::text::sha256_hex;
@@ -137,7 +137,10 @@ pub fn submit(
             return Err(InstanceError::KeyReused);
         }
     }
-    if !row.status.allows(Transition::Submit) {
+    if !row
+        .status
+        .allows(Transition::Submit, Actor::Citizen, Facts::default())
+    {
         return Ok(Submitted {
             body: result_body(conn, links, &row)?,
             created: false,
@@ -182,7 +185,7 @@ pub fn submit(
         .set((
             inst::status.eq(row
                 .status
-                .apply(Transition::Submit)
+                .apply(Transition::Submit, Actor::Citizen, Facts::default())
                 .map_err(anyhow::Error::from)?
                 .as_str()),
             inst::submitted_at.eq(ts),
