@@ -186,9 +186,11 @@ pub fn build_state(settings: Arc<Settings>, db: Db) -> anyhow::Result<AppState> 
     })
 }
 
-/// Deletes expired sessions and drafts (with their files).
+/// Deletes expired sessions and drafts (with their files), and runs the back office's daily
+/// steps (see `backoffice::daily`) at the app's clock.
 pub async fn housekeeping(state: &web::Data<AppState>) {
     let st = state.clone();
+    let now = state.clock.now();
     let result = state
         .db
         .run(move |conn| {
@@ -198,7 +200,12 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
             if spid > 0 {
                 tracing::info!(rows = spid, "expired SPID requests and assertions purged");
             }
-            let keys = crate::instances::purge_expired_drafts(conn)?;
+            let mut keys = crate::instances::purge_expired_drafts(conn)?;
+            keys.extend(crate::backoffice::documents::sweep_unsent(
+                conn,
+                now - chrono::Duration::days(1),
+            )?);
+            crate::backoffice::daily::run(conn, now, st.settings.instances.auto_close_days)?;
             Ok::<_, anyhow::Error>((sessions, keys))
         })
         .await;

@@ -1,6 +1,12 @@
-//! Office staff's work: the queue of their office (first cut: read). Access is by role:
-//! operators of the office, and the ente's administrators; anyone else gets 404, so a queue
-//! of another office is not even known to exist.
+//! Office staff's work: the queue of their office, the instance screen, and the actions of
+//! the procedure (see `work`). Access is by role: operators of the office, and the ente's
+//! administrators; anyone else gets 404, so another office's queue or instance is not even
+//! known to exist.
+
+pub mod daily;
+pub mod documents;
+pub mod view;
+pub mod work;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
@@ -22,8 +28,38 @@ pub enum BackofficeError {
     /// No such office, or not one the staff member works in (never told apart).
     #[error("office not found or not accessible")]
     NotFound,
+    /// The instance changed since the caller read it (its version is now `current`).
+    #[error("the instance changed: version is now {current}")]
+    Stale { current: i64 },
+    /// The state machine refuses the action.
+    #[error(transparent)]
+    NotAllowed(Box<crate::domain::NotAllowed>),
+    /// Something the action needs is missing or wrong.
+    #[error("invalid request")]
+    Invalid(Vec<crate::domain::FieldError>),
+    /// A file refused (size, type), with the same answers as submission attachments.
+    #[error(transparent)]
+    Upload(crate::instances::InstanceError),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<crate::storage::StorageError> for BackofficeError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+impl From<crate::instances::InstanceError> for BackofficeError {
+    fn from(e: crate::instances::InstanceError) -> Self {
+        match e {
+            crate::instances::InstanceError::NotFound => Self::NotFound,
+            crate::instances::InstanceError::Db(d) => Self::Db(d),
+            other => Self::Upload(other),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for BackofficeError {

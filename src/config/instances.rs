@@ -20,6 +20,8 @@ pub struct InstancesSettings {
     /// Attachment types accepted, decided by content: pdf, xml, txt, jpeg, png, tiff, eml,
     /// odf, ooxml.
     pub allowed_types: Vec<String>,
+    /// A decided instance is closed automatically this many days after its decision.
+    pub auto_close_days: u32,
 }
 
 impl InstancesSettings {

@@ -118,6 +118,37 @@ pub async fn upload(
     let ctx = citizen.0;
     let id = path.into_inner();
     let limits = state.limits.clone();
+    let (uploads, description) = read_files(&req, payload, &limits).await?;
+    let mut checked = Vec::with_capacity(uploads.len());
+    for mut u in uploads {
+        u.description = description.clone();
+        let detected = attachments::check_upload(&u, &limits)?;
+        checked.push((u, detected));
+    }
+    // One upload is one transaction: any refusal (the eleventh file of ten, a full quota)
+    // stores none of its files.
+    let added = blocking(&state, move |conn, st| {
+        attachments::add(
+            conn,
+            st.store.as_ref(),
+            LINKS,
+            ctx,
+            &id,
+            &checked,
+            &st.limits,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(Uploaded { attachments: added }))
+}
+
+/// The files of a multipart upload (field `file`, optional `description`), within the
+/// per-file and per-request limits.
+pub(crate) async fn read_files(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limits: &attachments::Limits,
+) -> Result<(Vec<Upload>, Option<String>), ApiError> {
     let mut multipart = actix_multipart::Multipart::new(req.headers(), payload);
     let mut uploads: Vec<Upload> = Vec::new();
     let mut description: Option<String> = None;
@@ -171,27 +202,7 @@ pub async fn upload(
             "Nessun file ricevuto: inviare il file nel campo «file».".into(),
         ));
     }
-    let mut checked = Vec::with_capacity(uploads.len());
-    for mut u in uploads {
-        u.description = description.clone();
-        let detected = attachments::check_upload(&u, &limits)?;
-        checked.push((u, detected));
-    }
-    // One upload is one transaction: any refusal (the eleventh file of ten, a full quota)
-    // stores none of its files.
-    let added = blocking(&state, move |conn, st| {
-        attachments::add(
-            conn,
-            st.store.as_ref(),
-            LINKS,
-            ctx,
-            &id,
-            &checked,
-            &st.limits,
-        )
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(Uploaded { attachments: added }))
+    Ok((uploads, description))
 }
 
 /// The answer to an upload: the attachments it added.
@@ -242,36 +253,12 @@ pub async fn download_attachment(
         attachments::read(conn, st.store.as_ref(), LINKS, ctx, &id, &att)
     })
     .await?;
-    let ascii: String = info
-        .filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = info
-        .filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, info.mime.clone()))
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
-        ))
-        .insert_header(("x-content-sha256", info.sha256))
-        .body(bytes))
+    Ok(file_response(
+        &info.filename,
+        &info.mime,
+        &info.sha256,
+        bytes,
+    ))
 }
 
 /// `POST /api/v1/instances/{id}/submit` — see [`submit::submit`]. 201 the first time, 200
@@ -356,4 +343,41 @@ pub async fn receipt(
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+/// A stored file as a download, with its digest in `x-content-sha256`.
+pub(crate) fn file_response(
+    filename: &str,
+    mime: &str,
+    sha256: &str,
+    bytes: Vec<u8>,
+) -> HttpResponse {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, mime.to_owned()))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+        ))
+        .insert_header(("x-content-sha256", sha256.to_owned()))
+        .body(bytes)
 }

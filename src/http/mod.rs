@@ -18,6 +18,7 @@ mod seam;
 pub mod slow_body;
 pub mod spid;
 pub mod staff_sso;
+pub mod work;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::Method;
@@ -244,8 +245,66 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![get!(instances::download_attachment)],
         )
         .add(
+            "/api/v1/instances/{id}/withdraw",
+            vec![post!(work::withdraw)],
+        )
+        .add(
+            "/api/v1/instances/{id}/integration",
+            vec![post!(work::answer_integration)],
+        )
+        .add(
+            "/api/v1/instances/{id}/documents",
+            vec![post!(work::citizen_upload)],
+        )
+        .add(
+            "/api/v1/me/instances/{id}/documents/{document}",
+            vec![get!(work::citizen_document)],
+        )
+        .add(
             "/api/v1/offices/{office}/queue",
             vec![get!(backoffice::queue)],
+        )
+        .add("/api/v1/staff/instances/{id}", vec![get!(work::show)])
+        .add("/api/v1/staff/instances/{id}/take", vec![post!(work::take)])
+        .add(
+            "/api/v1/staff/instances/{id}/assign",
+            vec![post!(work::assign)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/hand-over",
+            vec![post!(work::hand_over)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/notes",
+            vec![post!(work::note)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/messages",
+            vec![post!(work::message)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/integration-request",
+            vec![post!(work::integration_request)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/decision",
+            vec![post!(work::decision)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/close",
+            vec![post!(work::close)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/documents",
+            vec![post!(work::staff_upload)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/documents/{document}",
+            vec![get!(work::staff_document)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/attachments/{attachment}",
+            vec![get!(work::staff_attachment)],
         )
         .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
         .add(

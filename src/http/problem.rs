@@ -51,6 +51,9 @@ pub enum ProblemType {
     MethodNotAllowed,
     NotAcceptable,
     Conflict,
+    TransitionNotAllowed,
+    PreconditionFailed,
+    PreconditionRequired,
     RequestTimeout,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -62,7 +65,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [Self; 39] = [
+    pub const ALL: [Self; 42] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -94,6 +97,9 @@ impl ProblemType {
         Self::MethodNotAllowed,
         Self::NotAcceptable,
         Self::Conflict,
+        Self::TransitionNotAllowed,
+        Self::PreconditionFailed,
+        Self::PreconditionRequired,
         Self::RequestTimeout,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -138,6 +144,9 @@ impl ProblemType {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::NotAcceptable => "not-acceptable",
             Self::Conflict => "conflict",
+            Self::TransitionNotAllowed => "transition-not-allowed",
+            Self::PreconditionFailed => "precondition-failed",
+            Self::PreconditionRequired => "precondition-required",
             Self::RequestTimeout => "request-timeout",
             Self::PayloadTooLarge => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
@@ -263,8 +272,82 @@ impl From<crate::backoffice::BackofficeError> for ApiError {
         match e {
             crate::backoffice::BackofficeError::NotFound => ApiError::NotFound,
             crate::backoffice::BackofficeError::Db(e) => e.into(),
+            crate::backoffice::BackofficeError::Stale { current } => {
+                let mut p = Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    ProblemType::PreconditionFailed,
+                    "La pratica è stata modificata nel frattempo",
+                    "Un collega ha modificato la pratica dopo che è stata letta: ricaricarla, \
+                     controllare le modifiche e ripetere l'operazione.",
+                );
+                p.extensions
+                    .insert("current_version".into(), serde_json::Value::from(current));
+                ApiError::Problem(Box::new(p))
+            }
+            crate::backoffice::BackofficeError::NotAllowed(e) => transition_problem(&e),
+            crate::backoffice::BackofficeError::Invalid(errors) => ApiError::Validation(errors),
+            crate::backoffice::BackofficeError::Upload(e) => e.into(),
+            crate::backoffice::BackofficeError::Other(e) => ApiError::Internal(e),
         }
     }
+}
+
+/// 409 for a transition the state machine refuses: the state now and what is allowed.
+fn transition_problem(e: &crate::domain::NotAllowed) -> ApiError {
+    use crate::domain::NotAllowed;
+    let (detail, from, allowed) = match e {
+        NotAllowed::Actor { transition, .. } => (
+            format!(
+                "L'operazione «{}» non è consentita a questo utente.",
+                transition.as_str()
+            ),
+            None,
+            Vec::new(),
+        ),
+        NotAllowed::State {
+            from,
+            transition,
+            allowed,
+        } => (
+            format!(
+                "L'operazione «{}» non è consentita su una pratica nello stato «{}».",
+                transition.as_str(),
+                from.label()
+            ),
+            Some(*from),
+            allowed.clone(),
+        ),
+        NotAllowed::OnlyOnce {
+            from,
+            transition,
+            allowed,
+        } => (
+            format!(
+                "L'operazione «{}» è consentita una sola volta per pratica ed è già stata fatta \
+                 (L. 241/1990, art. 2 c. 7: il termine si sospende una volta sola).",
+                transition.as_str()
+            ),
+            Some(*from),
+            allowed.clone(),
+        ),
+    };
+    let mut p = Problem::new(
+        StatusCode::CONFLICT,
+        ProblemType::TransitionNotAllowed,
+        "Operazione non consentita in questo stato",
+        detail,
+    );
+    if let Some(from) = from {
+        p.extensions.insert(
+            "current_status".into(),
+            serde_json::Value::from(from.as_str()),
+        );
+    }
+    p.extensions.insert(
+        "allowed_actions".into(),
+        serde_json::Value::from(allowed.iter().map(|t| t.as_str()).collect::<Vec<_>>()),
+    );
+    ApiError::Problem(Box::new(p))
 }
 
 impl From<crate::db::DbError> for ApiError {

@@ -30,4 +30,33 @@ impl Links for ApiLinks {
     fn attachment(&self, instance_id: &str, attachment_id: &str) -> String {
         format!("/api/v1/me/instances/{instance_id}/attachments/{attachment_id}")
     }
+
+    fn document(&self, instance_id: &str, document_id: &str) -> String {
+        format!("/api/v1/me/instances/{instance_id}/documents/{document_id}")
+    }
+}
+
+/// The back office's links: the same resources as office staff reach them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaffLinks;
+
+/// The one instance of [`StaffLinks`].
+pub const STAFF_LINKS: &StaffLinks = &StaffLinks;
+
+impl Links for StaffLinks {
+    fn instance(&self, instance_id: &str) -> String {
+        format!("/api/v1/staff/instances/{instance_id}")
+    }
+
+    fn receipt(&self, instance_id: &str) -> String {
+        format!("/api/v1/staff/instances/{instance_id}")
+    }
+
+    fn attachment(&self, instance_id: &str, attachment_id: &str) -> String {
+        format!("/api/v1/staff/instances/{instance_id}/attachments/{attachment_id}")
+    }
+
+    fn document(&self, instance_id: &str, document_id: &str) -> String {
+        format!("/api/v1/staff/instances/{instance_id}/documents/{document_id}")
+    }
 }

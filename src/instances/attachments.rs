@@ -365,6 +365,18 @@ pub fn read(
     attachment_id: &str,
 ) -> Result<(AttachmentInfo, Vec<u8>), InstanceError> {
     load_own(conn, ctx, instance_id)?;
+    read_checked(conn, store, links, instance_id, attachment_id)
+}
+
+/// An attachment of an instance the caller has already checked access to; its content is
+/// checked against the stored digest (a corrupt file is an error, never served).
+pub fn read_checked(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    links: &dyn Links,
+    instance_id: &str,
+    attachment_id: &str,
+) -> Result<(AttachmentInfo, Vec<u8>), InstanceError> {
     let (row, key): (Row, String) = att::table
         .filter(att::id.eq(attachment_id))
         .filter(att::instance_id.eq(instance_id))

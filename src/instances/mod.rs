@@ -4,6 +4,7 @@
 //! Everything here is blocking code on a `&mut DbConn`; handlers run it through `Db::run`.
 
 pub mod attachments;
+pub mod procedure;
 pub mod submit;
 pub mod view;
 
@@ -98,6 +99,15 @@ pub struct InstanceRow {
     pub registration_id: Option<i64>,
     pub due_date: Option<NaiveDate>,
     pub submit_key: Option<String>,
+    /// Bumped by every change after submission: the staff's `ETag`.
+    pub version: i64,
+    pub assignee_id: Option<i64>,
+    pub outcome: Option<String>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub closed_at: Option<NaiveDateTime>,
+    pub suspended_days: i32,
+    pub integration_expired: bool,
+    pub rated: bool,
 }
 
 impl InstanceRow {
@@ -340,11 +350,33 @@ pub fn view(
             None
         },
         timeline: if submitted {
-            Some(timeline(conn, &row.id)?)
+            Some(citizen_timeline(timeline(conn, &row.id)?))
         } else {
             None
         },
         receipt_url: submitted.then(|| links.receipt(&row.id)),
+        allowed_actions: row
+            .status
+            .allowed(
+                crate::domain::Actor::Citizen,
+                crate::domain::Facts::default(),
+            )
+            .into_iter()
+            .filter(|t| {
+                !matches!(
+                    t,
+                    Transition::Edit | Transition::Discard | Transition::Submit
+                )
+            })
+            .collect(),
+        messages: if submitted {
+            procedure::messages(conn, links, &row.id, true)?
+        } else {
+            Vec::new()
+        },
+        integration: procedure::integration(conn, &row.id)?,
+        decision: procedure::decision(conn, links, &row)?,
+        rated: row.rated,
     })
 }
 
@@ -403,6 +435,21 @@ pub fn timeline(conn: &mut DbConn, id: &str) -> Result<Vec<TimelineEntry>, Insta
                 actor,
                 event,
             })
+        })
+        .collect()
+}
+
+/// The history as the citizen sees it: no internal entries, and the office's staff named as
+/// the office.
+pub fn citizen_timeline(entries: Vec<TimelineEntry>) -> Vec<TimelineEntry> {
+    entries
+        .into_iter()
+        .filter(|e| !e.event.is_internal())
+        .map(|mut e| {
+            if e.actor.starts_with("staff:") {
+                e.actor = "office".to_owned();
+            }
+            e
         })
         .collect()
 }

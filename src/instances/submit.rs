@@ -454,7 +454,9 @@ fn prepare(
             ente_id: ctx.ente_id,
             aoo_id,
             at: ts,
+            direction: protocol::Direction::In,
             sender: sender.clone(),
+            recipient: None,
             subject: format!("{} – istanza presentata online", service.title),
             document_digest: digest.clone(),
             attachments: files
@@ -462,6 +464,7 @@ fn prepare(
                 .map(|a| (a.filename.clone(), a.description.clone()))
                 .collect(),
             instance_id: Some(row.id.clone()),
+            primary: true,
         },
         canonical,
         digest,

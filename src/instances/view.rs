@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::forms::StepStatus;
 use crate::domain::protocol_number::ProtocolNumber;
-use crate::domain::{FieldError, InstanceStatus};
+use crate::domain::{FieldError, InstanceStatus, Outcome, Transition};
 
 /// The addresses views link to; implemented by the HTTP edge with its routes.
 pub trait Links: Send + Sync {
@@ -23,6 +23,8 @@ pub trait Links: Send + Sync {
     fn receipt(&self, instance_id: &str) -> String;
     /// The file of an attachment.
     fn attachment(&self, instance_id: &str, attachment_id: &str) -> String;
+    /// The file of a document outside the submission (a reply, an integration's file).
+    fn document(&self, instance_id: &str, document_id: &str) -> String;
 }
 
 /// An attachment of an instance (without its bytes).
@@ -154,6 +156,58 @@ pub enum Event {
     NotificationsQueued {
         messages: Vec<String>,
     },
+    /// An operator took the instance (the actor).
+    Taken {},
+    /// Assigned to a colleague (internal).
+    Assigned {
+        to: String,
+    },
+    /// Handed over to another office.
+    HandedOver {
+        from: String,
+        to: String,
+        reason: String,
+    },
+    /// An internal note (internal; the text is in the notes).
+    NoteAdded {
+        note: i64,
+    },
+    /// A message to the citizen (the text is in the messages).
+    MessageSent {
+        message: i64,
+    },
+    IntegrationRequested {
+        protocol_number: String,
+        year: i32,
+        days: i32,
+        answer_by: NaiveDate,
+    },
+    IntegrationAnswered {
+        protocol_number: String,
+        year: i32,
+        document_digest: String,
+        /// The new due date, the term running again.
+        due_date: Option<NaiveDate>,
+    },
+    IntegrationExpired {
+        answer_by: NaiveDate,
+        due_date: Option<NaiveDate>,
+    },
+    Decided {
+        outcome: Outcome,
+        protocol_number: String,
+        year: i32,
+    },
+    Closed {
+        automatic: bool,
+    },
+    Withdrawn {
+        protocol_number: String,
+        year: i32,
+    },
+    SilenceAssent {
+        due_date: NaiveDate,
+    },
 }
 
 impl Event {
@@ -167,7 +221,24 @@ impl Event {
             Self::Registered { .. } => "registered",
             Self::Routed { .. } => "routed",
             Self::NotificationsQueued { .. } => "notifications_queued",
+            Self::Taken { .. } => "taken",
+            Self::Assigned { .. } => "assigned",
+            Self::HandedOver { .. } => "handed_over",
+            Self::NoteAdded { .. } => "note_added",
+            Self::MessageSent { .. } => "message_sent",
+            Self::IntegrationRequested { .. } => "integration_requested",
+            Self::IntegrationAnswered { .. } => "integration_answered",
+            Self::IntegrationExpired { .. } => "integration_expired",
+            Self::Decided { .. } => "decided",
+            Self::Closed { .. } => "closed",
+            Self::Withdrawn { .. } => "withdrawn",
+            Self::SilenceAssent { .. } => "silence_assent",
         }
+    }
+
+    /// Only for the office: never in the citizen's timeline.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, Self::Assigned { .. } | Self::NoteAdded { .. })
     }
 
     /// The stored details (the `details` member), as JSON text.
@@ -215,6 +286,17 @@ pub struct InstanceView {
     /// The receipt, once submitted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt_url: Option<String>,
+    /// What the citizen may do now besides editing a draft (`withdraw`,
+    /// `answer_integration`).
+    pub allowed_actions: Vec<Transition>,
+    /// Messages between the office and the citizen (internal notes never appear).
+    pub messages: Vec<super::procedure::MessageView>,
+    /// The request for integration, if the office made one.
+    pub integration: Option<super::procedure::IntegrationView>,
+    /// The decision, once decided.
+    pub decision: Option<super::procedure::DecisionView>,
+    /// The citizen has already rated the service for this instance.
+    pub rated: bool,
 }
 
 /// One instance in the citizen's list.

@@ -16,20 +16,54 @@ use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
-/// What is registered for an incoming document.
+/// Which way a registered document goes (DPR 445/2000 art. 53).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Received (istanza, integration answer, withdrawal): the register names its sender.
+    In,
+    /// Sent (request for integration, reply): the register names its recipient.
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "in" => Some(Self::In),
+            "out" => Some(Self::Out),
+            _ => None,
+        }
+    }
+}
+
+/// What is registered for a document.
 #[derive(Debug, Clone)]
 pub struct NewRegistration {
     pub ente_id: i64,
     pub aoo_id: i64,
     /// UTC instant of registration; its Italian calendar year picks the register.
     pub at: NaiveDateTime,
+    pub direction: Direction,
+    /// Who sent it: the applicant for an incoming document, the office for an outgoing one.
     pub sender: String,
+    /// Who receives an outgoing document (required for `Out`).
+    pub recipient: Option<String>,
     pub subject: String,
     /// SHA-256 (hex) of the primary document.
     pub document_digest: String,
     /// File name and description of each attachment.
     pub attachments: Vec<(String, Option<String>)>,
     pub instance_id: Option<String>,
+    /// The instance's own registration (its submission): linked as `instances.registration_id`.
+    /// Later registrations of the instance (integration, reply, withdrawal) only name it.
+    pub primary: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +117,9 @@ struct IdNumber {
 /// PostgreSQL counter, registration and link are one statement (one round trip under the
 /// lock); on SQLite, where the write lock is held for the whole transaction anyway, three.
 pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Registration> {
+    if new.direction == Direction::Out && new.recipient.is_none() {
+        anyhow::bail!("an outgoing registration names its recipient");
+    }
     let year = calendar::to_rome(new.at).year();
     let attachments_count = i32::try_from(new.attachments.len())?;
     let description = describe_attachments(&new.attachments);
@@ -95,10 +132,11 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
              r AS (\
                INSERT INTO protocol_registrations (ente_id, aoo_id, year, number, registered_at, \
                  direction, sender, subject, document_digest, attachments_count, \
-                 attachments_description, instance_id) \
-               SELECT $3, $1, $2, c.last_number, $4, 'in', $5, $6, $7, $8, $9, $10 FROM c \
+                 attachments_description, instance_id, recipient) \
+               SELECT $3, $1, $2, c.last_number, $4, $11, $5, $6, $7, $8, $9, $10, $12 FROM c \
                RETURNING id, number), \
-             u AS (UPDATE instances SET registration_id = r.id FROM r WHERE instances.id = $10) \
+             u AS (UPDATE instances SET registration_id = r.id FROM r \
+               WHERE instances.id = $10 AND $13) \
              SELECT id, number FROM r",
         )
         .bind::<BigInt, _>(new.aoo_id)
@@ -111,6 +149,9 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
         .bind::<Integer, _>(attachments_count)
         .bind::<Text, _>(&description)
         .bind::<Nullable<Text>, _>(&new.instance_id)
+        .bind::<Text, _>(new.direction.as_str())
+        .bind::<Nullable<Text>, _>(&new.recipient)
+        .bind::<diesel::sql_types::Bool, _>(new.primary)
         .get_result(conn)?,
         DbConn::Sqlite(_) => {
             let counter: Counter = diesel::sql_query(
@@ -128,8 +169,9 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
                     pr::year.eq(year),
                     pr::number.eq(counter.last_number),
                     pr::registered_at.eq(new.at),
-                    pr::direction.eq("in"),
+                    pr::direction.eq(new.direction.as_str()),
                     pr::sender.eq(&new.sender),
+                    pr::recipient.eq(&new.recipient),
                     pr::subject.eq(&new.subject),
                     pr::document_digest.eq(&new.document_digest),
                     pr::attachments_count.eq(attachments_count),
@@ -138,7 +180,7 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
                 ))
                 .returning(pr::id)
                 .get_result(conn)?;
-            if let Some(instance) = &new.instance_id {
+            if let (Some(instance), true) = (&new.instance_id, new.primary) {
                 diesel::update(instances::table.find(instance))
                     .set(instances::registration_id.eq(id))
                     .execute(conn)?;
@@ -150,7 +192,7 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
         }
     };
     let number = ProtocolNumber::new(row.number)?;
-    tracing::info!(aoo_id = new.aoo_id, year, number = %number, "protocol registration");
+    tracing::info!(aoo_id = new.aoo_id, year, number = %number, direction = new.direction.as_str(), "protocol registration");
     Ok(Registration {
         id: row.id,
         year,

@@ -89,11 +89,14 @@ fn reg_at(ente_id: i64, aoo_id: i64, at: &str) -> NewRegistration {
         ente_id,
         aoo_id,
         at: NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M").unwrap(),
+        direction: sportello::protocol::Direction::In,
         sender: "RSSMRA85T10A562S".into(),
+        recipient: None,
         subject: "Prova".into(),
         document_digest: "0".repeat(64),
         attachments: vec![],
         instance_id: None,
+        primary: false,
     }
 }
 
