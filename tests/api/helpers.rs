@@ -63,6 +63,8 @@ pub fn fresh_database_url() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// The database this app runs on (to start a second app on it).
+    pub db_url: String,
     pub db: Db,
     /// A client with a cookie store: it behaves like one browser.
     pub client: reqwest::Client,
@@ -99,6 +101,12 @@ pub async fn spawn_empty_app_with(customize: impl FnOnce(&mut Settings)) -> Test
     let mut settings = test_settings();
     settings.database.url = Some(Secret::new(fresh_database_url()));
     customize(&mut settings);
+    let db_url = settings
+        .database
+        .url
+        .as_ref()
+        .map(|u| u.expose().to_owned())
+        .unwrap_or_default();
     let application = Application::build(settings).expect("build app");
     let port = application.port();
     let db = application.state().db.clone();
@@ -106,6 +114,7 @@ pub async fn spawn_empty_app_with(customize: impl FnOnce(&mut Settings)) -> Test
     tokio::spawn(application.run());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        db_url,
         db,
         state,
         client: new_client(),

@@ -3,6 +3,7 @@
 
 mod attachments;
 mod auth;
+mod backoffice;
 mod bundle;
 mod catalog;
 mod cie_forged;

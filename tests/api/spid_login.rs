@@ -294,6 +294,7 @@ async fn unknown_idps_and_bad_login_links_are_refused() {
     let forger = SpidApp {
         app: TestApp {
             address: sa.app.address.clone(),
+            db_url: sa.app.db_url.clone(),
             db: sa.app.db.clone(),
             state: sa.app.state.clone(),
             client: new_client(),
