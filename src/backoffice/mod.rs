@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::schema::{
-    citizens, instances as inst, offices, protocol_registrations as pr, services,
+    citizens, instances as inst, offices, protocol_registrations as pr, services, staff_users,
 };
 use crate::db::{DbConn, DbError};
 use crate::domain::protocol_number::ProtocolNumber;
@@ -68,6 +68,22 @@ impl From<diesel::result::Error> for BackofficeError {
     }
 }
 
+/// Whose instances: `me`, `nobody`, or a colleague's username.
+pub type AssigneeFilter = String;
+
+/// The order of a queue.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueSort {
+    /// Due date, soonest first (the default: what the law asks first).
+    #[default]
+    Due,
+    /// Submission, oldest first.
+    Submitted,
+    /// Last activity, latest first.
+    Activity,
+}
+
 /// The filters and page of a queue.
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +93,24 @@ pub struct QueueFilter {
     pub status: Option<InstanceStatus>,
     /// Only instances of this service (its slug).
     pub service: Option<String>,
+    /// `me`, `nobody`, or a colleague's username.
+    pub assignee: Option<AssigneeFilter>,
+    /// Due on or before this day.
+    pub due_before: Option<NaiveDate>,
+    /// Only overdue instances (term running and past its due date).
+    pub overdue: Option<bool>,
+    /// Due within this many days from today (term running).
+    #[param(minimum = 0, maximum = 366)]
+    pub due_within: Option<i64>,
+    /// Submitted on or after this day (Italian date).
+    pub submitted_from: Option<NaiveDate>,
+    /// Submitted on or before this day (Italian date).
+    pub submitted_to: Option<NaiveDate>,
+    /// Text in the service's title or the applicant's name or codice fiscale.
+    pub q: Option<String>,
+    /// The protocol number of the submission (digits, leading zeros optional).
+    pub protocol: Option<String>,
+    pub sort: Option<QueueSort>,
     /// The page, from 1 (default 1).
     #[param(minimum = 1)]
     pub page: Option<i64>,
@@ -114,6 +148,24 @@ pub struct QueueItem {
     pub service: crate::instances::view::ServiceRef,
     pub applicant: Applicant,
     pub protocol: Option<QueueProtocol>,
+    /// Who works on it.
+    pub assignee: Option<String>,
+    /// The last change.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Due within 3 days (term running).
+    pub due_soon: bool,
+    /// Past its due date (term running).
+    pub overdue: bool,
+    /// The citizen did not answer the integration in time.
+    pub integration_expired: bool,
+}
+
+/// How many of the office's instances are in one state.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StateCount {
+    pub status: InstanceStatus,
+    pub count: i64,
 }
 
 /// A page of an office's queue, oldest submission first.
@@ -122,7 +174,10 @@ pub struct QueuePage {
     pub items: Vec<QueueItem>,
     pub page: i64,
     pub per_page: i64,
+    /// Instances matching the filters.
     pub total: i64,
+    /// The office's instances per state (all of them, whatever the filters).
+    pub counts: Vec<StateCount>,
 }
 
 /// The office's id if the staff member may see its queue.
@@ -159,6 +214,8 @@ struct QueueRow {
     status: InstanceStatus,
     submitted_at: Option<NaiveDateTime>,
     due_date: Option<NaiveDate>,
+    updated_at: NaiveDateTime,
+    integration_expired: bool,
     slug: String,
     title: String,
     codice_fiscale: String,
@@ -167,21 +224,84 @@ struct QueueRow {
     year: Option<i32>,
     number: Option<i64>,
     registered_at: Option<NaiveDateTime>,
+    assignee: Option<String>,
 }
 
-/// Submitted instances routed to the office, oldest first (the order they are worked in).
+#[diesel::declare_sql_function]
+extern "SQL" {
+    fn lower(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+fn bad(pointer: &str, message: &str) -> BackofficeError {
+    BackofficeError::Invalid(vec![crate::domain::FieldError::new(pointer, message)])
+}
+
+/// The office's instances (never drafts), filtered, sorted and paged.
 pub fn queue(
     conn: &mut DbConn,
     office_id: i64,
+    staff_user_id: i64,
     f: &QueueFilter,
+    today: NaiveDate,
 ) -> Result<QueuePage, BackofficeError> {
     let page = f.page.unwrap_or(1).max(1);
     let per_page = f.per_page.unwrap_or(25).clamp(1, 100);
+    let assignee_id: Option<Option<i64>> = match f.assignee.as_deref() {
+        None => None,
+        Some("me") => Some(Some(staff_user_id)),
+        Some("nobody") => Some(None),
+        Some(username) => {
+            let id: Option<i64> = staff_users::table
+                .inner_join(offices::table.on(offices::ente_id.eq(staff_users::ente_id)))
+                .filter(offices::id.eq(office_id))
+                .filter(staff_users::username.eq(username))
+                .select(staff_users::id)
+                .first(conn)
+                .optional()?;
+            Some(Some(id.ok_or_else(|| {
+                bad(
+                    "/assignee",
+                    "Collega non trovato: indicare me, nobody o un nome utente.",
+                )
+            })?))
+        }
+    };
+    let protocol: Option<i64> = match f.protocol.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => Some(p.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            bad(
+                "/protocol",
+                "Il numero di protocollo è fatto di sole cifre.",
+            )
+        })?),
+    };
+    let pattern =
+        f.q.as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(|q| {
+                let escaped: String = q
+                    .to_lowercase()
+                    .chars()
+                    .flat_map(|c| match c {
+                        '%' | '_' | '\\' => vec!['\\', c],
+                        c => vec![c],
+                    })
+                    .collect();
+                format!("%{escaped}%")
+            });
+    let running = [
+        InstanceStatus::Submitted.as_str(),
+        InstanceStatus::InProgress.as_str(),
+    ];
     let build = || {
         let mut q = inst::table
             .inner_join(services::table)
             .inner_join(citizens::table)
             .left_join(pr::table)
+            .left_join(staff_users::table)
             .filter(inst::office_id.eq(office_id))
             .filter(inst::status.ne(InstanceStatus::Draft.as_str()))
             .into_boxed();
@@ -191,11 +311,59 @@ pub fn queue(
         if let Some(s) = &f.service {
             q = q.filter(services::slug.eq(s.clone()));
         }
+        match assignee_id {
+            Some(Some(uid)) => q = q.filter(inst::assignee_id.eq(uid)),
+            Some(None) => q = q.filter(inst::assignee_id.is_null()),
+            None => {}
+        }
+        if let Some(d) = f.due_before {
+            q = q.filter(inst::due_date.le(d));
+        }
+        if f.overdue == Some(true) {
+            q = q
+                .filter(inst::status.eq_any(running))
+                .filter(inst::due_date.lt(today));
+        }
+        if let Some(n) = f.due_within {
+            q = q
+                .filter(inst::status.eq_any(running))
+                .filter(inst::due_date.ge(today))
+                .filter(inst::due_date.le(today + chrono::Duration::days(n.clamp(0, 366))));
+        }
+        if let Some(d) = f.submitted_from {
+            q = q.filter(inst::submitted_at.ge(day_start_utc(d)));
+        }
+        if let Some(d) = f.submitted_to {
+            q = q.filter(inst::submitted_at.lt(day_start_utc(d + chrono::Duration::days(1))));
+        }
+        if let Some(p) = &pattern {
+            q = q.filter(
+                lower(services::title.nullable())
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(lower(citizens::given_name).like(p.clone()).escape('\\'))
+                    .or(lower(citizens::family_name).like(p.clone()).escape('\\'))
+                    .or(lower(citizens::codice_fiscale.nullable())
+                        .like(p.clone())
+                        .escape('\\')),
+            );
+        }
+        if let Some(n) = protocol {
+            q = q.filter(pr::number.nullable().eq(n));
+        }
         q
     };
     let total: i64 = build().count().get_result(conn)?;
-    let rows: Vec<QueueRow> = build()
-        .order((inst::submitted_at.asc(), inst::id.asc()))
+    let sorted = match f.sort.unwrap_or_default() {
+        QueueSort::Due => build().order((
+            inst::due_date.asc(),
+            inst::submitted_at.asc(),
+            inst::id.asc(),
+        )),
+        QueueSort::Submitted => build().order((inst::submitted_at.asc(), inst::id.asc())),
+        QueueSort::Activity => build().order((inst::updated_at.desc(), inst::id.asc())),
+    };
+    let rows: Vec<QueueRow> = sorted
         .limit(per_page)
         .offset((page - 1) * per_page)
         .select((
@@ -203,6 +371,8 @@ pub fn queue(
             inst::status,
             inst::submitted_at,
             inst::due_date,
+            inst::updated_at,
+            inst::integration_expired,
             services::slug,
             services::title,
             citizens::codice_fiscale,
@@ -211,33 +381,51 @@ pub fn queue(
             pr::year.nullable(),
             pr::number.nullable(),
             pr::registered_at.nullable(),
+            staff_users::username.nullable(),
         ))
+        .load(conn)?;
+    let counts: Vec<(String, i64)> = inst::table
+        .filter(inst::office_id.eq(office_id))
+        .filter(inst::status.ne(InstanceStatus::Draft.as_str()))
+        .group_by(inst::status)
+        .select((inst::status, diesel::dsl::count_star()))
         .load(conn)?;
     let items = rows
         .into_iter()
-        .map(|r| QueueItem {
-            id: r.id,
-            status: r.status,
-            submitted_at: r.submitted_at.map(iso),
-            due_date: r.due_date,
-            service: crate::instances::view::ServiceRef {
-                slug: r.slug,
-                title: r.title,
-                min_auth_level: None,
-            },
-            applicant: Applicant {
-                codice_fiscale: r.codice_fiscale,
-                given_name: r.given_name,
-                family_name: r.family_name,
-            },
-            protocol: r
-                .number
-                .and_then(|n| ProtocolNumber::new(n).ok())
-                .map(|number| QueueProtocol {
-                    number,
-                    year: r.year,
-                    registered_at: r.registered_at.map(iso_rome),
-                }),
+        .map(|r| {
+            let days_left = r
+                .due_date
+                .filter(|_| r.status.term_runs())
+                .map(|d| (d - today).num_days());
+            QueueItem {
+                id: r.id,
+                status: r.status,
+                submitted_at: r.submitted_at.map(iso),
+                due_date: r.due_date,
+                service: crate::instances::view::ServiceRef {
+                    slug: r.slug,
+                    title: r.title,
+                    min_auth_level: None,
+                },
+                applicant: Applicant {
+                    codice_fiscale: r.codice_fiscale,
+                    given_name: r.given_name,
+                    family_name: r.family_name,
+                },
+                protocol: r
+                    .number
+                    .and_then(|n| ProtocolNumber::new(n).ok())
+                    .map(|number| QueueProtocol {
+                        number,
+                        year: r.year,
+                        registered_at: r.registered_at.map(iso_rome),
+                    }),
+                assignee: r.assignee,
+                updated_at: iso(r.updated_at),
+                due_soon: days_left.is_some_and(|d| (0..=3).contains(&d)),
+                overdue: days_left.is_some_and(|d| d < 0),
+                integration_expired: r.integration_expired,
+            }
         })
         .collect();
     Ok(QueuePage {
@@ -245,5 +433,25 @@ pub fn queue(
         page,
         per_page,
         total,
+        counts: counts
+            .into_iter()
+            .filter_map(|(s, count)| {
+                InstanceStatus::parse(&s)
+                    .ok()
+                    .map(|status| StateCount { status, count })
+            })
+            .collect(),
     })
+}
+
+/// 00:00 of an Italian day, in UTC.
+fn day_start_utc(d: NaiveDate) -> NaiveDateTime {
+    let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // The offset at that instant (1 or 2 hours): try the later one first.
+    let guess = local - chrono::Duration::hours(2);
+    if crate::domain::calendar::to_rome(guess) == local {
+        guess
+    } else {
+        local - chrono::Duration::hours(1)
+    }
 }

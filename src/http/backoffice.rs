@@ -19,12 +19,19 @@ pub async fn queue(
 ) -> Result<HttpResponse, ApiError> {
     let office = path.into_inner();
     let filter = query.into_inner();
+    let st = state.clone();
     let body = state
         .db
         .run(move |conn| {
             let office_id =
                 backoffice::office_for_staff(conn, staff.ente_id, staff.staff_user_id, &office)?;
-            backoffice::queue(conn, office_id, &filter)
+            backoffice::queue(
+                conn,
+                office_id,
+                staff.staff_user_id,
+                &filter,
+                st.clock.today(),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -764,3 +764,97 @@ async fn decided_instances_close_by_themselves_and_each_office_gets_one_digest_a
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(digests().len(), 2);
 }
+
+#[tokio::test]
+async fn the_queue_filters_sorts_and_counts() {
+    let app = spawn_app().await;
+    let a = submitted(&app, "a@example.org").await;
+    let b = submitted(&app, "b@example.org").await;
+    let c = submitted(&app, "c@example.org").await;
+    let op = app.staff_browser(OP).await;
+    act_ok(&app, &op, &a, "take", json!({})).await;
+    act_ok(&app, &op, &b, "assign", json!({"username": OP2})).await;
+    let q = |query: &'static str| {
+        let app = &app;
+        let op = &op;
+        async move {
+            let res = op
+                .get(app.url(&format!("/api/v1/offices/anagrafe/queue?{query}")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200, "{query}");
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = q("").await;
+    assert_eq!(all["total"], 3);
+    assert_eq!(
+        ids(&all),
+        vec![a.clone(), b.clone(), c.clone()],
+        "due, then submission"
+    );
+    let counts = &all["counts"];
+    let count_of = |s: &str| {
+        counts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["status"] == s)
+            .map(|c| c["count"].as_i64().unwrap())
+            .unwrap_or(0)
+    };
+    assert_eq!(count_of("in_progress"), 2);
+    assert_eq!(count_of("submitted"), 1);
+    assert_eq!(ids(&q("assignee=me").await), vec![a.clone()]);
+    assert_eq!(ids(&q("assignee=nobody").await), vec![c.clone()]);
+    assert_eq!(
+        ids(&q("assignee=operatore2.anagrafe").await),
+        vec![b.clone()]
+    );
+    assert_eq!(ids(&q("status=submitted").await), vec![c.clone()]);
+    assert_eq!(q("status=in_progress&per_page=1").await["total"], 2);
+    assert_eq!(ids(&q("sort=activity").await)[0], b, "latest change first");
+    assert_eq!(q("overdue=true").await["total"], 0);
+    assert_eq!(q("due_within=3").await["total"], 0);
+    assert_eq!(q("due_within=60").await["total"], 3);
+    assert_eq!(
+        q("q=rssmra85").await["total"],
+        3,
+        "codice fiscale, any case"
+    );
+    assert_eq!(q("q=RESIDENZA").await["total"], 3);
+    assert_eq!(q("q=nessuno%25").await["total"], 0);
+    assert_eq!(ids(&q("protocol=0000002").await), vec![b.clone()]);
+    assert_eq!(ids(&q("protocol=3").await), vec![c.clone()]);
+    let today = chrono::Utc::now().date_naive();
+    let res = op
+        .get(app.url(&format!(
+            "/api/v1/offices/anagrafe/queue?submitted_from={}&submitted_to={}",
+            today - Duration::days(1),
+            today + Duration::days(1)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Value>().await.unwrap()["total"], 3);
+    let res = op
+        .get(app.url("/api/v1/offices/anagrafe/queue?assignee=sconosciuto"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 422, "validation").await;
+    // Time passes: all three overdue, flagged.
+    app.state.clock.advance(Duration::days(60));
+    let late = q("overdue=true").await;
+    assert_eq!(late["total"], 3);
+    assert_eq!(late["items"][0]["overdue"], true);
+}
