@@ -71,7 +71,23 @@ pub const SESSION: &str = "session";
         my_instance,
         receipt,
         download_attachment,
+        withdraw_instance,
+        answer_integration,
+        citizen_upload_document,
+        citizen_document,
         office_queue,
+        staff_instance,
+        staff_take,
+        staff_assign,
+        staff_hand_over,
+        staff_note,
+        staff_message,
+        staff_integration_request,
+        staff_decision,
+        staff_close,
+        staff_upload_document,
+        staff_document,
+        staff_attachment,
         outbox,
         outbox_retry,
     ),
@@ -728,7 +744,232 @@ fn receipt() {}
 #[allow(dead_code)]
 fn download_attachment() {}
 
-/// The queue of an office: submitted instances routed to it, oldest first.
+/// The citizen withdraws the instance before a decision (registered as incoming).
+#[utoipa::path(post, path = "/api/v1/instances/{id}/withdraw", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::http::work::WithdrawBody,
+    responses(
+        (status = 200, description = "Withdrawn: the instance as the citizen sees it", body = crate::instances::view::InstanceView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Reason too long (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn withdraw_instance() {}
+
+/// The citizen answers the request for integration: text and/or data and/or documents. The
+/// answer is frozen with its digest and registered as incoming; the term runs again.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/integration", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::backoffice::work::IntegrationAnswer,
+    responses(
+        (status = 200, description = "Answered: the instance as the citizen sees it", body = crate::instances::view::InstanceView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No integration awaited (`transition-not-allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty answer, data not an object, unknown document (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn answer_integration() {}
+
+/// A document for the integration answer (multipart, one `file`), checked by content like
+/// submission attachments; sent when the answer names it.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/documents", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = crate::instances::procedure::DocumentInfo),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No integration awaited (`transition-not-allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too many documents (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn citizen_upload_document() {}
+
+/// A document of the citizen's instance: the reply to the decision, an integration's file.
+#[utoipa::path(get, path = "/api/v1/me/instances/{id}/documents/{document}", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path), ("document" = String, Path)),
+    responses(
+        (status = 200, description = "The file, with its own media type", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn citizen_document() {}
+
+/// The office's instance screen: applicant, data step by step with the form's labels,
+/// document and digest, attachments, registrations, history, messages, internal notes,
+/// terms and the actions allowed now. Its `ETag` is the instance's version.
+#[utoipa::path(get, path = "/api/v1/staff/instances/{id}", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The instance's version, to send back as If-Match"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_instance() {}
+
+/// Take the instance (assign it to oneself).
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/take", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_take() {}
+
+/// Assign the instance to a colleague of the office.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/assign", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::http::work::AssignBody,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_assign() {}
+
+/// An internal note (never shown to the citizen).
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/notes", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::http::work::TextBody,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_note() {}
+
+/// A message to the citizen (their area and e-mail).
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/messages", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::http::work::TextBody,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_message() {}
+
+/// Request for integration (L. 241/1990 art. 2 c. 7): once, 1–30 days; the term is suspended; an outgoing registration to the applicant; the citizen is told by e-mail.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/integration-request", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::backoffice::work::IntegrationRequest,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_integration_request() {}
+
+/// The decision: outcome, motivation, optional reply PDF; an outgoing registration to the applicant; the citizen is told by e-mail.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/decision", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::backoffice::work::Decision,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_decision() {}
+
+/// Close a decided instance.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/close", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_close() {}
+
+/// Hand the instance over to another office (it leaves this queue, unassigned).
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/hand-over", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::http::work::HandOverBody,
+    responses(
+        (status = 204, description = "Handed over"),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or same office, no reason (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_hand_over() {}
+
+/// A document of the office (multipart, one `file`), to send with a request for integration
+/// or as the reply to the decision.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/documents", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = crate::instances::procedure::DocumentInfo),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The instance is not open any more (`transition-not-allowed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too many documents (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_upload_document() {}
+
+/// A document of the instance (office view).
+#[utoipa::path(get, path = "/api/v1/staff/instances/{id}/documents/{document}", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("document" = String, Path)),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_document() {}
+
+/// A submission attachment (office view).
+#[utoipa::path(get, path = "/api/v1/staff/instances/{id}/attachments/{attachment}", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("attachment" = String, Path)),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_attachment() {}
+
+/// The queue of an office: its instances, filtered, sorted (due date first by default) and
+/// paged, with counts per state.
 #[utoipa::path(get, path = "/api/v1/offices/{office}/queue", tag = "backoffice", security(("session" = [])),
     params(("office" = String, Path, description = "The office's code"), crate::backoffice::QueueFilter),
     responses(
