@@ -19,6 +19,13 @@ use crate::domain::{calendar, Actor, Facts, InstanceStatus, Transition};
 use crate::instances::{record_event, Event};
 use crate::notify::{enqueue_emails, EmailPayload};
 
+/// One instance in a digest: service title, due date, id.
+type DigestItem = (String, NaiveDate, String);
+/// An office's digest: office id, ente id, e-mail, name, items.
+type OfficeDigest = (i64, i64, Option<String>, String, Vec<DigestItem>);
+/// A digest row as read.
+type DigestRow = (i64, i64, Option<String>, String, String, NaiveDate, String);
+
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DailyReport {
@@ -189,7 +196,7 @@ pub fn run(
         InstanceStatus::Submitted.as_str(),
         InstanceStatus::InProgress.as_str(),
     ];
-    let rows: Vec<(i64, i64, Option<String>, String, String, NaiveDate, String)> = inst::table
+    let rows: Vec<DigestRow> = inst::table
         .inner_join(offices::table)
         .inner_join(services::table)
         .filter(inst::status.eq_any(open))
@@ -205,13 +212,7 @@ pub fn run(
             inst::id,
         ))
         .load(conn)?;
-    let mut by_office: Vec<(
-        i64,
-        i64,
-        Option<String>,
-        String,
-        Vec<(String, NaiveDate, String)>,
-    )> = Vec::new();
+    let mut by_office: Vec<OfficeDigest> = Vec::new();
     for (office_id, ente_id, email, name, title, due, id) in rows {
         match by_office.last_mut() {
             Some(last) if last.0 == office_id => last.4.push((title, due, id)),
@@ -222,7 +223,7 @@ pub fn run(
         let Some(to) = email else { continue };
         let overdue: Vec<_> = items.iter().filter(|(_, d, _)| *d < today).collect();
         let due_soon: Vec<_> = items.iter().filter(|(_, d, _)| *d >= today).collect();
-        let list = |v: &[&(String, NaiveDate, String)]| {
+        let list = |v: &[&DigestItem]| {
             v.iter()
                 .map(|(t, d, id)| {
                     format!("- {t}, scadenza {} (pratica {id})", d.format("%d/%m/%Y"))

@@ -57,6 +57,7 @@ fn label(who: Uploader<'_>) -> &'static str {
 
 /// Stores one checked file as a document of the instance, not yet sent. The office may
 /// upload while the instance is open; the citizen only while an integration is awaited.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one upload")]
 pub fn upload(
     conn: &mut DbConn,
     store: &dyn BlobStore,
@@ -97,7 +98,7 @@ pub fn upload(
             return Err(BackofficeError::Invalid(vec![
                 crate::domain::FieldError::new(
                     "/file",
-                    &format!(
+                    format!(
                         "Sono già stati caricati {count} documenti, il massimo per una pratica."
                     ),
                 ),
