@@ -746,3 +746,54 @@ async fn rating_aggregates_per_service_and_month_publish_no_comment() {
         ["3", "3.67", "0", "1", "0", "1", "1", "0", "1", "0", "0", "1", "0", "1"]
     );
 }
+
+// --- Due dates at submission ------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_due_date_follows_the_services_term_unit_and_the_entes_patron_day() {
+    use sportello::domain::calendar::rome_date;
+    use sportello::domain::terms::{due_date, TermRule, TermUnit, WorkCalendar};
+    let app = spawn_app().await;
+    app.login_citizen(CITIZEN_CF).await;
+    let due_of = |sub: &Value| -> (NaiveDate, NaiveDate) {
+        let at = chrono::DateTime::parse_from_rfc3339(sub["submitted_at"].as_str().unwrap())
+            .unwrap()
+            .naive_utc();
+        let due = day(sub["due_date"].as_str().unwrap());
+        (rome_date(at), due)
+    };
+    // The appointment request: 5 working days of the demo ente (patron day 24 June).
+    let five_working = TermRule {
+        days: 5,
+        unit: TermUnit::WorkingDays,
+    };
+    let (start, due) = due_of(&app.submit_valid("richiesta-appuntamento").await);
+    let demo = WorkCalendar {
+        patron_day: Some((6, 24)),
+    };
+    assert_eq!(Some(due), due_date(start, five_working, &[], &demo));
+    assert!(demo.is_working_day(due));
+    // TARI: 30 calendar days, moved to a working day.
+    let (start, tari_due) = due_of(&app.submit_valid(TARI).await);
+    let thirty = TermRule {
+        days: 30,
+        unit: TermUnit::CalendarDays,
+    };
+    assert_eq!(Some(tari_due), due_date(start, thirty, &[], &demo));
+    assert!((tari_due - start).num_days() >= 30);
+
+    // The ente's patron day falls on that due date: the next submission's term ends later.
+    let patron = (chrono::Datelike::month(&due), chrono::Datelike::day(&due));
+    diesel::update(enti::table.filter(enti::code.eq("c_x000")))
+        .set(enti::patron_day.eq(Some(format!("{:02}-{:02}", patron.0, patron.1))))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let (start2, due2) = due_of(&app.submit_valid("richiesta-appuntamento").await);
+    let moved = WorkCalendar {
+        patron_day: Some(patron),
+    };
+    assert_eq!(Some(due2), due_date(start2, five_working, &[], &moved));
+    if start2 == start {
+        assert!(due2 > due, "{due2} after the patron day {due}");
+    }
+}
