@@ -370,6 +370,11 @@ mod tests {
             due("2026-04-02", working_days(3), &[], &NO_PATRON),
             date("2026-04-08")
         );
+        // The example of docs/catalog.md: 5 working days → Friday 10 April.
+        assert_eq!(
+            due("2026-04-02", working_days(5), &[], &NO_PATRON),
+            date("2026-04-10")
+        );
         // 2027: Easter Monday 29 March. From Friday 26 March, 2 working days → 30, 31.
         assert_eq!(
             due("2027-03-26", working_days(2), &[], &NO_PATRON),
