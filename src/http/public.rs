@@ -131,3 +131,40 @@ pub async fn ratings(
     let text = if csv { Some(view.to_csv()?) } else { None };
     answer(text, &view)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn with_accept(accept: Option<&str>) -> HttpRequest {
+        let mut req = TestRequest::default();
+        if let Some(a) = accept {
+            req = req.insert_header((header::ACCEPT, a));
+        }
+        req.to_http_request()
+    }
+
+    #[test]
+    fn csv_when_asked_for_by_format_or_accept() {
+        assert!(!wants_csv(&with_accept(None), None));
+        assert!(wants_csv(&with_accept(None), Some(Format::Csv)));
+        assert!(wants_csv(&with_accept(Some("text/csv")), None));
+        assert!(wants_csv(&with_accept(Some("Text/CSV; q=1")), None));
+        assert!(wants_csv(
+            &with_accept(Some("text/csv, application/json;q=0.5")),
+            None
+        ));
+        assert!(!wants_csv(
+            &with_accept(Some("application/json, text/csv;q=0.5")),
+            None
+        ));
+        assert!(!wants_csv(&with_accept(Some("*/*")), None));
+        // `format` wins over Accept.
+        assert!(!wants_csv(
+            &with_accept(Some("text/csv")),
+            Some(Format::Json)
+        ));
+    }
+}
