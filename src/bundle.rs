@@ -23,6 +23,7 @@ use crate::db::schema::{
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::email::Email;
 use crate::domain::ente_code::EnteCode;
+use crate::domain::terms::{parse_patron_day, TermUnit};
 use crate::org::Role;
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +47,8 @@ pub struct EnteDef {
     pub name: String,
     pub fiscal_code: Option<String>,
     pub ipa_code: Option<String>,
+    /// The patron saint's day, `MM-DD`: not a working day for the ente's terms.
+    pub patron_day: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +113,13 @@ pub struct ServiceDef {
     #[serde(default)]
     pub requirements: Vec<String>,
     pub legal_term_days: i32,
+    /// `calendar_days` (the default) or `working_days`.
+    #[serde(default = "default_term_unit")]
+    pub legal_term_unit: String,
+    /// Whether the office's silence within the term grants the application (L. 241/1990
+    /// art. 20).
+    #[serde(default)]
+    pub silence_assent: bool,
     #[serde(default = "default_level")]
     pub min_auth_level: i32,
     #[serde(default)]
@@ -146,6 +156,10 @@ pub struct RuleDef {
 
 fn default_level() -> i32 {
     2
+}
+
+fn default_term_unit() -> String {
+    TermUnit::CalendarDays.as_str().to_owned()
 }
 
 /// A bundle read from disk and checked: every reference resolves, every value is valid.
@@ -262,6 +276,11 @@ impl Bundle {
     fn check(&self) -> anyhow::Result<()> {
         let e = &self.ente;
         EnteCode::parse(&e.ente.code).map_err(|err| anyhow::anyhow!("ente.code: {err}"))?;
+        if let Some(day) = &e.ente.patron_day {
+            if parse_patron_day(day).is_none() {
+                bail!("ente.patron_day: `{day}` is not a day written MM-DD (e.g. \"12-07\")");
+            }
+        }
         let aoo: BTreeSet<&str> = e.aoo.iter().map(|a| a.code.as_str()).collect();
         if aoo.len() != e.aoo.len() {
             bail!("aoo: duplicate code");
@@ -332,6 +351,14 @@ impl Bundle {
             if s.legal_term_days <= 0 {
                 bail!("service `{}`: legal_term_days must be positive", s.slug);
             }
+            if TermUnit::parse(&s.legal_term_unit).is_none() {
+                bail!(
+                    "service `{}`: legal_term_unit `{}` is neither `calendar_days` nor \
+                     `working_days`",
+                    s.slug,
+                    s.legal_term_unit
+                );
+            }
             if !(1..=3).contains(&s.min_auth_level) {
                 bail!("service `{}`: min_auth_level must be 1, 2 or 3", s.slug);
             }
@@ -383,6 +410,7 @@ impl Bundle {
             name: def.name.clone(),
             fiscal_code: def.fiscal_code.clone(),
             ipa_code: def.ipa_code.clone(),
+            patron_day: def.patron_day.clone(),
         };
         let ente_id = sync(conn, &mut report, code.as_str(), &ente, ts)?;
 
@@ -496,6 +524,8 @@ impl ServiceDef {
             who_can_apply: self.who_can_apply.clone(),
             requirements: serde_json::to_string(&self.requirements)?,
             legal_term_days: self.legal_term_days,
+            legal_term_unit: self.legal_term_unit.clone(),
+            silence_assent: self.silence_assent,
             min_auth_level: self.min_auth_level,
             needs_appointment: self.needs_appointment,
             needs_payment: self.needs_payment,
@@ -643,6 +673,7 @@ struct EnteRow {
     name: String,
     fiscal_code: Option<String>,
     ipa_code: Option<String>,
+    patron_day: Option<String>,
 }
 
 impl SyncedRow for EnteRow {
@@ -721,6 +752,8 @@ struct ServiceRow {
     who_can_apply: String,
     requirements: String,
     legal_term_days: i32,
+    legal_term_unit: String,
+    silence_assent: bool,
     min_auth_level: i32,
     needs_appointment: bool,
     needs_payment: bool,

@@ -17,10 +17,12 @@ pub mod instances;
 pub mod notify;
 pub mod org;
 pub mod protocol;
+pub mod ratings;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod text;
+pub mod transparency;
 
 #[cfg(test)]
 mod layering {

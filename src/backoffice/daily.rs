@@ -12,10 +12,12 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::work::resumed_due;
+use super::work::due_after;
 use crate::db::schema::{instances as inst, integration_requests as ir, offices, services};
 use crate::db::{write_tx, DbConn};
+use crate::domain::terms::Suspension;
 use crate::domain::{calendar, Actor, Facts, InstanceStatus, Transition};
+use crate::instances::InstanceRow;
 use crate::instances::{record_event, Event};
 use crate::notify::{enqueue_emails, EmailPayload};
 
@@ -98,8 +100,21 @@ pub fn run(
                 return Ok::<_, diesel::result::Error>(());
             }
             // The term runs again from the day after the last day to answer.
-            let suspended = (answer_by + Duration::days(1) - from).num_days();
-            let new_due = resumed_due(due, suspended);
+            let resumes = answer_by + Duration::days(1);
+            let suspended = (resumes - from).num_days();
+            let row: InstanceRow = inst::table
+                .find(&id)
+                .select(InstanceRow::as_select())
+                .first(conn)?;
+            let new_due = due_after(
+                conn,
+                &row,
+                Suspension {
+                    from,
+                    until: Some(resumes),
+                },
+            )?
+            .or(due);
             diesel::update(inst::table.find(&id))
                 .set((
                     inst::integration_expired.eq(true),

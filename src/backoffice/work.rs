@@ -16,11 +16,12 @@ use serde_json::{json, Value};
 
 use super::BackofficeError;
 use crate::db::schema::{
-    citizens, instance_documents as docs, instance_messages as msg, instance_notes as notes,
+    citizens, enti, instance_documents as docs, instance_messages as msg, instance_notes as notes,
     instances as inst, integration_requests as ir, offices, services, staff_roles, staff_users,
 };
 use crate::db::{write_tx, DbConn};
 use crate::domain::instance_status::{Actor, Facts, NotAllowed};
+use crate::domain::terms::{self, Suspension, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{calendar, FieldError, InstanceStatus, Outcome, Transition};
 use crate::instances::{iso_rome, record_event, Event, InstanceRow};
 use crate::notify::{enqueue_emails, EmailPayload};
@@ -798,16 +799,35 @@ pub fn request_integration(
     )
 }
 
-/// The due date once a suspension ends: the days of the suspension are added to the term
-/// (moved to the next working day).
-pub fn resumed_due(due: Option<NaiveDate>, suspended_days: i64) -> Option<NaiveDate> {
-    due.map(|d| {
-        let mut d = d + Duration::days(suspended_days);
-        while !calendar::is_working_day(d) {
-            d += Duration::days(1);
-        }
-        d
-    })
+/// The due date once a suspension has ended: the term counted again from the submission
+/// with the days of the suspension left out (`domain::terms`, by the service's unit and the
+/// ente's working days).
+pub fn due_after(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+    suspension: Suspension,
+) -> QueryResult<Option<NaiveDate>> {
+    let Some(submitted) = row.submitted_at else {
+        return Ok(row.due_date);
+    };
+    let (days, unit, patron): (i32, String, Option<String>) = services::table
+        .inner_join(enti::table.on(enti::id.eq(services::ente_id)))
+        .filter(services::id.eq(row.service_id))
+        .select((
+            services::legal_term_days,
+            services::legal_term_unit,
+            enti::patron_day,
+        ))
+        .first(conn)?;
+    Ok(terms::due_date(
+        calendar::rome_date(submitted),
+        TermRule {
+            days,
+            unit: TermUnit::parse(&unit).unwrap_or(TermUnit::CalendarDays),
+        },
+        &[suspension],
+        &WorkCalendar::for_ente(patron.as_deref()),
+    ))
 }
 
 /// What the operator decides.
@@ -1140,7 +1160,14 @@ pub fn answer_integration(
                 ))
                 .execute(conn)?;
             let suspended = (today - suspended_from).num_days();
-            let due = resumed_due(row.due_date, suspended);
+            let due = due_after(
+                conn,
+                row,
+                Suspension {
+                    from: suspended_from,
+                    until: Some(today),
+                },
+            )?;
             diesel::update(inst::table.find(&row.id))
                 .set((
                     inst::suspended_days.eq(i32::try_from(suspended).unwrap_or(i32::MAX)),

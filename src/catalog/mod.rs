@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::db::schema::{offices, service_categories, services};
 use crate::db::DbConn;
+use crate::domain::terms::TermUnit;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CategoryRef {
@@ -32,8 +33,14 @@ pub struct ServiceCard {
     pub description: String,
     pub who_can_apply: String,
     pub requirements: Vec<String>,
-    /// Days the ente has by law to conclude the procedure.
+    /// Days the ente has by law to conclude the procedure …
     pub legal_term_days: i32,
+    /// … counted as calendar days (a term ending on a non-working day moves to the next
+    /// working day) or as the ente's working days.
+    pub legal_term_unit: TermUnit,
+    /// Whether the application is granted when the office does not answer within the term
+    /// (silenzio-assenso, L. 241/1990 art. 20).
+    pub silence_assent: bool,
     pub office: OfficeRef,
     /// Minimum SPID/CIE level (1–3) of the login needed to apply.
     pub min_auth_level: i32,
@@ -77,6 +84,8 @@ type CardRow = (
     String,
     String,
     i32,
+    String,
+    bool,
     i32,
     bool,
     bool,
@@ -95,6 +104,8 @@ fn card_from_row(row: CardRow) -> ServiceCard {
         who_can_apply,
         requirements,
         legal_term_days,
+        legal_term_unit,
+        silence_assent,
         min_auth_level,
         needs_appointment,
         needs_payment,
@@ -117,6 +128,9 @@ fn card_from_row(row: CardRow) -> ServiceCard {
         // rather than breaking the whole catalog.
         requirements: serde_json::from_str(&requirements).unwrap_or_default(),
         legal_term_days,
+        // The database allows only the two units (CHECK constraint).
+        legal_term_unit: TermUnit::parse(&legal_term_unit).unwrap_or(TermUnit::CalendarDays),
+        silence_assent,
         office: OfficeRef {
             code: office_code,
             name: office_name,
@@ -142,6 +156,8 @@ macro_rules! published_cards {
                 services::who_can_apply,
                 services::requirements,
                 services::legal_term_days,
+                services::legal_term_unit,
+                services::silence_assent,
                 services::min_auth_level,
                 services::needs_appointment,
                 services::needs_payment,

@@ -3,9 +3,8 @@
 //! at 01:00 UTC), fixed since 1996.
 //!
 //! Why it matters: a protocol registration made at 00:30 on 1 January in Rome is 23:30 UTC
-//! of 31 December, and belongs to the new year's register. Legal terms count calendar days
-//! from the Italian date of submission; a term ending on a Sunday or a national holiday moves
-//! to the next working day (art. 2963 c.c., art. 155 c.p.c.).
+//! of 31 December, and belongs to the new year's register. Legal terms count from the Italian
+//! date of submission: see [`super::terms`].
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
 
@@ -87,18 +86,11 @@ pub fn is_national_holiday(date: NaiveDate) -> bool {
     easter(date.year()).is_some_and(|e| date == e + Duration::days(1))
 }
 
+/// Not a Sunday nor a national holiday (the civil-code reading, art. 2963 c.c.). Legal terms
+/// use the ente's [`super::terms::WorkCalendar`], which also rests on Saturdays and the patron
+/// saint's day.
 pub fn is_working_day(date: NaiveDate) -> bool {
     date.weekday() != Weekday::Sun && !is_national_holiday(date)
-}
-
-/// The last day of a term of `days` calendar days starting from an instant: the Italian date
-/// plus `days`, moved forward to a working day.
-pub fn due_date(submitted_utc: NaiveDateTime, days: i32) -> NaiveDate {
-    let mut due = rome_date(submitted_utc) + Duration::days(i64::from(days));
-    while !is_working_day(due) {
-        due += Duration::days(1);
-    }
-    due
 }
 
 #[cfg(test)]
@@ -145,15 +137,5 @@ mod tests {
         assert!(!is_national_holiday(date("2026-04-07")));
         assert!(!is_working_day(date("2026-11-22"))); // Sunday
         assert!(is_working_day(date("2026-11-23")));
-    }
-
-    #[test]
-    fn due_dates_move_past_sundays_and_holidays() {
-        // Submitted Monday 23 Nov 2026 at 10:00 Rome; 30 days → Wednesday 23 Dec.
-        assert_eq!(due_date(utc("2026-11-23 09:00"), 30), date("2026-12-23"));
-        // 32 days → 25 Dec (Christmas) → 26 (St Stephen) → 27 (Sunday) → Monday 28.
-        assert_eq!(due_date(utc("2026-11-23 09:00"), 32), date("2026-12-28"));
-        // Late evening UTC of 31 Dec is already 1 Jan in Rome.
-        assert_eq!(due_date(utc("2026-12-31 23:30"), 1), date("2027-01-02"));
     }
 }

@@ -8,6 +8,8 @@ pub mod ente_code;
 pub mod field_error;
 pub mod instance_status;
 pub mod protocol_number;
+pub mod rating;
+pub mod terms;
 
 pub use field_error::FieldError;
 pub use instance_status::{Actor, Facts, InstanceStatus, NotAllowed, Outcome, Transition};

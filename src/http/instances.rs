@@ -6,11 +6,13 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::rating::Rating;
 use crate::http::extract::{blocking, AppState, Citizen};
 use crate::http::problem::ApiError;
 use crate::http::routes::LINKS;
 use crate::instances::attachments::{self, clean_filename, mib, Upload};
 use crate::instances::{self, submit, InstanceError};
+use crate::ratings;
 
 /// A new draft: of which service (its slug).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -380,4 +382,43 @@ pub(crate) fn file_response(
         ))
         .insert_header(("x-content-sha256", sha256.to_owned()))
         .body(bytes)
+}
+
+/// A satisfaction rating (see [`crate::domain::rating`]): the reasons offered depend on the
+/// stars — for 1–3 `istruzioni_poco_chiare`, `tempi_lunghi`, `difficolta_tecniche`, `altro`;
+/// for 4–5 `istruzioni_chiare`, `tempi_rapidi`, `facile_da_usare`, `altro`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingBody {
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    pub stars: i64,
+    /// One of the reasons offered for the stars given.
+    #[schema(value_type = crate::domain::rating::Reason)]
+    pub reason: String,
+    /// At most 200 characters; never published.
+    #[schema(max_length = 200)]
+    pub comment: Option<String>,
+}
+
+/// `POST /api/v1/instances/{id}/rating` — the citizen rates the service of their instance,
+/// once, after the decision. The rating is stored without anything that leads back to the
+/// citizen or the instance; its content is not logged.
+#[tracing::instrument(skip_all, fields(instance = %path))]
+pub async fn rate(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+    body: web::Json<RatingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let ctx = citizen.0;
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let rating = Rating::parse(body.stars, &body.reason, body.comment.as_deref())
+        .map_err(ApiError::Validation)?;
+    blocking(&state, move |conn, st| {
+        ratings::rate(conn, ctx, &id, &rating, st.clock.now())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -12,6 +12,7 @@ pub mod instances;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod public;
 pub mod routes;
 #[cfg(test)]
 mod seam;
@@ -233,6 +234,18 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/instances/{id}/submit",
             vec![post!(instances::submit)],
+        )
+        .add(
+            "/api/v1/instances/{id}/rating",
+            vec![post!(instances::rate)],
+        )
+        .add(
+            "/api/v1/public/enti/{ente}/procedure-times",
+            vec![get!(public::procedure_times)],
+        )
+        .add(
+            "/api/v1/public/enti/{ente}/ratings",
+            vec![get!(public::ratings)],
         )
         .add("/api/v1/me/instances", vec![get!(instances::my_instances)])
         .add("/api/v1/me/instances/{id}", vec![get!(instances::show)])

@@ -67,6 +67,7 @@ pub const SESSION: &str = "session";
         upload_attachments,
         remove_attachment,
         submit_instance,
+        rate_instance,
         my_instances,
         my_instance,
         receipt,
@@ -90,6 +91,8 @@ pub const SESSION: &str = "session";
         staff_attachment,
         outbox,
         outbox_retry,
+        procedure_times,
+        ratings,
     ),
     components(schemas(Problem, OutboxStatus)),
     modifiers(&StandardProblems, &ResponseLinks),
@@ -99,6 +102,7 @@ pub const SESSION: &str = "session";
         (name = "catalog", description = "The ente's services (public)"),
         (name = "instances", description = "The citizen's instances (istanze)"),
         (name = "backoffice", description = "Office staff"),
+        (name = "transparency", description = "What the ente publishes about its work (public, JSON or CSV)"),
         (name = "admin", description = "The ente's administrators"),
         (name = "docs", description = "This document"),
     )
@@ -700,6 +704,21 @@ fn remove_attachment() {}
 #[allow(dead_code)]
 fn submit_instance() {}
 
+/// Rates the service of the citizen's instance, once, after the office's decision. The rating
+/// is stored anonymously: nothing in it names the citizen or the instance, and its time is
+/// only the month.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/rating", tag = "instances", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::http::instances::RatingBody,
+    responses(
+        (status = 204, description = "Rating recorded"),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not decided yet, or already rated (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Stars, reason (not offered for those stars) or comment not valid (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn rate_instance() {}
+
 /// The citizen's instances, newest first.
 #[utoipa::path(get, path = "/api/v1/me/instances", tag = "instances", security(("session" = [])),
     params(
@@ -998,6 +1017,37 @@ fn outbox() {}
     ))]
 #[allow(dead_code)]
 fn outbox_retry() {}
+
+/// Procedure times of the ente's services (D.Lgs. 33/2013 art. 24 c. 2 and art. 35): over the
+/// instances decided in the period, how many, the median and mean days to the decision net of
+/// suspensions, and the share decided within the term. CSV with `Accept: text/csv` or
+/// `format=csv`.
+#[utoipa::path(get, path = "/api/v1/public/enti/{ente}/procedure-times", tag = "transparency",
+    params(("ente" = String, Path, description = "The ente's code"), crate::http::public::DaysQuery),
+    responses(
+        (status = 200, description = "The figures, per service (JSON, or CSV with a header row and one row per service)",
+            content(
+                (crate::transparency::ProcedureTimes = "application/json"),
+                (String = "text/csv"),
+            )),
+    ))]
+#[allow(dead_code)]
+fn procedure_times() {}
+
+/// Satisfaction ratings of the ente's services, per service and month: count, mean stars,
+/// count per star and per reason. Comments are not published. CSV with `Accept: text/csv` or
+/// `format=csv`.
+#[utoipa::path(get, path = "/api/v1/public/enti/{ente}/ratings", tag = "transparency",
+    params(("ente" = String, Path, description = "The ente's code"), crate::http::public::MonthsQuery),
+    responses(
+        (status = 200, description = "The aggregates (JSON, or CSV with a header row and one row per service and month)",
+            content(
+                (crate::transparency::RatingsReport = "application/json"),
+                (String = "text/csv"),
+            )),
+    ))]
+#[allow(dead_code)]
+fn ratings() {}
 
 // ---- Bodies read by the edge itself (form posts), described for the document only. ----
 

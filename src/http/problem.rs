@@ -350,6 +350,35 @@ fn transition_problem(e: &crate::domain::NotAllowed) -> ApiError {
     ApiError::Problem(Box::new(p))
 }
 
+impl From<crate::ratings::RatingError> for ApiError {
+    fn from(e: crate::ratings::RatingError) -> Self {
+        use crate::ratings::RatingError;
+        match e {
+            RatingError::NotFound => ApiError::NotFound,
+            RatingError::NotDecided => ApiError::Conflict(
+                "Si può valutare il servizio solo dopo che l'ufficio ha concluso la pratica."
+                    .into(),
+            ),
+            RatingError::AlreadyRated => {
+                ApiError::Conflict("Il servizio è già stato valutato per questa pratica.".into())
+            }
+            RatingError::Db(e) => e.into(),
+            RatingError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::transparency::TransparencyError> for ApiError {
+    fn from(e: crate::transparency::TransparencyError) -> Self {
+        use crate::transparency::TransparencyError;
+        match e {
+            TransparencyError::InvalidPeriod(m) => ApiError::BadRequest(m),
+            TransparencyError::Db(e) => e.into(),
+            TransparencyError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         match e {

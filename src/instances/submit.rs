@@ -33,6 +33,7 @@ use crate::db::schema::{
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::calendar;
+use crate::domain::terms::{self, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{Actor, Facts, InstanceStatus, Transition};
 use crate::notify::{enqueue_emails, EmailPayload};
 use crate::protocol::{self, NewRegistration};
@@ -51,9 +52,13 @@ struct ServiceInfo {
     title: String,
     office_id: i64,
     legal_term_days: i32,
+    legal_term_unit: TermUnit,
     min_auth_level: i32,
     routing: Routing,
 }
+
+/// slug, title, office, legal term days and unit, login level, routing.
+type ServiceColumns = (String, String, i64, i32, String, i32, String);
 
 /// The citizen's instance with the service it belongs to, in one read (same rules as
 /// [`load_own`]: another citizen's, another ente's or an expired draft are not found).
@@ -62,9 +67,9 @@ fn load_with_service(
     ctx: CitizenCtx,
     id: &str,
 ) -> Result<(InstanceRow, ServiceInfo), InstanceError> {
-    let (row, (slug, title, office_id, legal_term_days, min_auth_level, routing)): (
+    let (row, (slug, title, office_id, legal_term_days, unit, min_auth_level, routing)): (
         InstanceRow,
-        (String, String, i64, i32, i32, String),
+        ServiceColumns,
     ) = inst::table
         .inner_join(services::table)
         .filter(inst::id.eq(id))
@@ -77,6 +82,7 @@ fn load_with_service(
                 services::title,
                 services::office_id,
                 services::legal_term_days,
+                services::legal_term_unit,
                 services::min_auth_level,
                 services::routing,
             ),
@@ -94,6 +100,8 @@ fn load_with_service(
             title,
             office_id,
             legal_term_days,
+            // The database allows only the two units (CHECK constraint).
+            legal_term_unit: TermUnit::parse(&unit).unwrap_or(TermUnit::CalendarDays),
             min_auth_level,
             routing: serde_json::from_str(&routing).unwrap_or_default(),
         },
@@ -400,15 +408,20 @@ fn prepare(
     links: &dyn Links,
     public_url: &str,
 ) -> Result<Prepared, InstanceError> {
-    let (citizen, (ente_code, ente_name)): (citizens::Citizen, (String, String)) =
-        citizens_t::table
-            .inner_join(enti::table)
-            .filter(citizens_t::id.eq(ctx.citizen_id))
-            .filter(citizens_t::ente_id.eq(ctx.ente_id))
-            .select((citizens::Citizen::as_select(), (enti::code, enti::name)))
-            .first(conn)
-            .optional()?
-            .ok_or(InstanceError::NotFound)?;
+    let (citizen, (ente_code, ente_name, patron_day)): (
+        citizens::Citizen,
+        (String, String, Option<String>),
+    ) = citizens_t::table
+        .inner_join(enti::table)
+        .filter(citizens_t::id.eq(ctx.citizen_id))
+        .filter(citizens_t::ente_id.eq(ctx.ente_id))
+        .select((
+            citizens::Citizen::as_select(),
+            (enti::code, enti::name, enti::patron_day),
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(InstanceError::NotFound)?;
     let files = attachments::list(conn, links, &row.id)?;
     let full_name = match (&citizen.given_name, &citizen.family_name) {
         (Some(g), Some(f)) => Some(format!("{g} {f}")),
@@ -472,7 +485,17 @@ fn prepare(
         office_code,
         office_name,
         office_email,
-        due: calendar::due_date(ts, service.legal_term_days),
+        // No suspension yet: the date is always known.
+        due: terms::due_date(
+            calendar::rome_date(ts),
+            TermRule {
+                days: service.legal_term_days,
+                unit: service.legal_term_unit,
+            },
+            &[],
+            &WorkCalendar::for_ente(patron_day.as_deref()),
+        )
+        .ok_or_else(|| anyhow::anyhow!("no due date for a term without suspensions"))?,
         citizen_email: data
             .pointer("/contatti/email")
             .and_then(Value::as_str)

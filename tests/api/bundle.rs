@@ -71,6 +71,107 @@ async fn an_invalid_bundle_is_refused_whole() {
 }
 
 #[tokio::test]
+async fn term_rules_and_the_patron_day_come_from_the_files_and_bad_values_are_refused() {
+    let app = spawn_app().await;
+    let row = |app: &TestApp| {
+        use diesel::prelude::*;
+        use sportello::db::schema::{enti, services};
+        let patron: Option<String> = enti::table
+            .filter(enti::code.eq("c_x000"))
+            .select(enti::patron_day)
+            .first(&mut *app.conn())
+            .unwrap();
+        let terms: Vec<(String, String, bool)> = services::table
+            .order(services::slug)
+            .select((
+                services::slug,
+                services::legal_term_unit,
+                services::silence_assent,
+            ))
+            .load(&mut *app.conn())
+            .unwrap();
+        (patron, terms)
+    };
+    let (patron, terms) = row(&app);
+    assert_eq!(patron.as_deref(), Some("06-24"));
+    let unit_of = |terms: &[(String, String, bool)], slug: &str| {
+        terms
+            .iter()
+            .find(|t| t.0 == slug)
+            .map(|t| (t.1.clone(), t.2))
+            .unwrap()
+    };
+    assert_eq!(
+        unit_of(&terms, "cambio-di-residenza"),
+        ("calendar_days".to_owned(), true)
+    );
+    assert_eq!(
+        unit_of(&terms, "richiesta-appuntamento"),
+        ("working_days".to_owned(), false)
+    );
+    // Defaults: a file that says nothing is calendar days without silence-assent.
+    assert_eq!(
+        unit_of(&terms, "tari-inizio-occupazione"),
+        ("calendar_days".to_owned(), false)
+    );
+
+    // A changed file changes the rows; a patron day taken out becomes NULL.
+    let dir = tempdir();
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("ente.toml", "patron_day = \"06-24\"", "");
+    edit(
+        "services/tari-inizio-occupazione.toml",
+        "legal_term_days = 30",
+        "legal_term_days = 30\nlegal_term_unit = \"working_days\"\nsilence_assent = true",
+    );
+    let report = app.load_bundle(&dir);
+    assert_eq!(report.updated, 2, "{report}");
+    let (patron, terms) = row(&app);
+    assert_eq!(patron, None);
+    assert_eq!(
+        unit_of(&terms, "tari-inizio-occupazione"),
+        ("working_days".to_owned(), true)
+    );
+
+    // Bad values: the whole bundle is refused with a clear message.
+    for (file, from, to, message) in [
+        (
+            "ente.toml",
+            "patron_day = \"06-24\"",
+            "patron_day = \"31-12\"",
+            "ente.patron_day: `31-12` is not a day written MM-DD",
+        ),
+        (
+            "services/cambio-residenza.toml",
+            "legal_term_unit = \"calendar_days\"",
+            "legal_term_unit = \"giorni_lavorativi\"",
+            "service `cambio-di-residenza`: legal_term_unit `giorni_lavorativi` is neither",
+        ),
+        (
+            "services/cambio-residenza.toml",
+            "silence_assent = true",
+            "silence_assent = \"si\"",
+            "silence_assent",
+        ),
+    ] {
+        let dir = tempdir();
+        copy_dir(&repo_dir().join("config/demo"), &dir);
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+        let err = Bundle::read(&dir).unwrap_err();
+        assert!(format!("{err:#}").contains(message), "{err:#}");
+    }
+}
+
+#[tokio::test]
 async fn a_bundle_that_fails_half_way_leaves_nothing() {
     // The bundle is valid; the database refuses its services, which are written after the
     // ente, AOO, offices, staff and categories. One transaction: none of those remain.

@@ -27,6 +27,11 @@ async fn lists_the_published_demo_services_with_their_cards() {
     assert_eq!(residenza["category"]["slug"], "anagrafe-e-stato-civile");
     assert_eq!(residenza["office"]["code"], "anagrafe");
     assert_eq!(residenza["legal_term_days"], 45);
+    assert_eq!(residenza["legal_term_unit"], "calendar_days");
+    assert_eq!(residenza["silence_assent"], true);
+    let appointment = &services[3];
+    assert_eq!(appointment["legal_term_unit"], "working_days");
+    assert_eq!(appointment["silence_assent"], false);
     assert_eq!(residenza["min_auth_level"], 2);
     assert_eq!(residenza["requirements"].as_array().unwrap().len(), 3);
     assert!(residenza["who_can_apply"].as_str().unwrap().len() > 10);

@@ -21,3 +21,4 @@ mod spid_certificate;
 mod spid_login;
 mod spid_metadata;
 mod staff_sso;
+mod transparency;
