@@ -498,6 +498,8 @@ async fn the_term_is_suspended_by_the_integration_and_resumes_from_the_answer() 
     let v = act_ok(&app, &op, &id, "take", json!({})).await;
     let due = due_of(&v);
     assert!(v["terms"]["days_left"].as_i64().unwrap() >= 44);
+    // Two days into the term, the office asks …
+    app.state.clock.advance(Duration::days(2));
     act_ok(
         &app,
         &op,
@@ -506,7 +508,7 @@ async fn the_term_is_suspended_by_the_integration_and_resumes_from_the_answer() 
         json!({"text": "Serve la planimetria.", "days": 20}),
     )
     .await;
-    // Seven days later the citizen answers.
+    // … and seven days later the citizen answers: those seven days do not count.
     app.state.clock.advance(Duration::days(7));
     let res = app
         .client
