@@ -150,6 +150,8 @@ pub struct QueueItem {
     pub protocol: Option<QueueProtocol>,
     /// Who works on it.
     pub assignee: Option<String>,
+    /// The instance's version: its `ETag`, so that a screen can act from the queue.
+    pub version: i64,
     /// The last change.
     #[schema(format = DateTime)]
     pub updated_at: String,
@@ -225,6 +227,7 @@ struct QueueRow {
     number: Option<i64>,
     registered_at: Option<NaiveDateTime>,
     assignee: Option<String>,
+    version: i64,
 }
 
 #[diesel::declare_sql_function]
@@ -382,6 +385,7 @@ pub fn queue(
             pr::number.nullable(),
             pr::registered_at.nullable(),
             staff_users::username.nullable(),
+            inst::version,
         ))
         .load(conn)?;
     let counts: Vec<(String, i64)> = inst::table
@@ -421,6 +425,7 @@ pub fn queue(
                         registered_at: r.registered_at.map(iso_rome),
                     }),
                 assignee: r.assignee,
+                version: r.version,
                 updated_at: iso(r.updated_at),
                 due_soon: days_left.is_some_and(|d| (0..=3).contains(&d)),
                 overdue: days_left.is_some_and(|d| d < 0),
@@ -453,5 +458,26 @@ fn day_start_utc(d: NaiveDate) -> NaiveDateTime {
         guess
     } else {
         local - chrono::Duration::hours(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_italian_day_starts_at_23_or_22_utc_of_the_day_before() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(day_start_utc(d("2026-12-02")), at("2026-12-01 23:00"));
+        assert_eq!(day_start_utc(d("2026-07-15")), at("2026-07-14 22:00"));
+        // The days summer time starts and ends (29 March and 25 October 2026).
+        assert_eq!(day_start_utc(d("2026-03-29")), at("2026-03-28 23:00"));
+        assert_eq!(day_start_utc(d("2026-03-30")), at("2026-03-29 22:00"));
+        assert_eq!(day_start_utc(d("2026-10-25")), at("2026-10-24 22:00"));
+        assert_eq!(day_start_utc(d("2026-10-26")), at("2026-10-25 23:00"));
     }
 }

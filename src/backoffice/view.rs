@@ -254,3 +254,40 @@ pub fn staff_view(
         allowed_actions: row.status.allowed(Actor::Operator, f),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_step_shows_its_values_with_the_schemas_labels_one_level_down() {
+        let schema = json!({"properties": {
+            "richiedente": {"title": "Richiedente", "properties": {
+                "nome": {"title": "Nome"}, "cognome": {"title": "Cognome"}}},
+            "note": {"title": "Note"},
+            "senza_titolo": {}
+        }});
+        let data = json!({
+            "richiedente": {"nome": "Mario", "cognome": "Rossi"},
+            "note": "urgente",
+            "senza_titolo": 3
+        });
+        let props = ["richiedente", "note", "senza_titolo", "assente"].map(String::from);
+        let f = step_fields(&schema, &data, &props);
+        let got: Vec<(&str, &str)> = f
+            .iter()
+            .map(|v| (v.pointer.as_str(), v.label.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/richiedente/nome", "Richiedente – Nome"),
+                ("/richiedente/cognome", "Richiedente – Cognome"),
+                ("/note", "Note"),
+                ("/senza_titolo", "senza_titolo"),
+            ]
+        );
+        assert_eq!(f[0].value, json!("Mario"));
+    }
+}
