@@ -89,6 +89,9 @@ pub struct RoleDef {
     pub role: String,
     pub office: Option<String>,
     pub aoo: Option<String>,
+    /// A protocol clerk who may annul registrations (DPR 445/2000 art. 54).
+    #[serde(default)]
+    pub annul: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -317,6 +320,12 @@ impl Bundle {
                     }
                     Role::Admin => r.office.is_none() && r.aoo.is_none(),
                 };
+                if r.annul && role != Role::ProtocolClerk {
+                    bail!(
+                        "staff `{}`: only a protocol_clerk role may have `annul = true`",
+                        s.username
+                    );
+                }
                 if !ok {
                     bail!(
                         "staff `{}`: role `{}` needs {} (known offices/AOO only)",
@@ -451,6 +460,7 @@ impl Bundle {
                         r.role.clone(),
                         r.office.as_deref().map(|o| office_ids[o]),
                         r.aoo.as_deref().map(|a| aoo_ids[a]),
+                        r.annul,
                     )
                 })
                 .collect();
@@ -762,8 +772,8 @@ struct ServiceRow {
 }
 synced_below_ente!(ServiceRow, services, slug);
 
-/// A staff role: (role, office id, AOO id).
-type RoleRow = (String, Option<i64>, Option<i64>);
+/// A staff role: (role, office id, AOO id, may annul).
+type RoleRow = (String, Option<i64>, Option<i64>, bool);
 
 /// A staff member's roles are a set: when it differs from the file's, the member's roles are
 /// deleted and the file's inserted. Returns whether anything changed.
@@ -780,6 +790,7 @@ fn roles_in_step(
             staff_roles::role,
             staff_roles::office_id,
             staff_roles::aoo_id,
+            staff_roles::can_annul,
         ))
         .load::<RoleRow>(conn)?
         .into_iter()
@@ -789,7 +800,7 @@ fn roles_in_step(
     }
     diesel::delete(staff_roles::table.filter(staff_roles::staff_user_id.eq(staff_user_id)))
         .execute(conn)?;
-    for (role, office_id, aoo_id) in wanted {
+    for (role, office_id, aoo_id, can_annul) in wanted {
         diesel::insert_into(staff_roles::table)
             .values((
                 staff_roles::ente_id.eq(ente_id),
@@ -797,6 +808,7 @@ fn roles_in_step(
                 staff_roles::role.eq(role),
                 staff_roles::office_id.eq(office_id),
                 staff_roles::aoo_id.eq(aoo_id),
+                staff_roles::can_annul.eq(can_annul),
                 staff_roles::created_at.eq(ts),
             ))
             .execute(conn)?;

@@ -3,6 +3,7 @@
 //! administrators; anyone else gets 404, so another office's queue or instance is not even
 //! known to exist.
 
+pub mod annulment;
 pub mod daily;
 pub mod documents;
 pub mod view;
@@ -37,6 +38,12 @@ pub enum BackofficeError {
     /// Something the action needs is missing or wrong.
     #[error("invalid request")]
     Invalid(Vec<crate::domain::FieldError>),
+    /// Not this staff member's to do (e.g. annulment without the right).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The registration was annulled already.
+    #[error("the registration is already annulled")]
+    AlreadyAnnulled,
     /// A file refused (size, type), with the same answers as submission attachments.
     #[error(transparent)]
     Upload(crate::instances::InstanceError),

@@ -60,6 +60,7 @@ diesel::table! {
         office_id -> Nullable<BigInt>,
         aoo_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        can_annul -> Bool,
     }
 }
 
@@ -168,6 +169,7 @@ diesel::table! {
         annulled_by -> Nullable<Text>,
         annulment_reason -> Nullable<Text>,
         recipient -> Nullable<Text>,
+        annulment_act -> Nullable<Text>,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod public;
+pub mod register;
 pub mod routes;
 #[cfg(test)]
 mod seam;
@@ -318,6 +319,14 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/staff/instances/{id}/attachments/{attachment}",
             vec![get!(work::staff_attachment)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}",
+            vec![get!(register::show)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/annul",
+            vec![post!(register::annul)],
         )
         .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
         .add(

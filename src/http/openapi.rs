@@ -89,6 +89,8 @@ pub const SESSION: &str = "session";
         staff_upload_document,
         staff_document,
         staff_attachment,
+        register_entry,
+        register_annul,
         outbox,
         outbox_retry,
         procedure_times,
@@ -103,6 +105,7 @@ pub const SESSION: &str = "session";
         (name = "instances", description = "The citizen's instances (istanze)"),
         (name = "backoffice", description = "Office staff"),
         (name = "transparency", description = "What the ente publishes about its work (public, JSON or CSV)"),
+        (name = "protocol", description = "The protocol register, for its clerks"),
         (name = "admin", description = "The ente's administrators"),
         (name = "docs", description = "This document"),
     )
@@ -997,6 +1000,31 @@ fn staff_attachment() {}
     ))]
 #[allow(dead_code)]
 fn office_queue() {}
+
+/// An entry of the AOO's protocol register, with its annulment if any (the AOO's protocol
+/// clerks and the ente's administrators).
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    responses(
+        (status = 200, body = crate::backoffice::annulment::RegisterEntry),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_entry() {}
+
+/// Annuls an entry (DPR 445/2000 art. 54): a clerk with the right to annul, a reason and the
+/// authorizing act. The instance it registered becomes `annulled` and its citizen is told.
+#[utoipa::path(post, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/annul", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    request_body = crate::backoffice::annulment::AnnulmentRequest,
+    responses(
+        (status = 200, description = "Annulled: the entry as it now reads", body = crate::backoffice::annulment::RegisterEntry),
+        (status = 403, description = "Not a clerk with the right to annul (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Annulled already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason or no act (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_annul() {}
 
 /// The newest outbox messages (e-mails): waiting, sent, or dead.
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", security(("session" = [])),

@@ -288,6 +288,10 @@ impl From<crate::backoffice::BackofficeError> for ApiError {
             crate::backoffice::BackofficeError::Invalid(errors) => ApiError::Validation(errors),
             crate::backoffice::BackofficeError::Upload(e) => e.into(),
             crate::backoffice::BackofficeError::Other(e) => ApiError::Internal(e),
+            crate::backoffice::BackofficeError::Forbidden(m) => ApiError::Forbidden(m),
+            crate::backoffice::BackofficeError::AlreadyAnnulled => {
+                ApiError::Conflict("La registrazione è già stata annullata.".into())
+            }
         }
     }
 }

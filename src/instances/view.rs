@@ -208,6 +208,14 @@ pub enum Event {
     SilenceAssent {
         due_date: NaiveDate,
     },
+    /// A registration of the instance was annulled (DPR 445/2000 art. 54); when it was the
+    /// submission's, the instance is annulled with it.
+    RegistrationAnnulled {
+        protocol_number: String,
+        year: i32,
+        reason: String,
+        act: String,
+    },
 }
 
 impl Event {
@@ -233,6 +241,7 @@ impl Event {
             Self::Closed { .. } => "closed",
             Self::Withdrawn { .. } => "withdrawn",
             Self::SilenceAssent { .. } => "silence_assent",
+            Self::RegistrationAnnulled { .. } => "registration_annulled",
         }
     }
 

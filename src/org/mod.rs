@@ -76,6 +76,9 @@ pub struct RoleGrant {
     pub office: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aoo: Option<String>,
+    /// A protocol clerk who may annul registrations.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub annul: bool,
 }
 
 pub fn find_ente_by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Ente>> {
@@ -125,7 +128,7 @@ pub fn find_staff(conn: &mut DbConn, ente_id: i64, id: i64) -> QueryResult<Optio
 
 /// The roles of a staff member, with office and AOO codes resolved.
 pub fn staff_grants(conn: &mut DbConn, staff_user_id: i64) -> QueryResult<Vec<RoleGrant>> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = staff_roles::table
+    let rows: Vec<(String, Option<String>, Option<String>, bool)> = staff_roles::table
         .left_join(offices::table.on(staff_roles::office_id.eq(offices::id.nullable())))
         .left_join(aoo::table.on(staff_roles::aoo_id.eq(aoo::id.nullable())))
         .filter(staff_roles::staff_user_id.eq(staff_user_id))
@@ -134,12 +137,18 @@ pub fn staff_grants(conn: &mut DbConn, staff_user_id: i64) -> QueryResult<Vec<Ro
             staff_roles::role,
             offices::code.nullable(),
             aoo::code.nullable(),
+            staff_roles::can_annul,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(role, office, aoo)| {
-            Role::parse(&role).map(|role| RoleGrant { role, office, aoo })
+        .filter_map(|(role, office, aoo, annul)| {
+            Role::parse(&role).map(|role| RoleGrant {
+                role,
+                office,
+                aoo,
+                annul,
+            })
         })
         .collect())
 }

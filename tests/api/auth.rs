@@ -123,7 +123,7 @@ async fn dev_login_opens_a_staff_session_with_roles() {
     let me: serde_json::Value = app.get_as(&clerk, "/api/v1/me").await.json().await.unwrap();
     assert_eq!(
         me["roles"],
-        serde_json::json!([{ "role": "protocol_clerk", "aoo": "AOO_CX000" }])
+        serde_json::json!([{ "role": "protocol_clerk", "aoo": "AOO_CX000", "annul": true }])
     );
 }
 

@@ -624,11 +624,34 @@ async fn protocol_registrations_are_immutable_in_the_database() {
     const IMMUTABLE: &str =
         "protocol registrations are immutable: only a first annulment is allowed";
     const FROZEN: &str = "the document of a submitted instance cannot change";
-    refused(
-        "UPDATE protocol_registrations SET subject = 'altro'",
-        IMMUTABLE,
-    );
-    refused("UPDATE protocol_registrations SET number = 99", IMMUTABLE);
+    // Every immutable column, one by one.
+    for set in [
+        "subject = 'altro'",
+        "number = 99",
+        "year = 1999",
+        "registered_at = registered_at + INTERVAL '1 hour'",
+        "direction = 'out'",
+        "sender = 'altro'",
+        "recipient = 'altro'",
+        "document_digest = 'x'",
+        "attachments_count = 9",
+        "attachments_description = 'x'",
+        "instance_id = 'x'",
+        "aoo_id = aoo_id + 1",
+        "ente_id = ente_id + 1",
+        "id = id + 100",
+    ] {
+        let set = match app.backend() {
+            sportello::db::Backend::Sqlite => {
+                set.replace("registered_at + INTERVAL '1 hour'", "'2000-01-01 00:00:00'")
+            }
+            sportello::db::Backend::Postgres => set.to_owned(),
+        };
+        refused(
+            &format!("UPDATE protocol_registrations SET {set}"),
+            IMMUTABLE,
+        );
+    }
     refused(
         "DELETE FROM protocol_registrations",
         "protocol registrations cannot be deleted",
@@ -641,15 +664,25 @@ async fn protocol_registrations_are_immutable_in_the_database() {
         &format!("UPDATE instances SET data = '{{}}' WHERE id = '{id}'"),
         FROZEN,
     );
-    // Annulment: allowed once, with reason and author.
+    // Annulment: allowed once, with reason, author and authorizing act.
     let annul = "UPDATE protocol_registrations SET annulled_at = registered_at, \
-                 annulled_by = 'protocollista', annulment_reason = 'Registrazione duplicata'";
+                 annulled_by = 'protocollista', annulment_reason = 'Registrazione duplicata', \
+                 annulment_act = 'Determinazione n. 12/2026'";
     refused(
         "UPDATE protocol_registrations SET annulled_at = registered_at",
         IMMUTABLE,
     );
+    refused(
+        "UPDATE protocol_registrations SET annulled_at = registered_at, \
+         annulled_by = 'protocollista', annulment_reason = 'Registrazione duplicata'",
+        IMMUTABLE,
+    );
     assert_eq!(try_exec(annul).unwrap(), 1);
     refused(annul, IMMUTABLE);
+    refused(
+        "UPDATE protocol_registrations SET annulment_act = 'altro atto'",
+        IMMUTABLE,
+    );
     assert_eq!(app.count("protocol_registrations"), 1);
 }
 

@@ -1,6 +1,7 @@
 //! Black-box API tests: the real app on a random port, a fresh database per test, on the
 //! backend chosen by SPORTELLO_TEST_DATABASE (see helpers.rs).
 
+mod annulment;
 mod attachments;
 mod auth;
 mod backoffice;

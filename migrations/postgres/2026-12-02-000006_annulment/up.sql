@@ -1,0 +1,34 @@
+-- Annulment of protocol registrations (DPR 445/2000 art. 54): the reference of the act that
+-- authorizes it, and the right to annul, given to protocol clerks one by one. Keep in step
+-- with migrations/sqlite/2026-12-02-000006_annulment/up.sql.
+
+ALTER TABLE staff_roles ADD COLUMN can_annul BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE staff_roles ADD CONSTRAINT staff_roles_can_annul_check
+    CHECK (NOT can_annul OR role = 'protocol_clerk');
+
+ALTER TABLE protocol_registrations ADD COLUMN annulment_act TEXT;
+
+-- As before, and an annulment names its authorizing act.
+CREATE OR REPLACE FUNCTION protocol_registrations_guard() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR TG_OP = 'TRUNCATE' THEN
+        RAISE EXCEPTION 'protocol registrations cannot be deleted';
+    END IF;
+    IF OLD.annulled_at IS NOT NULL
+        OR NEW.annulled_at IS NULL
+        OR NEW.annulment_reason IS NULL
+        OR NEW.annulled_by IS NULL
+        OR NEW.annulment_act IS NULL
+        OR (NEW.id, NEW.ente_id, NEW.aoo_id, NEW.year, NEW.number, NEW.registered_at,
+            NEW.direction, NEW.sender, NEW.recipient, NEW.subject, NEW.document_digest,
+            NEW.attachments_count, NEW.attachments_description, NEW.instance_id)
+           IS DISTINCT FROM
+           (OLD.id, OLD.ente_id, OLD.aoo_id, OLD.year, OLD.number, OLD.registered_at,
+            OLD.direction, OLD.sender, OLD.recipient, OLD.subject, OLD.document_digest,
+            OLD.attachments_count, OLD.attachments_description, OLD.instance_id)
+    THEN
+        RAISE EXCEPTION 'protocol registrations are immutable: only a first annulment is allowed';
+    END IF;
+    RETURN NEW;
+END
+$$ LANGUAGE plpgsql;
