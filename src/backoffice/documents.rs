@@ -19,13 +19,13 @@ use crate::storage::BlobStore;
 use crate::text::sha256_hex;
 
 /// Who uploads: the office (staff) or the citizen.
-#[derive(Debug, Clone, Copy)]
-pub enum Uploader<'a> {
-    Staff(&'a StaffCtx),
+#[derive(Debug, Clone)]
+pub enum Uploader {
+    Staff(StaffCtx),
     Citizen { ente_id: i64, citizen_id: i64 },
 }
 
-fn load(conn: &mut DbConn, who: Uploader<'_>, id: &str) -> Result<InstanceRow, BackofficeError> {
+fn load(conn: &mut DbConn, who: &Uploader, id: &str) -> Result<InstanceRow, BackofficeError> {
     match who {
         Uploader::Staff(ctx) => load_for_staff(conn, ctx, id),
         Uploader::Citizen {
@@ -48,7 +48,7 @@ fn load(conn: &mut DbConn, who: Uploader<'_>, id: &str) -> Result<InstanceRow, B
     }
 }
 
-fn label(who: Uploader<'_>) -> &'static str {
+fn label(who: &Uploader) -> &'static str {
     match who {
         Uploader::Staff(_) => "office",
         Uploader::Citizen { .. } => "citizen",
@@ -62,7 +62,7 @@ pub fn upload(
     conn: &mut DbConn,
     store: &dyn BlobStore,
     links: &dyn Links,
-    who: Uploader<'_>,
+    who: &Uploader,
     id: &str,
     file: &Upload,
     detected: &Detected,
@@ -156,7 +156,7 @@ pub fn read(
     conn: &mut DbConn,
     store: &dyn BlobStore,
     links: &dyn Links,
-    who: Uploader<'_>,
+    who: &Uploader,
     id: &str,
     doc_id: &str,
 ) -> Result<(DocumentInfo, Vec<u8>), BackofficeError> {

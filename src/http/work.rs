@@ -313,6 +313,27 @@ pub async fn close(
     .await
 }
 
+/// Whose document request this is: a staff member (their roles loaded) or a citizen, with the
+/// links they reach files by.
+fn uploader(
+    conn: &mut crate::db::DbConn,
+    who: UploaderKey,
+) -> Result<(Uploader, &'static dyn Links), crate::backoffice::BackofficeError> {
+    Ok(match who {
+        UploaderKey::Staff(s) => (
+            Uploader::Staff(work::staff_ctx(conn, s.ente_id, s.staff_user_id)?),
+            STAFF_LINKS,
+        ),
+        UploaderKey::Citizen(ente_id, citizen_id) => (
+            Uploader::Citizen {
+                ente_id,
+                citizen_id,
+            },
+            LINKS,
+        ),
+    })
+}
+
 async fn upload_document(
     state: web::Data<AppState>,
     who: UploaderKey,
@@ -330,25 +351,12 @@ async fn upload_document(
     let file = files.remove(0);
     let detected = attachments::check_upload(&file, &limits)?;
     let info = blocking(&state, move |conn, st| {
-        let staff_ctx;
-        let (uploader, links): (Uploader<'_>, &dyn Links) = match who {
-            UploaderKey::Staff(s) => {
-                staff_ctx = work::staff_ctx(conn, s.ente_id, s.staff_user_id)?;
-                (Uploader::Staff(&staff_ctx), STAFF_LINKS)
-            }
-            UploaderKey::Citizen(ente_id, citizen_id) => (
-                Uploader::Citizen {
-                    ente_id,
-                    citizen_id,
-                },
-                LINKS,
-            ),
-        };
+        let (who, links) = uploader(conn, who)?;
         documents::upload(
             conn,
             st.store.as_ref(),
             links,
-            uploader,
+            &who,
             &id,
             &file,
             &detected,
@@ -373,21 +381,8 @@ async fn download_document(
     doc: String,
 ) -> Result<HttpResponse, ApiError> {
     let (info, bytes) = blocking(&state, move |conn, st| {
-        let staff_ctx;
-        let (uploader, links): (Uploader<'_>, &dyn Links) = match who {
-            UploaderKey::Staff(s) => {
-                staff_ctx = work::staff_ctx(conn, s.ente_id, s.staff_user_id)?;
-                (Uploader::Staff(&staff_ctx), STAFF_LINKS)
-            }
-            UploaderKey::Citizen(ente_id, citizen_id) => (
-                Uploader::Citizen {
-                    ente_id,
-                    citizen_id,
-                },
-                LINKS,
-            ),
-        };
-        documents::read(conn, st.store.as_ref(), links, uploader, &id, &doc)
+        let (who, links) = uploader(conn, who)?;
+        documents::read(conn, st.store.as_ref(), links, &who, &id, &doc)
     })
     .await?;
     Ok(file_response(
