@@ -517,7 +517,7 @@ pub fn assign(
 }
 
 /// Hand over to another office of the ente: it leaves this queue, unassigned, and enters
-/// theirs. Returns the receiving office's code.
+/// theirs.
 pub fn hand_over(
     conn: &mut DbConn,
     ctx: &StaffCtx,

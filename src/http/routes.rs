@@ -48,6 +48,7 @@ impl Links for StaffLinks {
         format!("/api/v1/staff/instances/{instance_id}")
     }
 
+    /// Staff read the frozen document on the instance screen itself.
     fn receipt(&self, instance_id: &str) -> String {
         format!("/api/v1/staff/instances/{instance_id}")
     }
