@@ -367,8 +367,33 @@ async fn the_wrong_people_are_refused() {
     let tributi = app.staff_browser("operatore.tributi").await;
     let res = get_accepting_json(&tributi, &app.url(&path)).await;
     assert_problem(res, 404, "not-found").await;
-    let res = act(&app, &tributi, &id, "take", "\"0\"", json!({})).await;
-    assert_problem(res, 404, "not-found").await;
+    // Every action, by the wrong people: another office's operator (404), the citizen (403).
+    for (action, body) in [
+        ("take", json!({})),
+        ("assign", json!({"username": OP2})),
+        ("hand-over", json!({"office": "tributi", "reason": "x"})),
+        ("notes", json!({"text": "x"})),
+        ("messages", json!({"text": "x"})),
+        ("integration-request", json!({"text": "x", "days": 5})),
+        ("decision", json!({"outcome": "accolta", "motivation": "x"})),
+        ("close", json!({})),
+    ] {
+        let res = act(&app, &tributi, &id, action, "\"0\"", body.clone()).await;
+        assert_problem(res, 404, "not-found").await;
+        let res = act(&app, &app.client, &id, action, "\"0\"", body).await;
+        assert_problem(res, 403, "forbidden").await;
+    }
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/staff/instances/{id}/documents")))
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(PDF.to_vec()).file_name("x.pdf"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 403, "forbidden").await;
     // Staff of another ente: not found.
     let b = new_client();
     let res = b
@@ -387,6 +412,15 @@ async fn the_wrong_people_are_refused() {
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
+    let res = b
+        .post(app.url(&format!("/api/v1/staff/instances/{id}/take")))
+        .header("host", "sportello.comune-b.example")
+        .header("if-match", "\"0\"")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 404, "not-found").await;
     // Another citizen cannot withdraw it.
     let other = app.citizen_browser(OTHER_CF).await;
     let res = other
@@ -396,6 +430,8 @@ async fn the_wrong_people_are_refused() {
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
+    assert_eq!(app.count("instance_notes"), 0);
+    assert_eq!(app.count("protocol_registrations"), 1);
     // The ente's administrator may act as an operator of every office.
     let admin = app.staff_browser("amministratore").await;
     let v = act_ok(&app, &admin, &id, "take", json!({})).await;
