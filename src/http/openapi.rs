@@ -250,30 +250,22 @@ impl Modify for ResponseLinks {
                 }
             }
         };
-        // A draft of the first service listed.
+        // A draft of the service shown. (Not from the list: filtered by a category it can be
+        // empty, and a link that resolves to nothing is an error for the stateful phase.)
         add(
-            "/api/v1/services",
+            "/api/v1/services/{slug}",
             "200",
-            vec![
-                (
-                    "apply",
-                    RefOr::T(
-                        LinkBuilder::new()
-                            .operation_id("create_instance")
-                            .request_body(Some(serde_json::json!({
-                                "service": "$response.body#/services/0/slug"
-                            })))
-                            .build(),
-                    ),
+            vec![(
+                "apply",
+                RefOr::T(
+                    LinkBuilder::new()
+                        .operation_id("create_instance")
+                        .request_body(Some(serde_json::json!({
+                            "service": "$response.body#/slug"
+                        })))
+                        .build(),
                 ),
-                (
-                    "card",
-                    link(
-                        "get_service",
-                        &[("slug", "$response.body#/services/0/slug")],
-                    ),
-                ),
-            ],
+            )],
         );
         let draft = [("id", "$response.body#/id")];
         add(
@@ -592,7 +584,7 @@ fn list_services() {}
 
 /// One published service of the ente of the host name.
 #[utoipa::path(get, path = "/api/v1/services/{slug}", tag = "catalog",
-    params(("slug" = String, Path)),
+    params(("slug" = String, Path, example = "accesso-civico-generalizzato")),
     responses((status = 200, body = crate::catalog::ServiceCard)))]
 #[allow(dead_code)]
 fn get_service() {}
