@@ -275,6 +275,21 @@ fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
         .first(conn)
 }
 
+/// Who an instance's formal acts name: the applicant, the office (and its AOO), the service.
+struct Parties {
+    who: Applicant,
+    off: OfficeInfo,
+    title: String,
+}
+
+fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeError> {
+    Ok(Parties {
+        who: applicant(conn, row)?,
+        off: office(conn, row.office_id)?,
+        title: service_title(conn, row)?,
+    })
+}
+
 fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
     let text = serde_json_canonicalizer::to_string(doc).map_err(anyhow::Error::from)?;
     let digest = sha256_hex(text.as_bytes());
@@ -636,9 +651,7 @@ pub fn message(
                 None,
             )?;
             event(conn, id, now, &ctx.actor(), Event::MessageSent { message })?;
-            let who = applicant(conn, row)?;
-            let title = service_title(conn, row)?;
-            let off = office(conn, row.office_id)?;
+            let Parties { who, off, title } = parties(conn, row)?;
             let keys = mail(
             conn,
             row.ente_id,
@@ -717,9 +730,7 @@ pub fn request_integration(
                 None,
             )?;
             let files = bind_documents(conn, row, "office", &req.documents, message, "/documents")?;
-            let who = applicant(conn, row)?;
-            let off = office(conn, row.office_id)?;
-            let title = service_title(conn, row)?;
+            let Parties { who, off, title } = parties(conn, row)?;
             let (_, digest) = canonical(&json!({
                 "type": "richiesta_integrazione",
                 "instance": row.id,
@@ -901,9 +912,7 @@ pub fn decide(
                     .1
                 }
             };
-            let who = applicant(conn, row)?;
-            let off = office(conn, row.office_id)?;
-            let title = service_title(conn, row)?;
+            let Parties { who, off, title } = parties(conn, row)?;
             let reg = register(
                 conn,
                 row,
@@ -1133,9 +1142,7 @@ pub fn answer_integration(
                 "attachments": files.iter().map(|(f, s)| json!({"filename": f, "sha256": s})).collect::<Vec<_>>(),
                 "answered_at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             }))?;
-            let who = applicant(conn, row)?;
-            let off = office(conn, row.office_id)?;
-            let title = service_title(conn, row)?;
+            let Parties { who, off, title } = parties(conn, row)?;
             let reg = register(
                 conn,
                 row,
@@ -1253,9 +1260,7 @@ pub fn withdraw(
                 "reason": reason,
                 "at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             }))?;
-            let who = applicant(conn, row)?;
-            let off = office(conn, row.office_id)?;
-            let title = service_title(conn, row)?;
+            let Parties { who, off, title } = parties(conn, row)?;
             let reg = register(
                 conn,
                 row,

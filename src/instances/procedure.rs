@@ -172,13 +172,11 @@ fn doc_info(links: &dyn Links, instance_id: &str, r: DocRow) -> DocumentInfo {
     }
 }
 
-/// Documents of the instance; `sent_only` for the citizen (plus their own uploads).
-pub fn documents(
+fn documents_rows(
     conn: &mut DbConn,
-    links: &dyn Links,
     instance_id: &str,
     for_citizen: bool,
-) -> QueryResult<Vec<DocumentInfo>> {
+) -> QueryResult<Vec<DocRow>> {
     let mut q = docs::table
         .filter(docs::instance_id.eq(instance_id))
         .into_boxed();
@@ -189,7 +187,7 @@ pub fn documents(
                 .or(docs::uploaded_by.eq("citizen")),
         );
     }
-    Ok(q.order((docs::created_at, docs::id))
+    q.order((docs::created_at, docs::id))
         .select((
             docs::id,
             docs::filename,
@@ -200,7 +198,17 @@ pub fn documents(
             docs::created_at,
             docs::message_id,
         ))
-        .load::<DocRow>(conn)?
+        .load::<DocRow>(conn)
+}
+
+/// Documents of the instance; for the citizen, those sent plus their own uploads.
+pub fn documents(
+    conn: &mut DbConn,
+    links: &dyn Links,
+    instance_id: &str,
+    for_citizen: bool,
+) -> QueryResult<Vec<DocumentInfo>> {
+    Ok(documents_rows(conn, instance_id, for_citizen)?
         .into_iter()
         .map(|r| doc_info(links, instance_id, r))
         .collect())
@@ -238,18 +246,16 @@ pub fn messages(
             msg::registration_id,
         ))
         .load(conn)?;
-    let all_docs = documents(conn, links, instance_id, for_citizen)?;
-    let bound: Vec<(String, Option<i64>)> = docs::table
-        .filter(docs::instance_id.eq(instance_id))
-        .select((docs::id, docs::message_id))
-        .load(conn)?;
+    // Each message's documents: one read of the instance's documents, grouped by message.
+    let mut by_message: Vec<(i64, DocumentInfo)> = documents_rows(conn, instance_id, for_citizen)?
+        .into_iter()
+        .filter_map(|r| r.7.map(|m| (m, doc_info(links, instance_id, r))))
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for (id, at, sender, author, kind, body, data, reg) in rows {
-        let documents = all_docs
-            .iter()
-            .filter(|d| bound.iter().any(|(b, m)| *b == d.id && *m == Some(id)))
-            .cloned()
-            .collect();
+        let (mine, rest): (Vec<_>, Vec<_>) = by_message.into_iter().partition(|(m, _)| *m == id);
+        by_message = rest;
+        let documents = mine.into_iter().map(|(_, d)| d).collect();
         out.push(MessageView {
             id,
             at: iso(at),
