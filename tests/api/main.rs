@@ -18,6 +18,7 @@ mod http;
 mod instances;
 mod mail;
 mod protocol;
+mod review;
 mod spid_certificate;
 mod spid_login;
 mod spid_metadata;
