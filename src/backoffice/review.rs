@@ -119,6 +119,15 @@ pub struct FilingView {
     pub history: Vec<FilingChange>,
 }
 
+/// A filing change as read: when, who, field, old, new.
+type HistoryRow = (
+    NaiveDateTime,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 type FascicoloRow = (i64, i32, String, i64, String, String, NaiveDateTime, String);
 
 fn fascicolo_view(
@@ -211,13 +220,7 @@ pub(super) fn filing(
         }),
         _ => None,
     };
-    let rows: Vec<(
-        NaiveDateTime,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-    )> = hist::table
+    let rows: Vec<HistoryRow> = hist::table
         .inner_join(staff_users::table.on(staff_users::id.eq(hist::staff_user_id)))
         .filter(hist::registration_id.eq(registration_id))
         .order(hist::id.asc())
