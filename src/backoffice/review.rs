@@ -987,3 +987,18 @@ pub fn create_fascicolo(
             .ok_or_else(|| anyhow::anyhow!("fascicolo {id} just written is not there").into())
     })
 }
+
+/// What the segnatura of an entry says (for the AOO's clerks and the ente's administrators,
+/// like the entry itself).
+pub fn segnatura(
+    conn: &mut DbConn,
+    ente_id: i64,
+    staff_user_id: i64,
+    aoo_code: &str,
+    year: i32,
+    number: i64,
+) -> Result<crate::protocol::segnatura::SegnaturaData, BackofficeError> {
+    let r = rights(conn, ente_id, staff_user_id, aoo_code)?;
+    let reg_id = annulment::registration_id(conn, r.aoo_id, year, number)?;
+    Ok(crate::protocol::segnatura::for_registration(conn, reg_id)?)
+}

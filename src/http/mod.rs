@@ -342,6 +342,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![put!(register::file)],
         )
         .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/segnatura.xml",
+            vec![get!(register::segnatura)],
+        )
+        .add(
             "/api/v1/protocol/{aoo}/registrations/{year}/{number}/review",
             vec![post!(register::mark_reviewed)],
         )

@@ -94,6 +94,7 @@ pub const SESSION: &str = "session";
         register_classify,
         register_file,
         register_review,
+        register_segnatura,
         register_titolario,
         register_fascicoli,
         register_open_fascicolo,
@@ -1052,6 +1053,20 @@ fn register_file() {}
     ))]
 #[allow(dead_code)]
 fn register_review() {}
+
+/// The entry's segnatura informatica (AgID Linee guida 2021, Allegato 6, version 3.0.0),
+/// signed with the AOO's key (XAdES baseline B): identifiers, subject, classification,
+/// fascicolo, sender and recipient, the SHA-256 of the primary document and of each attachment
+/// (the AOO's protocol clerks and the ente's administrators).
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/segnatura.xml", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    responses(
+        (status = 200, description = "The signed segnatura", content_type = "application/xml", body = String),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No signing key for the AOO (`unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_segnatura() {}
 
 /// The ente's titolario in use: titles and classes, in order.
 #[utoipa::path(get, path = "/api/v1/protocol/{aoo}/titolario", tag = "protocol", security(("session" = [])),

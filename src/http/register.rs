@@ -8,9 +8,10 @@ use crate::backoffice::review::{
     self, ClassificationRequest, FascicoliFilter, FilingRequest, NewFascicolo, ReviewFilter,
 };
 use crate::http::extract::{blocking, AppState, Staff};
-use crate::http::problem::ApiError;
+use crate::http::problem::{ApiError, Problem};
 use crate::http::routes::LINKS;
 use crate::instances::Links;
+use crate::protocol::segnatura::{self, SigningKey};
 
 /// `GET /api/v1/protocol/{aoo}/registrations/{year}/{number}`
 #[tracing::instrument(skip_all)]
@@ -205,4 +206,43 @@ pub async fn open_fascicolo(
     })
     .await?;
     Ok(HttpResponse::Created().json(body))
+}
+
+/// 503 with what an administrator must fix (the cause is configuration, not load).
+fn unavailable(detail: &str) -> ApiError {
+    ApiError::Problem(Box::new(
+        Problem::for_status(actix_web::http::StatusCode::SERVICE_UNAVAILABLE).with_detail(detail),
+    ))
+}
+
+/// `GET /api/v1/protocol/{aoo}/registrations/{year}/{number}/segnatura.xml`
+#[tracing::instrument(skip_all)]
+pub async fn segnatura(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<(String, i32, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (aoo, year, number) = path.into_inner();
+    let body = blocking(&state, move |conn, st| {
+        let data = review::segnatura(conn, staff.ente_id, staff.staff_user_id, &aoo, year, number)?;
+        let Some(dir) = &st.settings.segnatura.key_dir else {
+            tracing::error!(aoo = %aoo, "segnatura asked for, but segnatura.key_dir is not configured");
+            return Err(unavailable(
+                "La segnatura informatica non è disponibile: la chiave di firma dell'AOO non è \
+                 configurata (segnatura.key_dir).",
+            ));
+        };
+        let key = SigningKey::for_aoo(dir, &aoo).map_err(|e| {
+            tracing::error!(aoo = %aoo, error = %format!("{e:#}"), "the AOO's segnatura key cannot be read");
+            unavailable(
+                "La segnatura informatica non è disponibile: la chiave di firma dell'AOO non è \
+                 leggibile.",
+            )
+        })?;
+        Ok(segnatura::sign(&data, &key, st.clock.now())?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .body(body))
 }

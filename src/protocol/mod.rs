@@ -16,6 +16,7 @@ use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
+pub mod segnatura;
 pub mod titolario;
 
 /// Which way a registered document goes (DPR 445/2000 art. 53).

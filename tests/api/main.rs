@@ -19,6 +19,7 @@ mod instances;
 mod mail;
 mod protocol;
 mod review;
+mod segnatura;
 mod spid_certificate;
 mod spid_login;
 mod spid_metadata;
