@@ -56,15 +56,15 @@ pub struct RegisterEntry {
 }
 
 /// What a staff member may do in an AOO's register.
-struct ClerkRights {
-    aoo_id: i64,
-    username: String,
+pub(crate) struct ClerkRights {
+    pub(crate) aoo_id: i64,
+    pub(crate) username: String,
     may_annul: bool,
 }
 
 /// A clerk of the AOO (or an administrator, who may read but not annul); anyone else: not
 /// found.
-fn rights(
+pub(crate) fn rights(
     conn: &mut DbConn,
     ente_id: i64,
     staff_user_id: i64,

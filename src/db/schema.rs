@@ -392,6 +392,30 @@ diesel::table! {
 
 diesel::joinable!(instances -> offices (office_id));
 diesel::joinable!(instances -> staff_users (assignee_id));
+diesel::table! {
+    daily_registers (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        aoo_id -> BigInt,
+        register_date -> Date,
+        format -> Text,
+        sha256 -> Text,
+        entries_count -> Integer,
+        annulments_count -> Integer,
+        content -> Text,
+        produced_at -> Timestamp,
+        produced_by -> Text,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(instance_notes -> instances (instance_id));
 diesel::joinable!(instance_notes -> staff_users (staff_user_id));
 diesel::joinable!(instance_messages -> instances (instance_id));
@@ -403,6 +427,7 @@ diesel::joinable!(instances -> form_definitions (form_id));
 diesel::joinable!(attachments -> instances (instance_id));
 diesel::joinable!(instance_events -> instances (instance_id));
 diesel::joinable!(offices -> aoo (aoo_id));
+diesel::joinable!(daily_registers -> aoo (aoo_id));
 diesel::joinable!(staff_roles -> staff_users (staff_user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(services -> offices (office_id));
@@ -441,4 +466,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     integration_requests,
     instance_documents,
     service_ratings,
+    daily_registers,
+    job_leases,
 );

@@ -1,0 +1,4 @@
+DROP TABLE job_leases;
+DROP TRIGGER daily_registers_no_delete;
+DROP TRIGGER daily_registers_no_update;
+DROP TABLE daily_registers;
