@@ -322,7 +322,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         doc.entries_count,
                         doc.annulments_count,
                         doc.sha256,
-                        if produced.new { "produced now" } else { "stored already" }
+                        if produced.new {
+                            "produced now"
+                        } else {
+                            "stored already"
+                        }
                     );
                 }
                 None => {

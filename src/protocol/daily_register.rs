@@ -20,9 +20,10 @@
 //!
 //! **The job.** [`run_job`] runs in the housekeeping loop of every app instance; a database
 //! lease ([`crate::db::claim_lease`]) lets one of them work at a time, and the unique
-//! (AOO, day, format) constraint is the second guard. It produces every day from the one after
-//! the last produced (or the AOO's first day: its first registration or its creation) up to
-//! yesterday, empty days included: the law wants a register for each day.
+//! (AOO, day, format) constraint is the second guard. It produces every day not produced yet
+//! from the AOO's first day (its first registration or its creation, whichever comes first) up
+//! to yesterday, empty days included (the law wants a register for each day): so days missed
+//! while no instance ran are caught up, at most [`MAX_DAYS_PER_RUN`] per AOO and run.
 
 use std::collections::BTreeMap;
 
@@ -49,7 +50,9 @@ const LEASE_SECS: i64 = 15 * 60;
 const MAX_DAYS_PER_RUN: i64 = 400;
 
 /// A document format of the register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Json,
@@ -459,7 +462,16 @@ pub struct StoredRegister {
     pub produced_by: String,
 }
 
-type StoredRow = (NaiveDate, String, String, i32, i32, String, NaiveDateTime, String);
+type StoredRow = (
+    NaiveDate,
+    String,
+    String,
+    i32,
+    i32,
+    String,
+    NaiveDateTime,
+    String,
+);
 
 fn stored_from(row: StoredRow) -> anyhow::Result<StoredRegister> {
     let (date, format, sha256, entries_count, annulments_count, content, at, by) = row;
@@ -498,7 +510,13 @@ fn stored_between(
             dr::produced_by,
         ))
         .load(conn)?;
-    rows.into_iter().map(stored_from).collect()
+    let mut stored = rows
+        .into_iter()
+        .map(stored_from)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // By day, then JSON before CSV.
+    stored.sort_by_key(|s| (s.date, s.format));
+    Ok(stored)
 }
 
 /// What [`produce`] did.
@@ -510,8 +528,8 @@ pub struct Produced {
     pub new: bool,
 }
 
-/// Produces and stores the AOO's register of `date` (a day that is over at `now`), or answers
-/// the stored one: producing twice stores one row per format and gives the same bytes.
+/// Answers the AOO's stored register of `date`, or produces and stores it when the day is
+/// over at `now`: producing twice stores one row per format and gives the same bytes.
 pub fn produce(
     conn: &mut DbConn,
     aoo_id: i64,
@@ -520,11 +538,6 @@ pub fn produce(
     now: NaiveDateTime,
 ) -> anyhow::Result<Produced> {
     let today = calendar::rome_date(now);
-    if date >= today {
-        anyhow::bail!(
-            "the daily register of {date} can be produced only once the day is over (today is {today} in Italy)"
-        );
-    }
     let attempt = write_tx(conn, |conn| {
         let existing = stored_between(conn, aoo_id, date, date)?;
         if existing.len() == Format::ALL.len() {
@@ -532,6 +545,12 @@ pub fn produce(
                 documents: existing,
                 new: false,
             });
+        }
+        if date >= today {
+            anyhow::bail!(
+                "the daily register of {date} can be produced only once the day is over \
+                 (today is {today} in Italy)"
+            );
         }
         let ente_id: i64 = aoo::table.find(aoo_id).select(aoo::ente_id).first(conn)?;
         let (register, docs) = render(conn, aoo_id, date)?;
@@ -623,12 +642,17 @@ pub struct JobReport {
 /// The first day an AOO needs a register for, when it has none yet: its first registration's
 /// day or the day it was created, whichever comes first.
 fn first_day(conn: &mut DbConn, aoo_id: i64) -> anyhow::Result<NaiveDate> {
-    let created: NaiveDateTime = aoo::table.find(aoo_id).select(aoo::created_at).first(conn)?;
+    let created: NaiveDateTime = aoo::table
+        .find(aoo_id)
+        .select(aoo::created_at)
+        .first(conn)?;
     let first: Option<NaiveDateTime> = pr::table
         .filter(pr::aoo_id.eq(aoo_id))
         .select(diesel::dsl::min(pr::registered_at))
         .first(conn)?;
-    Ok(calendar::rome_date(first.map_or(created, |f| f.min(created))))
+    Ok(calendar::rome_date(
+        first.map_or(created, |f| f.min(created)),
+    ))
 }
 
 /// Produces every AOO's missing registers up to yesterday (Italian date at `now`), under the
@@ -648,24 +672,32 @@ pub fn run_job(conn: &mut DbConn, now: NaiveDateTime, holder: &str) -> anyhow::R
     result
 }
 
-fn produce_missing(conn: &mut DbConn, now: NaiveDateTime, holder: &str) -> anyhow::Result<JobReport> {
+fn produce_missing(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    holder: &str,
+) -> anyhow::Result<JobReport> {
     let yesterday = calendar::rome_date(now) - Duration::days(1);
     let aoos: Vec<i64> = aoo::table.order(aoo::id).select(aoo::id).load(conn)?;
     let mut report = JobReport::default();
     let by = format!("job:{holder}");
     for aoo_id in aoos {
-        let last: Option<NaiveDate> = dr::table
+        let start = first_day(conn, aoo_id)?;
+        let done: std::collections::BTreeSet<NaiveDate> = dr::table
             .filter(dr::aoo_id.eq(aoo_id))
-            .select(diesel::dsl::max(dr::register_date))
-            .first(conn)?;
-        let start = match last {
-            Some(d) => d + Duration::days(1),
-            None => first_day(conn, aoo_id)?,
-        };
+            .filter(dr::register_date.ge(start))
+            .select(dr::register_date)
+            .load(conn)?
+            .into_iter()
+            .collect();
         let mut day = start;
-        while day <= yesterday && (day - start).num_days() < MAX_DAYS_PER_RUN {
-            if produce(conn, aoo_id, day, &by, now)?.new {
-                report.produced += 1;
+        let mut this_aoo = 0;
+        while day <= yesterday && this_aoo < MAX_DAYS_PER_RUN {
+            if !done.contains(&day) {
+                if produce(conn, aoo_id, day, &by, now)?.new {
+                    report.produced += 1;
+                }
+                this_aoo += 1;
             }
             day += Duration::days(1);
         }
@@ -718,7 +750,10 @@ pub struct DailyRegisterList {
 
 /// The registers produced between `from` and `to` (included), for the AOO's clerks and the
 /// ente's administrators. `href` builds a document's download address.
-#[expect(clippy::too_many_arguments, reason = "who, which AOO, which days, the links")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "who, which AOO, which days, the links"
+)]
 pub fn list(
     conn: &mut DbConn,
     ente_id: i64,
