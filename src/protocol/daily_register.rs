@@ -750,10 +750,6 @@ pub struct DailyRegisterList {
 
 /// The registers produced between `from` and `to` (included), for the AOO's clerks and the
 /// ente's administrators. `href` builds a document's download address.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "who, which AOO, which days, the links"
-)]
 pub fn list(
     conn: &mut DbConn,
     ente_id: i64,
