@@ -295,7 +295,10 @@ fn number_text(n: i64) -> anyhow::Result<String> {
 
 /// The classification of each registration, by registration id. The titolario is not wired
 /// yet (the review list and classification come with migration 000007): this is the one place
-/// that will read it.
+/// that will read it. Whoever wires it must keep the register's rule: a class given *after*
+/// the day (clerks classify during review) must not change that day's document, so read the
+/// class as it stood at the end of the day (e.g. only if classified by then) or the document
+/// produced again would no longer be the same bytes as the stored one.
 fn classifications(
     _conn: &mut DbConn,
     _registration_ids: &[i64],

@@ -32,6 +32,10 @@ CREATE TRIGGER daily_registers_guard_truncate
     BEFORE TRUNCATE ON daily_registers
     FOR EACH STATEMENT EXECUTE FUNCTION daily_registers_guard();
 
+-- A day's entries and the day's annulments are read by time.
+CREATE INDEX protocol_registrations_registered ON protocol_registrations (aoo_id, registered_at);
+CREATE INDEX protocol_registrations_annulled ON protocol_registrations (aoo_id, annulled_at);
+
 -- Who runs a job now: a holder claims the name until `expires_at` (see db::claim_lease).
 CREATE TABLE job_leases (
     name TEXT PRIMARY KEY,

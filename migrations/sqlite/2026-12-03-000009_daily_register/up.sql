@@ -29,6 +29,10 @@ BEGIN
     SELECT RAISE(ABORT, 'daily registers cannot be deleted');
 END;
 
+-- A day's entries and the day's annulments are read by time.
+CREATE INDEX protocol_registrations_registered ON protocol_registrations (aoo_id, registered_at);
+CREATE INDEX protocol_registrations_annulled ON protocol_registrations (aoo_id, annulled_at);
+
 -- Who runs a job now: a holder claims the name until `expires_at` (see db::claim_lease).
 CREATE TABLE job_leases (
     name TEXT PRIMARY KEY,
