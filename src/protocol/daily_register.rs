@@ -910,5 +910,17 @@ mod tests {
         assert!(from <= first && last < to);
         assert_eq!(calendar::rome_date(first), d);
         assert_eq!(calendar::rome_date(last), d);
+        // In summer (UTC+2): 00:00 is 22:00 UTC of the day before, 23:59 is 21:59 UTC.
+        let d = NaiveDate::from_ymd_opt(2026, 7, 15).unwrap();
+        let (from, to) = utc_window(d);
+        let first = NaiveDate::from_ymd_opt(2026, 7, 14)
+            .unwrap()
+            .and_hms_opt(22, 0, 0)
+            .unwrap();
+        let last = d.and_hms_opt(21, 59, 59).unwrap();
+        assert!(from <= first && last < to);
+        assert_eq!(calendar::rome_date(first), d);
+        assert_eq!(calendar::rome_date(last), d);
+        assert_ne!(calendar::rome_date(from - Duration::seconds(1)), d);
     }
 }
