@@ -70,20 +70,25 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum KeysCommand {
-    /// Make, offline, the RP's federation, signing and encryption keys (RSA, PEM, mode 0600)
-    /// in --out-dir; never overwrites. Point `cie.keys_dir` at that directory.
-    Generate {
-        #[arg(long)]
-        out_dir: PathBuf,
-        /// RSA key size (at least 2048).
-        #[arg(long, default_value_t = 3072)]
-        bits: u32,
-    },
-}
-
-#[derive(Debug, Subcommand)]
 enum ProtocolCommand {
+    /// Produce (or read back, when stored already) an AOO's daily register of a day that is
+    /// over: the same bytes every time, stored once. Written to --out, or to standard output.
+    DailyRegister {
+        /// The AOO's code.
+        #[arg(long)]
+        aoo: String,
+        /// The Italian calendar day, YYYY-MM-DD.
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value_t = RegisterFormat::Json)]
+        format: RegisterFormat,
+        /// Write the document here (and a summary with its SHA-256 on standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The ente's code, when several enti have an AOO with this code.
+        #[arg(long)]
+        ente: Option<String>,
+    },
     /// Make, offline, a self-signed test key and certificate for an AOO's segnatura
     /// informatica: writes <AOO>.key.pem (mode 0600) and <AOO>.crt.pem into --out-dir; never
     /// overwrites. Point `segnatura.key_dir` at that directory. A real AOO signs with its
@@ -99,6 +104,25 @@ enum ProtocolCommand {
         days: u32,
         #[arg(long)]
         out_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum RegisterFormat {
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make, offline, the RP's federation, signing and encryption keys (RSA, PEM, mode 0600)
+    /// in --out-dir; never overwrites. Point `cie.keys_dir` at that directory.
+    Generate {
+        #[arg(long)]
+        out_dir: PathBuf,
+        /// RSA key size (at least 2048).
+        #[arg(long, default_value_t = 3072)]
+        bits: u32,
     },
 }
 
@@ -289,6 +313,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "keep these files secret; set cie.keys_dir = \"{}\"",
                 out_dir.display()
             );
+            Ok(())
+        }
+        Command::Protocol {
+            command:
+                ProtocolCommand::DailyRegister {
+                    aoo,
+                    date,
+                    format,
+                    out,
+                    ente,
+                },
+        } => {
+            use sportello::protocol::daily_register::{self as dr, Format};
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let mut conn = db.get()?;
+            let (_, aoo_id) = dr::aoo_by_code(&mut conn, aoo, ente.as_deref())?;
+            let now = sportello::clock::Clock::default().now();
+            let produced = dr::produce(&mut conn, aoo_id, *date, "cli", now)?;
+            let wanted = match format {
+                RegisterFormat::Json => Format::Json,
+                RegisterFormat::Csv => Format::Csv,
+            };
+            let doc = produced
+                .documents
+                .into_iter()
+                .find(|d| d.format == wanted)
+                .context("the register was stored without this format")?;
+            let doc = dr::verified(doc)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(path, doc.content.as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    println!(
+                        "{}: daily register of {aoo} for {date} ({}), {} entries, {} annulments, \
+                         sha256 {}, {}",
+                        path.display(),
+                        wanted.as_str(),
+                        doc.entries_count,
+                        doc.annulments_count,
+                        doc.sha256,
+                        if produced.new {
+                            "produced now"
+                        } else {
+                            "stored already"
+                        }
+                    );
+                }
+                None => {
+                    use std::io::Write;
+                    std::io::stdout().write_all(doc.content.as_bytes())?;
+                }
+            }
             Ok(())
         }
         Command::Config {

@@ -186,8 +186,10 @@ pub fn build_state(settings: Arc<Settings>, db: Db) -> anyhow::Result<AppState> 
     })
 }
 
-/// Deletes expired sessions and drafts (with their files), and runs the back office's daily
-/// steps (see `backoffice::daily`) at the app's clock.
+/// Deletes expired sessions and drafts (with their files), runs the back office's daily
+/// steps (see `backoffice::daily`) and produces the protocol's missing daily registers (see
+/// `protocol::daily_register`, one instance at a time under a database lease), at the app's
+/// clock.
 pub async fn housekeeping(state: &web::Data<AppState>) {
     let st = state.clone();
     let now = state.clock.now();
@@ -206,6 +208,11 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
                 now - chrono::Duration::days(1),
             )?);
             crate::backoffice::daily::run(conn, now, st.settings.instances.auto_close_days)?;
+            // Its own failure must not hide the rest's outcome: logged, retried next round.
+            let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
+            if let Err(e) = crate::protocol::daily_register::run_job(conn, now, &holder) {
+                tracing::warn!(error = %format!("{e:#}"), "daily register job failed");
+            }
             Ok::<_, anyhow::Error>((sessions, keys))
         })
         .await;

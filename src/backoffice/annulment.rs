@@ -58,17 +58,17 @@ pub struct RegisterEntry {
 }
 
 /// What a staff member may do in an AOO's register.
-pub(super) struct ClerkRights {
-    pub(super) aoo_id: i64,
-    pub(super) username: String,
+pub(crate) struct ClerkRights {
+    pub(crate) aoo_id: i64,
+    pub(crate) username: String,
     /// A protocol clerk of the AOO (an administrator only reads).
-    pub(super) is_clerk: bool,
-    pub(super) may_annul: bool,
+    pub(crate) is_clerk: bool,
+    pub(crate) may_annul: bool,
 }
 
 /// A clerk of the AOO (or an administrator, who may read but not annul); anyone else: not
 /// found.
-pub(super) fn rights(
+pub(crate) fn rights(
     conn: &mut DbConn,
     ente_id: i64,
     staff_user_id: i64,

@@ -459,14 +459,7 @@ pub fn queue(
 
 /// 00:00 of an Italian day, in UTC.
 pub(crate) fn day_start_utc(d: NaiveDate) -> NaiveDateTime {
-    let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
-    // The offset at that instant (1 or 2 hours): try the later one first.
-    let guess = local - chrono::Duration::hours(2);
-    if crate::domain::calendar::to_rome(guess) == local {
-        guess
-    } else {
-        local - chrono::Duration::hours(1)
-    }
+    crate::domain::calendar::rome_day_start_utc(d)
 }
 
 #[cfg(test)]

@@ -294,3 +294,56 @@ pub fn claim_outbox(
             .load(conn)
     })
 }
+
+/// Claims the job lease `name` for `holder` until `until`, if nobody holds it now (no row, or
+/// the holder's lease ran out at `at`, or `holder` holds it already). One statement, atomic
+/// on both backends (an upsert whose update only applies to an expired lease), so of several
+/// app instances asking at once exactly one gets `true`. A crashed holder's lease runs out and
+/// the next claim takes it over. Any periodic job that must run on one instance uses it.
+pub fn claim_lease(
+    conn: &mut DbConn,
+    name: &str,
+    holder: &str,
+    at: chrono::NaiveDateTime,
+    until: chrono::NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    use diesel::sql_types::{Text, Timestamp};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Holder {
+        #[diesel(sql_type = Text)]
+        #[expect(dead_code, reason = "only whether a row comes back matters")]
+        holder: String,
+    }
+    let rows: Vec<Holder> = diesel::sql_query(
+        "INSERT INTO job_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE job_leases.expires_at <= $4 OR job_leases.holder = $2 \
+         RETURNING holder",
+    )
+    .bind::<Text, _>(name)
+    .bind::<Text, _>(holder)
+    .bind::<Timestamp, _>(until)
+    .bind::<Timestamp, _>(at)
+    .load(conn)?;
+    Ok(!rows.is_empty())
+}
+
+/// Gives the lease back early (the job is done): the next claim, by anyone, succeeds.
+pub fn release_lease(
+    conn: &mut DbConn,
+    name: &str,
+    holder: &str,
+    at: chrono::NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    use diesel::prelude::*;
+    use schema::job_leases as jl;
+    diesel::update(
+        jl::table
+            .filter(jl::name.eq(name))
+            .filter(jl::holder.eq(holder)),
+    )
+    .set(jl::expires_at.eq(at))
+    .execute(conn)?;
+    Ok(())
+}

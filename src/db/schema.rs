@@ -397,6 +397,30 @@ diesel::table! {
 
 diesel::joinable!(instances -> offices (office_id));
 diesel::joinable!(instances -> staff_users (assignee_id));
+diesel::table! {
+    daily_registers (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        aoo_id -> BigInt,
+        register_date -> Date,
+        format -> Text,
+        sha256 -> Text,
+        entries_count -> Integer,
+        annulments_count -> Integer,
+        content -> Text,
+        produced_at -> Timestamp,
+        produced_by -> Text,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(instance_notes -> instances (instance_id));
 diesel::joinable!(instance_notes -> staff_users (staff_user_id));
 diesel::joinable!(instance_messages -> instances (instance_id));
@@ -408,6 +432,7 @@ diesel::joinable!(instances -> form_definitions (form_id));
 diesel::joinable!(attachments -> instances (instance_id));
 diesel::joinable!(instance_events -> instances (instance_id));
 diesel::joinable!(offices -> aoo (aoo_id));
+diesel::joinable!(daily_registers -> aoo (aoo_id));
 diesel::joinable!(staff_roles -> staff_users (staff_user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(services -> offices (office_id));
@@ -452,6 +477,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     fascicolo_counters,
     fascicoli,
     registration_filing_history,
+    daily_registers,
+    job_leases,
 );
 
 diesel::table! {

@@ -45,6 +45,18 @@ pub fn rome_date(utc: NaiveDateTime) -> NaiveDate {
     to_rome(utc).date()
 }
 
+/// 00:00 of an Italian day, in UTC.
+pub fn rome_day_start_utc(d: NaiveDate) -> NaiveDateTime {
+    let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // The offset at that instant (1 or 2 hours): try the later one first.
+    let guess = local - chrono::Duration::hours(2);
+    if to_rome(guess) == local {
+        guess
+    } else {
+        local - chrono::Duration::hours(1)
+    }
+}
+
 /// Easter Sunday (Gregorian calendar), by the anonymous Gregorian algorithm.
 pub fn easter(year: i32) -> Option<NaiveDate> {
     let a = year % 19;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backoffice;
 pub mod catalog;
 pub mod cie;
+pub mod daily_register;
 pub mod extract;
 pub mod flow;
 pub mod health;
@@ -360,6 +361,14 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/protocol/{aoo}/registrations/{year}/{number}/annul",
             vec![post!(register::annul)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/daily-registers",
+            vec![get!(daily_register::list)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/daily-registers/{date}",
+            vec![get!(daily_register::download)],
         )
         .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
         .add(

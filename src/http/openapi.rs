@@ -99,6 +99,8 @@ pub const SESSION: &str = "session";
         register_fascicoli,
         register_open_fascicolo,
         register_annul,
+        daily_registers,
+        daily_register_document,
         outbox,
         outbox_retry,
         procedure_times,
@@ -1125,6 +1127,42 @@ fn register_entry() {}
     ))]
 #[allow(dead_code)]
 fn register_annul() {}
+
+/// The AOO's daily registers (registro giornaliero di protocollo) produced in a period, with
+/// the SHA-256 of each document and where to download it (the AOO's protocol clerks and the
+/// ente's administrators).
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/daily-registers", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), crate::http::daily_register::PeriodQuery),
+    responses(
+        (status = 200, body = crate::protocol::daily_register::DailyRegisterList),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn daily_registers() {}
+
+/// One day's register as stored: JSON (the default) or CSV, by the path's extension or
+/// `format`. The same bytes every time; `ETag`, `Digest` and `Repr-Digest` carry its SHA-256,
+/// checked against the bytes before answering. 404 for a day not produced yet.
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/daily-registers/{date}", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"),
+        ("date" = String, Path, description = "The day, `YYYY-MM-DD`, optionally followed by `.json` or `.csv`", example = "2026-12-02.json"),
+        crate::http::daily_register::FormatQuery),
+    responses(
+        (status = 200, description = "The document",
+            content(
+                (crate::protocol::daily_register::DailyRegister = "application/json"),
+                (String = "text/csv"),
+            ),
+            headers(
+                ("etag" = String, description = "The SHA-256 of the document, hex, quoted"),
+                ("digest" = String, description = "`sha-256=` and the SHA-256 in base64 (RFC 3230)"),
+                ("repr-digest" = String, description = "`sha-256=:…:` (RFC 9530)"),
+                ("x-content-sha256" = String, description = "SHA-256 of the document, hex"),
+            )),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn daily_register_document() {}
 
 /// The newest outbox messages (e-mails): waiting, sent, or dead.
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", security(("session" = [])),

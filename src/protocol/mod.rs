@@ -6,6 +6,8 @@
 //! immutable: the database refuses updates and deletes (triggers on both backends) except a
 //! single annulment with its reason.
 
+pub mod daily_register;
+
 use chrono::{Datelike, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};

@@ -12,6 +12,7 @@ mod cie_login;
 mod cli;
 mod config;
 mod crash;
+mod daily_register;
 mod health;
 mod helpers;
 mod http;
