@@ -16,6 +16,8 @@ use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
+pub mod external;
+
 /// Which way a registered document goes (DPR 445/2000 art. 53).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,7 +46,7 @@ impl Direction {
 }
 
 /// What is registered for a document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NewRegistration {
     pub ente_id: i64,
     pub aoo_id: i64,
@@ -195,6 +197,54 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
     tracing::info!(aoo_id = new.aoo_id, year, number = %number, direction = new.direction.as_str(), "protocol registration");
     Ok(Registration {
         id: row.id,
+        year,
+        number,
+        registered_at: new.at,
+        subject: new.subject.clone(),
+        document_digest: new.document_digest.clone(),
+        attachments_count,
+    })
+}
+
+/// Writes the registration an external protocol system made (its number, year and instant)
+/// and, for the instance's own registration, links it. No counter: the external system
+/// numbers; the unique (AOO, year, number) index still refuses a number given twice. Inside
+/// a write transaction, with what the registration documents.
+pub fn record_external(
+    conn: &mut DbConn,
+    new: &NewRegistration,
+    system: &str,
+    year: i32,
+    number: ProtocolNumber,
+) -> anyhow::Result<Registration> {
+    let attachments_count = i32::try_from(new.attachments.len())?;
+    let id: i64 = diesel::insert_into(pr::table)
+        .values((
+            pr::ente_id.eq(new.ente_id),
+            pr::aoo_id.eq(new.aoo_id),
+            pr::year.eq(year),
+            pr::number.eq(i64::from(number.get())),
+            pr::registered_at.eq(new.at),
+            pr::direction.eq(new.direction.as_str()),
+            pr::sender.eq(&new.sender),
+            pr::recipient.eq(&new.recipient),
+            pr::subject.eq(&new.subject),
+            pr::document_digest.eq(&new.document_digest),
+            pr::attachments_count.eq(attachments_count),
+            pr::attachments_description.eq(describe_attachments(&new.attachments)),
+            pr::instance_id.eq(&new.instance_id),
+            pr::external_system.eq(system),
+        ))
+        .returning(pr::id)
+        .get_result(conn)?;
+    if let (Some(instance), true) = (&new.instance_id, new.primary) {
+        diesel::update(instances::table.find(instance))
+            .set(instances::registration_id.eq(id))
+            .execute(conn)?;
+    }
+    tracing::info!(aoo_id = new.aoo_id, year, number = %number, system, "external protocol registration recorded");
+    Ok(Registration {
+        id,
         year,
         number,
         registered_at: new.at,
