@@ -229,6 +229,8 @@ pub struct Worker {
 }
 
 const BATCH: i64 = 20;
+/// How often the PEC mailboxes of external protocol systems are read.
+const ANSWER_POLL: Duration = Duration::from_secs(15);
 
 impl Worker {
     pub fn new(db: Db, s: &MailSettings) -> anyhow::Result<Self> {
@@ -335,10 +337,30 @@ impl Worker {
         Ok(())
     }
 
-    /// Works until `stop` is set: a round, then a pause when there was nothing to do.
+    /// Reads the answers of PEC-connected protocol systems (see `protocol::pec::poll`).
+    /// Blocking.
+    pub fn poll_answers(&self) -> anyhow::Result<usize> {
+        let mut conn = self.db.get()?;
+        crate::protocol::pec::poll(&mut conn)
+    }
+
+    /// Works until `stop` is set: a round, then a pause when there was nothing to do; every
+    /// [`ANSWER_POLL`], the protocol systems' mailboxes too.
     pub async fn run(self: Arc<Self>, stop: Arc<AtomicBool>) {
         tracing::info!(worker = %self.id, "outbox worker started");
+        let mut last_answers: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
+            if last_answers.is_none_or(|t| t.elapsed() >= ANSWER_POLL) {
+                last_answers = Some(std::time::Instant::now());
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.poll_answers()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %format!("{e:#}"), "protocol answers not read")
+                    }
+                    Err(e) => tracing::error!(error = %e, "protocol answer poll panicked"),
+                }
+            }
             let me = self.clone();
             let round = tokio::task::spawn_blocking(move || me.run_once()).await;
             let handled = match round {

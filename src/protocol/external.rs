@@ -109,13 +109,18 @@ impl ExternalConfig {
                     anyhow::bail!("external.base_url must be an http(s) URL");
                 }
             }
-            Self::Pec { .. } => {
-                // The shape is settled (docs/protocol.md); the adapter itself is not built yet,
-                // so a bundle asking for it is refused rather than queueing requests that
-                // cannot be delivered.
-                anyhow::bail!(
-                    "external.adapter = \"pec\" (Allegato 6 by e-mail/PEC) is not available yet: use \"rest\""
-                );
+            Self::Pec {
+                protocol_address,
+                from_address,
+                ..
+            } => {
+                for (name, a) in [
+                    ("protocol_address", protocol_address),
+                    ("from_address", from_address),
+                ] {
+                    crate::domain::email::Email::parse(a)
+                        .map_err(|e| anyhow::anyhow!("external.{name}: {e}"))?;
+                }
             }
         }
         Ok(())
@@ -196,6 +201,8 @@ pub struct Request {
     pub id: i64,
     pub idempotency_key: String,
     pub aoo_code: String,
+    /// The ente's IPA code (else its code), for the segnatura.
+    pub ente_code: String,
     pub instance_id: String,
     pub payload: RequestPayload,
     /// The frozen primary document (RFC 8785 JSON) whose SHA-256 is registered.
@@ -231,7 +238,7 @@ pub trait ExternalRegister {
 
 /// Loads a request and its AOO's configuration; None when it is already registered.
 fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalConfig)>> {
-    let (key, instance_id, payload, status, aoo_code, external, document): (
+    let (key, instance_id, payload, status, aoo_code, external, document, ente_id): (
         String,
         String,
         String,
@@ -239,6 +246,7 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
         String,
         Option<String>,
         Option<String>,
+        i64,
     ) = preq::table
         .inner_join(aoo::table)
         .inner_join(instances::table)
@@ -251,6 +259,14 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
             aoo::code,
             aoo::external,
             instances::document,
+            preq::ente_id,
+        ))
+        .first(conn)?;
+    let (ente_code, ipa): (String, Option<String>) = crate::db::schema::enti::table
+        .find(ente_id)
+        .select((
+            crate::db::schema::enti::code,
+            crate::db::schema::enti::ipa_code,
         ))
         .first(conn)?;
     if status == "registered" {
@@ -273,6 +289,7 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
             id,
             idempotency_key: key,
             aoo_code,
+            ente_code: ipa.unwrap_or(ente_code),
             instance_id,
             payload: serde_json::from_str(&payload).context("protocol request payload")?,
             document: document.unwrap_or_default(),
@@ -298,12 +315,9 @@ pub fn deliver(
         ExternalConfig::Rest { .. } => RestRegister::new(&config)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?
             .deliver(&req),
-        ExternalConfig::Pec { .. } => {
-            let _ = mailer;
-            Err(SendError::Permanent(
-                "the PEC adapter (Allegato 6) is not available yet".to_owned(),
-            ))
-        }
+        ExternalConfig::Pec { .. } => super::pec::PecRegister::new(&config, mailer)
+            .map_err(|e| SendError::Permanent(format!("{e:#}")))?
+            .deliver(&req),
     };
     let ts = now();
     match outcome {

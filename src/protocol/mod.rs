@@ -17,6 +17,7 @@ use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
 pub mod external;
+pub mod pec;
 
 /// Which way a registered document goes (DPR 445/2000 art. 53).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]

@@ -12,6 +12,7 @@ mod cie_login;
 mod cli;
 mod config;
 mod crash;
+mod external_pec;
 mod external_protocol;
 mod health;
 mod helpers;
