@@ -31,6 +31,7 @@ SPORTELLO_TEST_DEPS=(
     postgresql
     postgresql-contrib
     python3-venv
+    libxml2-utils
 )
 
 # Repository root (the parent of the directory holding this file).

@@ -18,13 +18,15 @@ use serde::Deserialize;
 use crate::catalog::forms::FormDefinition;
 use crate::catalog::routing::{Routing, Rule};
 use crate::db::schema::{
-    aoo, enti, form_definitions, offices, service_categories, services, staff_roles, staff_users,
+    aoo, classes, enti, form_definitions, offices, service_categories, services, staff_roles,
+    staff_users,
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::email::Email;
 use crate::domain::ente_code::EnteCode;
 use crate::domain::terms::{parse_patron_day, TermUnit};
 use crate::org::Role;
+use crate::protocol::titolario::Titolario;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,6 +142,9 @@ pub struct ServiceDef {
     pub needs_payment: bool,
     #[serde(default = "yes")]
     pub published: bool,
+    /// The titolario class its registrations get when they are made ("XI.2"); the protocol
+    /// clerk may change it when reviewing.
+    pub default_class: Option<String>,
     /// The form definition file, relative to the bundle directory.
     pub form: Option<String>,
     #[serde(default)]
@@ -181,6 +186,8 @@ pub struct Bundle {
     pub services: Vec<ServiceDef>,
     /// The parsed form of each service (same order as `services`).
     pub forms: Vec<Option<FormDefinition>>,
+    /// The bundle's `titolario.toml`, or the standard scheme for comuni.
+    pub titolario: Titolario,
 }
 
 /// What a load changed.
@@ -274,10 +281,19 @@ impl Bundle {
                 }
             });
         }
+        let titolario_path = dir.join("titolario.toml");
+        let titolario = if titolario_path.is_file() {
+            let text = std::fs::read_to_string(&titolario_path)
+                .with_context(|| format!("cannot read {}", titolario_path.display()))?;
+            Titolario::parse(&text).with_context(|| format!("in {}", titolario_path.display()))?
+        } else {
+            Titolario::standard()
+        };
         let bundle = Self {
             ente,
             services,
             forms,
+            titolario,
         };
         bundle
             .check()
@@ -399,6 +415,16 @@ impl Bundle {
                     s.legal_term_unit
                 );
             }
+            if let Some(class) = &s.default_class {
+                if !self.titolario.classifies(class) {
+                    bail!(
+                        "service `{}`: default_class `{class}` is not a class of the titolario \
+                         `{}`",
+                        s.slug,
+                        self.titolario.name
+                    );
+                }
+            }
             if !(1..=3).contains(&s.min_auth_level) {
                 bail!("service `{}`: min_auth_level must be 1, 2 or 3", s.slug);
             }
@@ -503,6 +529,8 @@ impl Bundle {
             report.count(change);
         }
 
+        load_titolario(conn, ente_id, &self.titolario, ts)?;
+
         let mut category_ids = BTreeMap::new();
         for (position, c) in self.ente.categories.iter().enumerate() {
             let row = CategoryRow {
@@ -573,6 +601,7 @@ impl ServiceDef {
             needs_appointment: self.needs_appointment,
             needs_payment: self.needs_payment,
             published: self.published,
+            default_class: self.default_class.clone(),
         })
     }
 }
@@ -787,7 +816,7 @@ synced_below_ente!(CategoryRow, service_categories, slug);
 
 /// The service columns a bundle decides.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = services)]
+#[diesel(table_name = services, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct ServiceRow {
     category_id: i64,
     office_id: i64,
@@ -804,8 +833,52 @@ struct ServiceRow {
     needs_payment: bool,
     published: bool,
     routing: String,
+    default_class: Option<String>,
 }
 synced_below_ente!(ServiceRow, services, slug);
+
+/// A titolario entry's columns.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = classes, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct ClassRow {
+    title: String,
+    parent_code: Option<String>,
+    position: i32,
+    active: bool,
+}
+synced_below_ente!(ClassRow, classes, code);
+
+/// Puts the ente's titolario in step with the bundle's: entries are created or updated, and an
+/// entry the scheme no longer has is deactivated (registrations may name it). Not counted in
+/// the load report (a scheme has some two hundred entries); logged instead.
+fn load_titolario(
+    conn: &mut DbConn,
+    ente_id: i64,
+    titolario: &Titolario,
+    ts: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let mut report = LoadReport::default();
+    for (position, e) in titolario.entries.iter().enumerate() {
+        let row = ClassRow {
+            title: e.title.clone(),
+            parent_code: e.parent.clone(),
+            position: i32::try_from(position)?,
+            active: true,
+        };
+        sync(conn, &mut report, (ente_id, e.code.as_str()), &row, ts)?;
+    }
+    let codes: Vec<&str> = titolario.entries.iter().map(|e| e.code.as_str()).collect();
+    let retired = diesel::update(
+        classes::table
+            .filter(classes::ente_id.eq(ente_id))
+            .filter(classes::active.eq(true))
+            .filter(diesel::dsl::not(classes::code.eq_any(&codes))),
+    )
+    .set((classes::active.eq(false), classes::updated_at.eq(ts)))
+    .execute(conn)?;
+    tracing::info!(ente_id, titolario = %titolario.name, %report, retired, "titolario loaded");
+    Ok(())
+}
 
 /// A staff role: (role, office id, AOO id, may annul).
 type RoleRow = (String, Option<i64>, Option<i64>, bool);

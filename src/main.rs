@@ -57,6 +57,11 @@ enum Command {
         #[command(subcommand)]
         command: SpidCommand,
     },
+    /// Protocol register tools.
+    Protocol {
+        #[command(subcommand)]
+        command: ProtocolCommand,
+    },
     /// Keys of the CIE relying party (OpenID Connect Federation).
     Keys {
         #[command(subcommand)]
@@ -74,6 +79,26 @@ enum KeysCommand {
         /// RSA key size (at least 2048).
         #[arg(long, default_value_t = 3072)]
         bits: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProtocolCommand {
+    /// Make, offline, a self-signed test key and certificate for an AOO's segnatura
+    /// informatica: writes <AOO>.key.pem (mode 0600) and <AOO>.crt.pem into --out-dir; never
+    /// overwrites. Point `segnatura.key_dir` at that directory. A real AOO signs with its
+    /// qualified electronic seal instead.
+    MakeSigningKey {
+        /// The AOO's code, as in the ente's bundle.
+        #[arg(long)]
+        aoo: String,
+        /// The organization named in the certificate, e.g. "Comune di Esempio".
+        #[arg(long)]
+        organization: String,
+        #[arg(long, default_value_t = 730)]
+        days: u32,
+        #[arg(long)]
+        out_dir: PathBuf,
     },
 }
 
@@ -230,6 +255,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Protocol {
+            command:
+                ProtocolCommand::MakeSigningKey {
+                    aoo,
+                    organization,
+                    days,
+                    out_dir,
+                },
+        } => {
+            let (key, crt) =
+                sportello::protocol::segnatura::make_test_pair(out_dir, aoo, organization, *days)?;
+            println!(
+                "private key: {} (keep it secret)\ncertificate: {}",
+                key.display(),
+                crt.display()
+            );
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Generate { out_dir, bits },
         } => {
@@ -272,6 +315,21 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         let app = Application::build(settings)?;
         if demo {
             let bundle = Bundle::read(&bundle_dir)?;
+            // The demo signs its segnature with test keys of its own, made at first start.
+            if let Some(dir) = &app.state().settings.segnatura.key_dir {
+                for a in &bundle.ente.aoo {
+                    let (key, _) = sportello::protocol::segnatura::SigningKey::paths(dir, &a.code);
+                    if !key.exists() {
+                        sportello::protocol::segnatura::make_test_pair(
+                            dir,
+                            &a.code,
+                            &bundle.ente.ente.name,
+                            3650,
+                        )?;
+                        tracing::info!(aoo = %a.code, dir = %dir.display(), "demo segnatura test key made");
+                    }
+                }
+            }
             let state = app.state();
             let report = state
                 .db

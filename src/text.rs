@@ -36,6 +36,23 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// Writes a new file with `mode` (e.g. 0o600 for a private key) and syncs it; refuses to
+/// overwrite an existing one.
+pub fn write_new_file(path: &std::path::Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,18 +53,22 @@ pub struct RegisterEntry {
     /// The instance it belongs to.
     pub instance_id: Option<String>,
     pub annulment: Option<AnnulmentView>,
+    /// Classification, fascicolo and review (see `backoffice::review`).
+    pub filing: super::review::FilingView,
 }
 
 /// What a staff member may do in an AOO's register.
-struct ClerkRights {
-    aoo_id: i64,
-    username: String,
-    may_annul: bool,
+pub(super) struct ClerkRights {
+    pub(super) aoo_id: i64,
+    pub(super) username: String,
+    /// A protocol clerk of the AOO (an administrator only reads).
+    pub(super) is_clerk: bool,
+    pub(super) may_annul: bool,
 }
 
 /// A clerk of the AOO (or an administrator, who may read but not annul); anyone else: not
 /// found.
-fn rights(
+pub(super) fn rights(
     conn: &mut DbConn,
     ente_id: i64,
     staff_user_id: i64,
@@ -105,8 +109,26 @@ fn rights(
     Ok(ClerkRights {
         aoo_id,
         username,
+        is_clerk,
         may_annul,
     })
+}
+
+/// The id of an entry of the AOO's register, or not found.
+pub(super) fn registration_id(
+    conn: &mut DbConn,
+    aoo_id: i64,
+    year: i32,
+    number: i64,
+) -> Result<i64, BackofficeError> {
+    pr::table
+        .filter(pr::aoo_id.eq(aoo_id))
+        .filter(pr::year.eq(year))
+        .filter(pr::number.eq(number))
+        .select(pr::id)
+        .first(conn)
+        .optional()?
+        .ok_or(BackofficeError::NotFound)
 }
 
 type EntryRow = (
@@ -165,7 +187,13 @@ fn find(
         .ok_or(BackofficeError::NotFound)
 }
 
-fn entry(aoo_code: &str, r: EntryRow) -> Result<RegisterEntry, BackofficeError> {
+fn entry(
+    conn: &mut DbConn,
+    ente_id: i64,
+    aoo_code: &str,
+    r: EntryRow,
+) -> Result<RegisterEntry, BackofficeError> {
+    let filing = super::review::filing(conn, ente_id, r.0)?;
     let (_, year, number, at, dir, sender, recipient, subject, digest, n, descr, instance, ann) = r;
     Ok(RegisterEntry {
         aoo: aoo_code.to_owned(),
@@ -190,6 +218,7 @@ fn entry(aoo_code: &str, r: EntryRow) -> Result<RegisterEntry, BackofficeError> 
             }),
             _ => None,
         },
+        filing,
     })
 }
 
@@ -203,7 +232,8 @@ pub fn read(
     number: i64,
 ) -> Result<RegisterEntry, BackofficeError> {
     let r = rights(conn, ente_id, staff_user_id, aoo_code)?;
-    entry(aoo_code, find(conn, r.aoo_id, year, number)?)
+    let row = find(conn, r.aoo_id, year, number)?;
+    entry(conn, ente_id, aoo_code, row)
 }
 
 /// What the clerk gives for an annulment.
@@ -255,14 +285,35 @@ pub fn annul(
             return Err(BackofficeError::AlreadyAnnulled);
         }
         let reg_id = row.0;
+        // Annulling is reviewing: an entry still to review is reviewed by its annulment
+        // (nothing of it may change afterwards).
+        let (reviewed_at, reviewed_by): (Option<NaiveDateTime>, Option<i64>) = pr::table
+            .find(reg_id)
+            .select((pr::reviewed_at, pr::reviewed_by))
+            .first(conn)?;
+        let reviewed = reviewed_at.zip(reviewed_by);
+        let (review_at, review_by) = reviewed.unwrap_or((now, staff_user_id));
         diesel::update(pr::table.find(reg_id))
             .set((
                 pr::annulled_at.eq(now),
                 pr::annulled_by.eq(&r.username),
                 pr::annulment_reason.eq(&reason),
                 pr::annulment_act.eq(&act),
+                pr::reviewed_at.eq(review_at),
+                pr::reviewed_by.eq(review_by),
             ))
             .execute(conn)?;
+        if reviewed.is_none() {
+            super::review::record_change(
+                conn,
+                reg_id,
+                staff_user_id,
+                now,
+                super::review::FilingField::Reviewed,
+                None,
+                Some(&iso(now)),
+            )?;
+        }
         let number_text = ProtocolNumber::new(number)
             .map_err(anyhow::Error::from)?
             .to_string();
@@ -281,7 +332,8 @@ pub fn annul(
                 now,
             )?;
         }
-        entry(aoo_code, find(conn, r.aoo_id, year, number)?)
+        let row = find(conn, r.aoo_id, year, number)?;
+        entry(conn, ente_id, aoo_code, row)
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod annulment;
 pub mod daily;
 pub mod documents;
+pub mod review;
 pub mod view;
 pub mod work;
 
@@ -244,7 +245,7 @@ extern "SQL" {
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
 
-fn bad(pointer: &str, message: &str) -> BackofficeError {
+pub(crate) fn bad(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![crate::domain::FieldError::new(pointer, message)])
 }
 
@@ -457,7 +458,7 @@ pub fn queue(
 }
 
 /// 00:00 of an Italian day, in UTC.
-fn day_start_utc(d: NaiveDate) -> NaiveDateTime {
+pub(crate) fn day_start_utc(d: NaiveDate) -> NaiveDateTime {
     let local = d.and_hms_opt(0, 0, 0).unwrap_or_default();
     // The offset at that instant (1 or 2 hours): try the later one first.
     let guess = local - chrono::Duration::hours(2);

@@ -71,3 +71,12 @@ impl StorageSettings {
         Ok(())
     }
 }
+
+/// The segnatura informatica's signing keys (docs/protocol.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegnaturaSettings {
+    /// Directory with each AOO's pair, `<AOO code>.key.pem` and `<AOO code>.crt.pem`
+    /// (`sportello protocol make-signing-key` makes a test pair). Unset: no segnatura.
+    pub key_dir: Option<PathBuf>,
+}

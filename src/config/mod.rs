@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 pub use database::{DatabaseSettings, DbLocation, SqliteSynchronous};
 pub use deployment::{DemoSettings, LogFormat, TelemetrySettings, TenancySettings};
-pub use instances::{InstancesSettings, StorageSettings};
+pub use instances::{InstancesSettings, SegnaturaSettings, StorageSettings};
 pub use login::is_local_path;
 pub use mail::{MailSettings, MailTransport, SmtpTls, WorkerMode};
 pub use oidc::{CieSettings, StaffSsoSettings, TrustAnchorSettings, TrustMarkSettings};
@@ -130,6 +130,8 @@ pub struct Settings {
     pub cie: CieSettings,
     #[serde(default)]
     pub staff_sso: StaffSsoSettings,
+    #[serde(default)]
+    pub segnatura: SegnaturaSettings,
 }
 
 fn default_env() -> Environment {

@@ -114,6 +114,7 @@ diesel::table! {
         routing -> Text,
         legal_term_unit -> Text,
         silence_assent -> Bool,
+        default_class -> Nullable<Text>,
     }
 }
 
@@ -172,6 +173,10 @@ diesel::table! {
         annulment_reason -> Nullable<Text>,
         recipient -> Nullable<Text>,
         annulment_act -> Nullable<Text>,
+        classification -> Nullable<Text>,
+        fascicolo_id -> Nullable<BigInt>,
+        reviewed_at -> Nullable<Timestamp>,
+        reviewed_by -> Nullable<BigInt>,
         external_system -> Nullable<Text>,
     }
 }
@@ -429,6 +434,8 @@ diesel::joinable!(offices -> aoo (aoo_id));
 diesel::joinable!(staff_roles -> staff_users (staff_user_id));
 diesel::joinable!(services -> service_categories (category_id));
 diesel::joinable!(services -> offices (office_id));
+diesel::joinable!(protocol_registrations -> fascicoli (fascicolo_id));
+diesel::joinable!(fascicoli -> offices (office_id));
 diesel::joinable!(sessions -> enti (ente_id));
 diesel::joinable!(citizens -> enti (ente_id));
 diesel::joinable!(spid_authn_requests -> enti (ente_id));
@@ -465,4 +472,58 @@ diesel::allow_tables_to_appear_in_same_query!(
     instance_documents,
     service_ratings,
     protocol_requests,
+    classes,
+    fascicolo_counters,
+    fascicoli,
+    registration_filing_history,
 );
+
+diesel::table! {
+    classes (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        code -> Text,
+        title -> Text,
+        parent_code -> Nullable<Text>,
+        position -> Integer,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fascicolo_counters (ente_id, year, class_code) {
+        ente_id -> BigInt,
+        year -> Integer,
+        class_code -> Text,
+        last_number -> BigInt,
+    }
+}
+
+diesel::table! {
+    fascicoli (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        aoo_id -> BigInt,
+        year -> Integer,
+        class_code -> Text,
+        number -> BigInt,
+        subject -> Text,
+        office_id -> BigInt,
+        created_at -> Timestamp,
+        created_by -> BigInt,
+    }
+}
+
+diesel::table! {
+    registration_filing_history (id) {
+        id -> BigInt,
+        registration_id -> BigInt,
+        at -> Timestamp,
+        staff_user_id -> BigInt,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+    }
+}

@@ -119,6 +119,11 @@ macro_rules! post {
         (Method::POST, web::post().to($h))
     };
 }
+macro_rules! put {
+    ($h:expr) => {
+        (Method::PUT, web::put().to($h))
+    };
+}
 macro_rules! patch {
     ($h:expr) => {
         (Method::PATCH, web::patch().to($h))
@@ -321,8 +326,36 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![get!(work::staff_attachment)],
         )
         .add(
+            "/api/v1/protocol/{aoo}/registrations",
+            vec![get!(register::list)],
+        )
+        .add(
             "/api/v1/protocol/{aoo}/registrations/{year}/{number}",
             vec![get!(register::show)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/classification",
+            vec![put!(register::classify)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/fascicolo",
+            vec![put!(register::file)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/segnatura.xml",
+            vec![get!(register::segnatura)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/registrations/{year}/{number}/review",
+            vec![post!(register::mark_reviewed)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/titolario",
+            vec![get!(register::titolario)],
+        )
+        .add(
+            "/api/v1/protocol/{aoo}/fascicoli",
+            vec![get!(register::fascicoli), post!(register::open_fascicolo)],
         )
         .add(
             "/api/v1/protocol/{aoo}/registrations/{year}/{number}/annul",

@@ -89,7 +89,15 @@ pub const SESSION: &str = "session";
         staff_upload_document,
         staff_document,
         staff_attachment,
+        register_list,
         register_entry,
+        register_classify,
+        register_file,
+        register_review,
+        register_segnatura,
+        register_titolario,
+        register_fascicoli,
+        register_open_fascicolo,
         register_annul,
         outbox,
         outbox_retry,
@@ -992,6 +1000,106 @@ fn staff_attachment() {}
     ))]
 #[allow(dead_code)]
 fn office_queue() {}
+
+/// The AOO's registrations for review: every registration Sportello makes is automatic, and
+/// the AOO's protocol clerks classify, file and mark each one reviewed. Filtered (dates,
+/// office, service, reviewed or not), oldest first, paged (the AOO's clerks and the ente's
+/// administrators).
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/registrations", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), crate::backoffice::review::ReviewFilter),
+    responses(
+        (status = 200, body = crate::backoffice::review::ReviewPage),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` after `to` (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_list() {}
+
+/// Classifies an entry under a class of the ente's titolario. Not among the register's
+/// immutable fields: a correction is allowed at any time and written in the entry's filing
+/// history (the AOO's protocol clerks only).
+#[utoipa::path(put, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/classification", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    request_body = crate::backoffice::review::ClassificationRequest,
+    responses(
+        (status = 200, description = "The entry as it now reads", body = crate::backoffice::annulment::RegisterEntry),
+        (status = 403, description = "Not a protocol clerk of the AOO (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a class of the titolario in use (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_classify() {}
+
+/// Files an entry in a fascicolo of the AOO (`null`: takes it out); the entry takes the
+/// fascicolo's class. Each change is written in the entry's filing history (the AOO's
+/// protocol clerks only).
+#[utoipa::path(put, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/fascicolo", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    request_body = crate::backoffice::review::FilingRequest,
+    responses(
+        (status = 200, description = "The entry as it now reads", body = crate::backoffice::annulment::RegisterEntry),
+        (status = 403, description = "Not a protocol clerk of the AOO (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such fascicolo in the AOO (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_file() {}
+
+/// Marks an entry reviewed (it must be classified; marking it again changes nothing).
+#[utoipa::path(post, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/review", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    responses(
+        (status = 200, description = "The entry as it now reads", body = crate::backoffice::annulment::RegisterEntry),
+        (status = 403, description = "Not a protocol clerk of the AOO (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not classified yet (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_review() {}
+
+/// The entry's segnatura informatica (AgID Linee guida 2021, Allegato 6, version 3.0.0),
+/// signed with the AOO's key (XAdES baseline B): identifiers, subject, classification,
+/// fascicolo, sender and recipient, the SHA-256 of the primary document and of each attachment
+/// (the AOO's protocol clerks and the ente's administrators).
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/registrations/{year}/{number}/segnatura.xml", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), ("year" = i32, Path), ("number" = i64, Path)),
+    responses(
+        (status = 200, description = "The signed segnatura", content_type = "application/xml", body = String),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No signing key for the AOO (`unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_segnatura() {}
+
+/// The ente's titolario in use: titles and classes, in order.
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/titolario", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code")),
+    responses(
+        (status = 200, body = crate::backoffice::review::TitolarioView),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_titolario() {}
+
+/// The AOO's fascicoli, newest year first.
+#[utoipa::path(get, path = "/api/v1/protocol/{aoo}/fascicoli", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code"), crate::backoffice::review::FascicoliFilter),
+    responses(
+        (status = 200, body = crate::backoffice::review::FascicoloList),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_fascicoli() {}
+
+/// Opens a fascicolo: this year's next number in its class, a subject and the responsible
+/// office (the AOO's protocol clerks only).
+#[utoipa::path(post, path = "/api/v1/protocol/{aoo}/fascicoli", tag = "protocol", security(("session" = [])),
+    params(("aoo" = String, Path, description = "The AOO's code")),
+    request_body = crate::backoffice::review::NewFascicolo,
+    responses(
+        (status = 201, description = "Opened", body = crate::backoffice::review::FascicoloView),
+        (status = 403, description = "Not a protocol clerk of the AOO (`forbidden`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown class or office, or no subject (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn register_open_fascicolo() {}
 
 /// An entry of the AOO's protocol register, with its annulment if any (the AOO's protocol
 /// clerks and the ente's administrators).

@@ -11,13 +11,15 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use serde::Serialize;
 
-use crate::db::schema::{instances, protocol_registrations as pr};
+use crate::db::schema::{instances, protocol_registrations as pr, services};
 use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
 pub mod external;
 pub mod pec;
+pub mod segnatura;
+pub mod titolario;
 
 /// Which way a registered document goes (DPR 445/2000 art. 53).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -112,7 +114,8 @@ struct IdNumber {
 }
 
 /// Takes the next number of the AOO's register for the year, writes the registration and, for
-/// an instance, links it. Must run inside a write transaction (see `db::write_tx`) together
+/// an instance, links it. An instance's registration is classified under its service's
+/// `default_class` (the protocol clerk reviews it). Must run inside a write transaction (see `db::write_tx`) together
 /// with whatever the registration documents, so that nothing is numbered that is not stored.
 ///
 /// The counter row stays locked until the transaction ends, so concurrent registrations of
@@ -135,8 +138,10 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
              r AS (\
                INSERT INTO protocol_registrations (ente_id, aoo_id, year, number, registered_at, \
                  direction, sender, subject, document_digest, attachments_count, \
-                 attachments_description, instance_id, recipient) \
-               SELECT $3, $1, $2, c.last_number, $4, $11, $5, $6, $7, $8, $9, $10, $12 FROM c \
+                 attachments_description, instance_id, recipient, classification) \
+               SELECT $3, $1, $2, c.last_number, $4, $11, $5, $6, $7, $8, $9, $10, $12, \
+                 (SELECT s.default_class FROM instances i JOIN services s ON s.id = i.service_id \
+                  WHERE i.id = $10) FROM c \
                RETURNING id, number), \
              u AS (UPDATE instances SET registration_id = r.id FROM r \
                WHERE instances.id = $10 AND $13) \
@@ -157,6 +162,16 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
         .bind::<diesel::sql_types::Bool, _>(new.primary)
         .get_result(conn)?,
         DbConn::Sqlite(_) => {
+            let classification: Option<String> = match &new.instance_id {
+                Some(instance) => instances::table
+                    .inner_join(services::table)
+                    .filter(instances::id.eq(instance))
+                    .select(services::default_class)
+                    .first::<Option<String>>(conn)
+                    .optional()?
+                    .flatten(),
+                None => None,
+            };
             let counter: Counter = diesel::sql_query(
                 "INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
                  ON CONFLICT (aoo_id, year) DO UPDATE \
@@ -180,6 +195,7 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
                     pr::attachments_count.eq(attachments_count),
                     pr::attachments_description.eq(&description),
                     pr::instance_id.eq(&new.instance_id),
+                    pr::classification.eq(&classification),
                 ))
                 .returning(pr::id)
                 .get_result(conn)?;

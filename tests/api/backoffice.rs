@@ -8,10 +8,10 @@ use serde_json::{json, Value};
 const OP: &str = "operatore.anagrafe";
 const OP2: &str = "operatore2.anagrafe";
 
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
+pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
 /// A staff browser's view of an instance, with its ETag.
-async fn staff_get(app: &TestApp, c: &reqwest::Client, id: &str) -> (Value, String) {
+pub async fn staff_get(app: &TestApp, c: &reqwest::Client, id: &str) -> (Value, String) {
     let res = app
         .get_as(c, &format!("/api/v1/staff/instances/{id}"))
         .await;
@@ -23,7 +23,7 @@ async fn staff_get(app: &TestApp, c: &reqwest::Client, id: &str) -> (Value, Stri
 }
 
 /// A staff action with `If-Match`.
-async fn act(
+pub async fn act(
     app: &TestApp,
     c: &reqwest::Client,
     id: &str,
@@ -40,7 +40,13 @@ async fn act(
 }
 
 /// Acts with the current ETag and expects 200; returns the new view.
-async fn act_ok(app: &TestApp, c: &reqwest::Client, id: &str, action: &str, body: Value) -> Value {
+pub async fn act_ok(
+    app: &TestApp,
+    c: &reqwest::Client,
+    id: &str,
+    action: &str,
+    body: Value,
+) -> Value {
     let (_, etag) = staff_get(app, c, id).await;
     let res = act(app, c, id, action, &etag, body).await;
     let status = res.status();
@@ -66,7 +72,7 @@ async fn submitted(app: &TestApp, email: &str) -> String {
     id
 }
 
-async fn upload_doc(
+pub async fn upload_doc(
     app: &TestApp,
     c: &reqwest::Client,
     path: &str,

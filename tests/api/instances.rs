@@ -622,7 +622,7 @@ async fn protocol_registrations_are_immutable_in_the_database() {
         Ok(n) => panic!("{sql}: accepted ({n} rows)"),
     };
     const IMMUTABLE: &str =
-        "protocol registrations are immutable: only a first annulment is allowed";
+        "protocol registrations are immutable: only their filing and a first annulment may change";
     const FROZEN: &str = "the document of a submitted instance cannot change";
     // Every immutable column, one by one.
     for set in [
@@ -664,6 +664,14 @@ async fn protocol_registrations_are_immutable_in_the_database() {
         &format!("UPDATE instances SET data = '{{}}' WHERE id = '{id}'"),
         FROZEN,
     );
+    // Classification, fascicolo and review are not among the immutable fields.
+    assert_eq!(
+        try_exec(
+            "UPDATE protocol_registrations SET classification = 'I.1', reviewed_at = registered_at"
+        )
+        .unwrap(),
+        1
+    );
     // Annulment: allowed once, with reason, author and authorizing act.
     let annul = "UPDATE protocol_registrations SET annulled_at = registered_at, \
                  annulled_by = 'protocollista', annulment_reason = 'Registrazione duplicata', \
@@ -681,6 +689,11 @@ async fn protocol_registrations_are_immutable_in_the_database() {
     refused(annul, IMMUTABLE);
     refused(
         "UPDATE protocol_registrations SET annulment_act = 'altro atto'",
+        IMMUTABLE,
+    );
+    // Once annulled, the filing is frozen too.
+    refused(
+        "UPDATE protocol_registrations SET classification = 'I.2'",
         IMMUTABLE,
     );
     assert_eq!(app.count("protocol_registrations"), 1);

@@ -20,6 +20,8 @@ mod http;
 mod instances;
 mod mail;
 mod protocol;
+mod review;
+mod segnatura;
 mod spid_certificate;
 mod spid_login;
 mod spid_metadata;

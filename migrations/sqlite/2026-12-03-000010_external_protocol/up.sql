@@ -35,14 +35,10 @@ CREATE TABLE protocol_requests (
 CREATE INDEX protocol_requests_instance ON protocol_requests (instance_id);
 CREATE INDEX protocol_requests_message ON protocol_requests (message_id);
 
--- As before, and the external marker cannot change either.
+-- As 2026-12-03-000007_protocol_review left it, and the external marker cannot change either.
 DROP TRIGGER protocol_registrations_only_annulment;
 CREATE TRIGGER protocol_registrations_only_annulment BEFORE UPDATE ON protocol_registrations
 WHEN OLD.annulled_at IS NOT NULL
-    OR NEW.annulled_at IS NULL
-    OR NEW.annulment_reason IS NULL
-    OR NEW.annulled_by IS NULL
-    OR NEW.annulment_act IS NULL
     OR NEW.id IS NOT OLD.id
     OR NEW.ente_id IS NOT OLD.ente_id
     OR NEW.aoo_id IS NOT OLD.aoo_id
@@ -58,6 +54,14 @@ WHEN OLD.annulled_at IS NOT NULL
     OR NEW.attachments_description IS NOT OLD.attachments_description
     OR NEW.instance_id IS NOT OLD.instance_id
     OR NEW.external_system IS NOT OLD.external_system
+    OR ((NEW.annulled_at IS NOT OLD.annulled_at
+            OR NEW.annulment_reason IS NOT OLD.annulment_reason
+            OR NEW.annulled_by IS NOT OLD.annulled_by
+            OR NEW.annulment_act IS NOT OLD.annulment_act)
+        AND (NEW.annulled_at IS NULL
+            OR NEW.annulment_reason IS NULL
+            OR NEW.annulled_by IS NULL
+            OR NEW.annulment_act IS NULL))
 BEGIN
-    SELECT RAISE(ABORT, 'protocol registrations are immutable: only a first annulment is allowed');
+    SELECT RAISE(ABORT, 'protocol registrations are immutable: only their filing and a first annulment may change');
 END;

@@ -202,8 +202,6 @@ pub fn generate(req: &CertificateRequest) -> anyhow::Result<Generated> {
 
 /// Writes `key.pem` (readable by the owner only) and `crt.pem` into `dir`; never overwrites.
 pub fn write(dir: &Path, g: &Generated) -> anyhow::Result<(PathBuf, PathBuf)> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let key = dir.join("key.pem");
     let crt = dir.join("crt.pem");
@@ -212,22 +210,8 @@ pub fn write(dir: &Path, g: &Generated) -> anyhow::Result<(PathBuf, PathBuf)> {
             bail!("{} exists: not overwriting it", p.display());
         }
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&key)
-        .with_context(|| format!("cannot write {}", key.display()))?;
-    f.write_all(&g.key_pem)?;
-    f.sync_all()?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .open(&crt)
-        .with_context(|| format!("cannot write {}", crt.display()))?;
-    f.write_all(&g.certificate_pem)?;
-    f.sync_all()?;
+    crate::text::write_new_file(&key, &g.key_pem, 0o600)?;
+    crate::text::write_new_file(&crt, &g.certificate_pem, 0o644)?;
     Ok((key, crt))
 }
 
