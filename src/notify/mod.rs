@@ -226,6 +226,8 @@ pub struct Worker {
     retry_base_secs: i64,
     poll: Duration,
     lease_secs: i64,
+    /// `segnatura.key_dir`: the AOOs' signing pairs, for the segnatura of PEC messages.
+    segnatura_keys: Option<std::path::PathBuf>,
 }
 
 const BATCH: i64 = 20;
@@ -248,7 +250,15 @@ impl Worker {
             retry_base_secs: i64::try_from(s.retry_base_secs).unwrap_or(60),
             poll: Duration::from_millis(s.poll_interval_ms.max(10)),
             lease_secs: i64::try_from(s.lease_secs.max(1)).unwrap_or(300),
+            segnatura_keys: None,
         })
+    }
+
+    /// Where the AOOs' segnatura signing pairs are (`segnatura.key_dir`): the PEC adapter
+    /// signs the segnatura of its messages with them.
+    pub fn with_segnatura_keys(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.segnatura_keys = dir;
+        self
     }
 
     /// Delay before attempt `attempts + 1`: base × 2^(attempts − 1), at most one hour.
@@ -285,9 +295,12 @@ impl Worker {
                 Ok(p) => self.mailer.send(m.id, &p),
                 Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
             },
-            crate::protocol::external::KIND_PROTOCOL_REQUEST => {
-                crate::protocol::external::deliver(conn, &self.mailer, &m.payload)
-            }
+            crate::protocol::external::KIND_PROTOCOL_REQUEST => crate::protocol::external::deliver(
+                conn,
+                &self.mailer,
+                self.segnatura_keys.as_deref(),
+                &m.payload,
+            ),
             other => Err(SendError::Permanent(format!(
                 "unknown message kind `{other}`"
             ))),

@@ -201,8 +201,10 @@ pub struct Request {
     pub id: i64,
     pub idempotency_key: String,
     pub aoo_code: String,
-    /// The ente's IPA code (else its code), for the segnatura.
-    pub ente_code: String,
+    /// The ente and AOO as the segnatura names them.
+    pub administration: super::segnatura::Administration,
+    /// The applicant as the segnatura names them.
+    pub person: super::segnatura::Person,
     pub instance_id: String,
     pub payload: RequestPayload,
     /// The frozen primary document (RFC 8785 JSON) whose SHA-256 is registered.
@@ -262,13 +264,27 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
             preq::ente_id,
         ))
         .first(conn)?;
-    let (ente_code, ipa): (String, Option<String>) = crate::db::schema::enti::table
-        .find(ente_id)
-        .select((
-            crate::db::schema::enti::code,
-            crate::db::schema::enti::ipa_code,
-        ))
+    use crate::db::schema::{citizens, enti};
+    let (ente_code, ipa, ente_name, fiscal_code): (String, Option<String>, String, Option<String>) =
+        enti::table
+            .find(ente_id)
+            .select((enti::code, enti::ipa_code, enti::name, enti::fiscal_code))
+            .first(conn)?;
+    let aoo_name: String = aoo::table
+        .filter(aoo::code.eq(&aoo_code))
+        .filter(aoo::ente_id.eq(ente_id))
+        .select(aoo::name)
         .first(conn)?;
+    let (given_name, family_name, codice_fiscale): (Option<String>, Option<String>, String) =
+        instances::table
+            .inner_join(citizens::table)
+            .filter(instances::id.eq(&instance_id))
+            .select((
+                citizens::given_name,
+                citizens::family_name,
+                citizens::codice_fiscale,
+            ))
+            .first(conn)?;
     if status == "registered" {
         return Ok(None);
     }
@@ -288,8 +304,20 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
         Request {
             id,
             idempotency_key: key,
+            administration: super::segnatura::Administration {
+                ipa_code: ipa.unwrap_or(ente_code),
+                name: ente_name,
+                fiscal_code: fiscal_code
+                    .filter(|c| c.len() == 11 && c.bytes().all(|b| b.is_ascii_digit())),
+                aoo_code: aoo_code.clone(),
+                aoo_name,
+            },
+            person: super::segnatura::Person {
+                given_name: given_name.unwrap_or_default(),
+                family_name: family_name.unwrap_or_default(),
+                codice_fiscale,
+            },
             aoo_code,
-            ente_code: ipa.unwrap_or(ente_code),
             instance_id,
             payload: serde_json::from_str(&payload).context("protocol request payload")?,
             document: document.unwrap_or_default(),
@@ -303,6 +331,7 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
 pub fn deliver(
     conn: &mut DbConn,
     mailer: &crate::notify::Mailer,
+    segnatura_keys: Option<&std::path::Path>,
     payload: &str,
 ) -> Result<(), SendError> {
     let job: JobPayload = serde_json::from_str(payload)
@@ -315,7 +344,7 @@ pub fn deliver(
         ExternalConfig::Rest { .. } => RestRegister::new(&config)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?
             .deliver(&req),
-        ExternalConfig::Pec { .. } => super::pec::PecRegister::new(&config, mailer)
+        ExternalConfig::Pec { .. } => super::pec::PecRegister::new(&config, mailer, segnatura_keys)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?
             .deliver(&req),
     };

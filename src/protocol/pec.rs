@@ -2,11 +2,11 @@
 //!
 //! Delivering a request sends one message by SMTP (the relay of `[mail]`) from Sportello's
 //! mailbox to the protocol system's: a short text, the segnatura (`Segnatura.xml`) and the
-//! primary document (`istanza.json`). The message's `Message-ID` is stable per request, so a
-//! repeated delivery is recognisable by the receiving system as the same message, and the
-//! segnatura's `Identificatore` names the request in Sportello's own request register
-//! (`CodiceRegistro` [`REGISTER_CODE`], `NumeroRegistrazione` the request id): that pair is
-//! the idempotency key the protocol system sees.
+//! primary document (`istanza.json`). The segnatura is `protocol::segnatura`'s, signed XAdES
+//! with the AOO's key (`segnatura.key_dir`). The message's `Message-ID` is stable per request,
+//! so a repeated delivery is recognisable by the receiving system as the same message, and the
+//! segnatura's `Identificatore` names the request (`NumeroRegistrazione` = the request id):
+//! that pair is the idempotency key the protocol system sees.
 //!
 //! The answer comes later: [`poll`] reads the unseen messages of Sportello's mailbox by IMAP,
 //! finds a `ConfermaRicezione` (the number) or a `NotificaEccezione` (a refusal), matches it to
@@ -32,9 +32,6 @@ use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 use crate::notify::{Mailer, SendError};
 
-/// The code of Sportello's register of requests in the segnatura it sends.
-pub const REGISTER_CODE: &str = "SPORTELLO";
-
 const NS_PROT: &str = "http://www.agid.gov.it/protocollo/";
 const NS_PEC: &str = "http://www.agid.gov.it/protocollo/pec/";
 
@@ -43,10 +40,15 @@ pub struct PecRegister<'a> {
     mailer: &'a Mailer,
     protocol: Mailbox,
     from: Mailbox,
+    key_dir: Option<&'a std::path::Path>,
 }
 
 impl<'a> PecRegister<'a> {
-    pub fn new(config: &ExternalConfig, mailer: &'a Mailer) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &ExternalConfig,
+        mailer: &'a Mailer,
+        key_dir: Option<&'a std::path::Path>,
+    ) -> anyhow::Result<Self> {
         let ExternalConfig::Pec {
             protocol_address,
             from_address,
@@ -61,6 +63,7 @@ impl<'a> PecRegister<'a> {
                 .parse()
                 .context("external.protocol_address")?,
             from: from_address.parse().context("external.from_address")?,
+            key_dir,
         })
     }
 
@@ -73,74 +76,66 @@ impl<'a> PecRegister<'a> {
     }
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The request's number in Sportello's request register, as the segnatura writes it.
+/// The request's number, as the segnatura's `NumeroRegistrazione` writes it.
 pub fn request_number(request_id: i64) -> String {
     format!("{request_id:07}")
 }
 
-/// A minimal segnatura (Allegato 6, `SegnaturaInformatica` 3.0.0) of a request: its
-/// identifier in Sportello's request register, subject, sender, recipient AOO and the digest
-/// of the primary document.
-///
-/// Not yet the full segnatura: the classification (`Classifica`, from the clerks' titolario)
-/// and the XAdES signature (`ds:Signature`) that the schema requires come from the
-/// `segnatura` work (`protocol::segnatura`), which this builder gives way to once merged.
-pub fn segnatura(req: &Request, ente_code: &str, at: NaiveDateTime) -> String {
+/// The segnatura of a request (`protocol::segnatura`, signed XAdES with the AOO's key): its
+/// `Identificatore` is the request (number = the request id) in the AOO's register code —
+/// an external AOO has no built-in registrations, so the pair cannot name anything else —
+/// with subject, applicant, AOO, the digest of the primary document and each attachment.
+pub fn segnatura(
+    req: &Request,
+    key: &super::segnatura::SigningKey,
+    at: NaiveDateTime,
+) -> anyhow::Result<Vec<u8>> {
+    use super::segnatura::{sign, DocRef, SegnaturaData};
     let r = &req.payload.registration;
-    let local = calendar::to_rome(at);
-    let digest = hex_to_base64(&r.document_digest);
-    let mut allegati = String::new();
-    for (name, mime, sha) in &req.attachments {
-        allegati.push_str(&format!(
-            "<Allegato prot:nomeFile=\"{}\" prot:mimeType=\"{}\"><Impronta>{}</Impronta></Allegato>",
-            esc(name),
-            esc(mime),
-            hex_to_base64(sha)
-        ));
-    }
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-<SegnaturaInformatica xmlns=\"{NS_PROT}\" xmlns:prot=\"{NS_PROT}\" prot:versione=\"3.0.0\" prot:lang=\"it\">\
-<Intestazione><Identificatore>\
-<CodiceAmministrazione>{ente}</CodiceAmministrazione><CodiceAOO>{aoo}</CodiceAOO>\
-<CodiceRegistro>{REGISTER_CODE}</CodiceRegistro>\
-<NumeroRegistrazione>{num}</NumeroRegistrazione>\
-<DataRegistrazione>{date}</DataRegistrazione><OraRegistrazione>{time}</OraRegistrazione>\
-</Identificatore><Oggetto>{subject}</Oggetto></Intestazione>\
-<Descrizione><Mittente><PersonaFisica><Denominazione>{sender}</Denominazione></PersonaFisica></Mittente>\
-<Destinatario><Amministrazione><DenominazioneAmministrazione>{ente}</DenominazioneAmministrazione>\
-<CodiceIPAAmministrazione>{ente}</CodiceIPAAmministrazione><CodiceIPAAOO>{aoo}</CodiceIPAAOO>\
-</Amministrazione></Destinatario>\
-<DocumentoPrimario prot:nomeFile=\"istanza.json\" prot:mimeType=\"application/json\"><Impronta>{digest}</Impronta></DocumentoPrimario>\
-{allegati}</Descrizione></SegnaturaInformatica>",
-        ente = esc(ente_code),
-        aoo = esc(&req.aoo_code),
-        num = request_number(req.id),
-        date = local.format("%Y-%m-%d"),
-        time = local.format("%H:%M:%S"),
-        subject = esc(&r.subject),
-        sender = esc(&r.sender),
-    )
-}
-
-fn hex_to_base64(hex: &str) -> String {
-    let bytes: Vec<u8> = (0..hex.len() / 2)
-        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect();
-    openssl::base64::encode_block(&bytes)
+    let data = SegnaturaData {
+        administration: req.administration.clone(),
+        number: ProtocolNumber::new(req.id)?,
+        registered_at: at,
+        direction: r.direction,
+        person: req.person.clone(),
+        subject: r.subject.clone(),
+        // Classification and fascicolo are the receiving system's: it registers.
+        classification: None,
+        fascicolo: None,
+        primary: DocRef {
+            file_name: "istanza.json".to_owned(),
+            mime: "application/json".to_owned(),
+            description: Some("Istanza presentata online (JSON, RFC 8785)".to_owned()),
+            sha256_hex: r.document_digest.clone(),
+        },
+        attachments: req
+            .attachments
+            .iter()
+            .zip(r.attachments.iter().map(|(_, d)| d.clone()))
+            .map(|((name, mime, sha), description)| DocRef {
+                file_name: name.clone(),
+                mime: mime.clone(),
+                description,
+                sha256_hex: sha.clone(),
+            })
+            .collect(),
+    };
+    sign(&data, key, at)
 }
 
 impl ExternalRegister for PecRegister<'_> {
     fn deliver(&self, req: &Request) -> Result<Delivered, SendError> {
         let message_id = self.message_id(req.id);
-        let xml = segnatura(req, &req.ente_code, crate::db::now());
+        let dir = self.key_dir.ok_or_else(|| {
+            SendError::Permanent(
+                "segnatura.key_dir is not set: a PEC message carries the AOO's signed segnatura"
+                    .to_owned(),
+            )
+        })?;
+        let key = super::segnatura::SigningKey::for_aoo(dir, &req.aoo_code)
+            .map_err(|e| SendError::Permanent(format!("the AOO's signing key: {e:#}")))?;
+        let xml = segnatura(req, &key, crate::db::now())
+            .map_err(|e| SendError::Permanent(format!("cannot sign the segnatura: {e:#}")))?;
         let r = &req.payload.registration;
         let text = format!(
             "Richiesta di protocollazione di un'istanza presentata online.\n\n\
@@ -148,7 +143,7 @@ impl ExternalRegister for PecRegister<'_> {
              In allegato la segnatura (Segnatura.xml) e il documento primario (istanza.json).\n",
             r.subject,
             r.sender,
-            REGISTER_CODE,
+            super::segnatura::REGISTER_CODE,
             request_number(req.id)
         );
         let xml_type = ContentType::parse("application/xml")
@@ -161,7 +156,7 @@ impl ExternalRegister for PecRegister<'_> {
             .subject(format!(
                 "Protocollazione: {} [{} {}]",
                 r.subject,
-                REGISTER_CODE,
+                super::segnatura::REGISTER_CODE,
                 request_number(req.id)
             ))
             .message_id(Some(message_id.clone()))

@@ -193,10 +193,21 @@ fn pec_bundle(imap_port: u16) -> PathBuf {
     dir
 }
 
+/// A fresh directory with the demo AOO's segnatura signing pair.
+fn key_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sportello-keys-{}", uuid::Uuid::new_v4()));
+    sportello::protocol::segnatura::make_test_pair(&dir, "AOO_CX000", "Comune di Esempio", 30)
+        .unwrap();
+    dir
+}
+
 async fn work(app: &TestApp, smtp_port: u16) -> usize {
+    static KEYS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     let mut s = test_settings();
     s.mail.smtp_port = smtp_port;
-    let w = Worker::new(app.db.clone(), &s.mail).unwrap();
+    let w = Worker::new(app.db.clone(), &s.mail)
+        .unwrap()
+        .with_segnatura_keys(Some(KEYS.get_or_init(key_dir).clone()));
     tokio::task::spawn_blocking(move || w.run_once())
         .await
         .unwrap()
@@ -270,7 +281,7 @@ fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
     let v = |ctx: &mut libxml::xpath::Context, x: &str| ctx.findvalue(x, None).unwrap();
     let id = "/p:SegnaturaInformatica/p:Intestazione/p:Identificatore/p:";
     assert_eq!(v(&mut ctx, &format!("{id}CodiceAOO")), "AOO_CX000");
-    assert_eq!(v(&mut ctx, &format!("{id}CodiceRegistro")), "SPORTELLO");
+    assert_eq!(v(&mut ctx, &format!("{id}CodiceRegistro")), "PROTOCOLLO");
     let request_number = v(&mut ctx, &format!("{id}NumeroRegistrazione"));
     assert_eq!(request_number.len(), 7, "{request_number}");
     let date = v(&mut ctx, &format!("{id}DataRegistrazione"));
@@ -286,13 +297,14 @@ fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
     );
     let json: Value = serde_json::from_slice(&document).unwrap();
     assert_eq!(json["type"], "istanza");
-    // Identifiers valid against the schema's types (the whole segnatura still lacks the
-    // classification and the XAdES signature: see docs/protocol.md).
+    // The whole segnatura is valid against the published schema (signature included).
+    assert_valid(&segnatura, "segnatura_protocollo.xsd");
+    assert!(segnatura.contains("<ds:SignatureValue>"));
     Received {
         message_id,
         identificatore: format!(
             "<Identificatore><prot:CodiceAmministrazione>{amm}</prot:CodiceAmministrazione>\
-             <prot:CodiceAOO>AOO_CX000</prot:CodiceAOO><prot:CodiceRegistro>SPORTELLO</prot:CodiceRegistro>\
+             <prot:CodiceAOO>AOO_CX000</prot:CodiceAOO><prot:CodiceRegistro>PROTOCOLLO</prot:CodiceRegistro>\
              <prot:NumeroRegistrazione>{request_number}</prot:NumeroRegistrazione>\
              <prot:DataRegistrazione>{date}</prot:DataRegistrazione></Identificatore>"
         ),
@@ -302,7 +314,11 @@ fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
 
 /// Validates an answer against `pec_message.xsd` as published.
 fn assert_valid_answer(xml: &str) {
-    let xsd = xsd_dir().join("pec_message.xsd");
+    assert_valid(xml, "pec_message.xsd");
+}
+
+fn assert_valid(xml: &str, schema: &str) {
+    let xsd = xsd_dir().join(schema);
     assert!(xsd.exists(), "schemas not found at {}", xsd.display());
     let mut parser = libxml::schemas::SchemaParserContext::from_file(xsd.to_str().unwrap());
     let mut validator =
@@ -310,7 +326,7 @@ fn assert_valid_answer(xml: &str) {
     let doc = libxml::parser::Parser::default().parse_string(xml).unwrap();
     if let Err(errors) = validator.validate_document(&doc) {
         panic!(
-            "answer not valid against pec_message.xsd: {:?}",
+            "not valid against {schema}: {:?}",
             errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>()
         );
     }
