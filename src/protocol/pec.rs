@@ -197,6 +197,9 @@ pub fn parse_answer(xml: &str) -> anyhow::Result<Option<Answer>> {
     let doc = libxml::parser::Parser::default()
         .parse_string(xml)
         .map_err(|e| anyhow::anyhow!("not XML: {e:?}"))?;
+    if doc.get_root_element().is_none() {
+        anyhow::bail!("not XML (no root element)");
+    }
     let mut ctx =
         libxml::xpath::Context::new(&doc).map_err(|()| anyhow::anyhow!("XPath context"))?;
     for (p, ns) in [("pec", NS_PEC), ("prot", NS_PROT)] {
