@@ -32,6 +32,8 @@ SPORTELLO_TEST_DEPS=(
     postgresql-contrib
     python3-venv
     libxml2-utils
+    # The IMAP server of the PEC adapter's tests (tests/api/external_pec.rs starts its own).
+    dovecot-imapd
 )
 
 # Repository root (the parent of the directory holding this file).

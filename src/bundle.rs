@@ -58,6 +58,15 @@ pub struct EnteDef {
 pub struct AooDef {
     pub code: String,
     pub name: String,
+    /// `builtin` (the default: Sportello keeps the register) or `external` (the comune's
+    /// protocol system numbers, reached through `[aoo.external]`; see docs/protocol.md).
+    #[serde(default = "builtin")]
+    pub register: String,
+    pub external: Option<crate::protocol::external::ExternalConfig>,
+}
+
+fn builtin() -> String {
+    "builtin".to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +313,28 @@ impl Bundle {
         if aoo.len() != e.aoo.len() {
             bail!("aoo: duplicate code");
         }
+        for a in &e.aoo {
+            match (a.register.as_str(), &a.external) {
+                ("builtin", None) => {}
+                ("external", Some(x)) => x.check().with_context(|| format!("aoo `{}`", a.code))?,
+                ("builtin", Some(_)) => {
+                    bail!(
+                        "aoo `{}`: [aoo.external] needs register = \"external\"",
+                        a.code
+                    )
+                }
+                ("external", None) => {
+                    bail!(
+                        "aoo `{}`: register = \"external\" needs [aoo.external]",
+                        a.code
+                    )
+                }
+                (other, _) => bail!(
+                    "aoo `{}`: register must be \"builtin\" or \"external\", not `{other}`",
+                    a.code
+                ),
+            }
+        }
         let mut office_codes = BTreeSet::new();
         for o in &e.offices {
             if !office_codes.insert(o.code.as_str()) {
@@ -453,6 +484,8 @@ impl Bundle {
         for a in &self.ente.aoo {
             let row = AooRow {
                 name: a.name.clone(),
+                register: a.register.clone(),
+                external: a.external.as_ref().map(serde_json::to_string).transpose()?,
             };
             let id = sync(conn, &mut report, (ente_id, a.code.as_str()), &row, ts)?;
             aoo_ids.insert(a.code.as_str(), id);
@@ -746,9 +779,11 @@ impl SyncedRow for EnteRow {
 }
 
 #[derive(Debug, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = aoo)]
+#[diesel(table_name = aoo, treat_none_as_null = true, treat_none_as_default_value = false)]
 struct AooRow {
     name: String,
+    register: String,
+    external: Option<String>,
 }
 synced_below_ente!(AooRow, aoo, code);
 

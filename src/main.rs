@@ -222,7 +222,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(&settings.telemetry);
             let db = Db::connect(&settings.database)?;
             db.migrate()?;
-            let worker = std::sync::Arc::new(sportello::notify::Worker::new(db, &settings.mail)?);
+            let worker = std::sync::Arc::new(
+                sportello::notify::Worker::new(db, &settings.mail)?
+                    .with_segnatura_keys(settings.segnatura.key_dir.clone()),
+            );
             actix_web::rt::System::new().block_on(async move {
                 let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let running = tokio::spawn(worker.run(stop.clone()));

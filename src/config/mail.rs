@@ -52,6 +52,14 @@ pub struct MailSettings {
     pub worker: WorkerMode,
     /// How often an idle worker looks for due messages.
     pub poll_interval_ms: u64,
+    /// How long a claimed message stays with its worker before another may take it (a worker
+    /// that died while delivering: its message is delivered again after this).
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
+}
+
+fn default_lease_secs() -> u64 {
+    300
 }
 
 impl MailSettings {

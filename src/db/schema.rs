@@ -22,6 +22,8 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        register -> Text,
+        external -> Nullable<Text>,
     }
 }
 
@@ -175,6 +177,25 @@ diesel::table! {
         fascicolo_id -> Nullable<BigInt>,
         reviewed_at -> Nullable<Timestamp>,
         reviewed_by -> Nullable<BigInt>,
+        external_system -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    protocol_requests (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        aoo_id -> BigInt,
+        instance_id -> Text,
+        idempotency_key -> Text,
+        adapter -> Text,
+        payload -> Text,
+        status -> Text,
+        message_id -> Nullable<Text>,
+        registration_id -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -428,6 +449,8 @@ diesel::joinable!(integration_requests -> instances (instance_id));
 diesel::joinable!(instance_documents -> instances (instance_id));
 diesel::joinable!(service_ratings -> services (service_id));
 diesel::joinable!(instances -> protocol_registrations (registration_id));
+diesel::joinable!(protocol_requests -> aoo (aoo_id));
+diesel::joinable!(protocol_requests -> instances (instance_id));
 diesel::joinable!(instances -> form_definitions (form_id));
 diesel::joinable!(attachments -> instances (instance_id));
 diesel::joinable!(instance_events -> instances (instance_id));
@@ -473,6 +496,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     integration_requests,
     instance_documents,
     service_ratings,
+    protocol_requests,
     classes,
     fascicolo_counters,
     fascicoli,

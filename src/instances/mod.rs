@@ -399,6 +399,16 @@ pub fn submission_summary(
         }
         None => None,
     };
+    let protocol_pending = if protocol.is_none() && !row.status.is_draft() {
+        let pending: i64 = crate::db::schema::protocol_requests::table
+            .filter(crate::db::schema::protocol_requests::instance_id.eq(&row.id))
+            .filter(crate::db::schema::protocol_requests::registration_id.is_null())
+            .count()
+            .get_result(conn)?;
+        (pending > 0).then(|| crate::protocol::external::PENDING_TEXT.to_owned())
+    } else {
+        None
+    };
     let office = match row.office_id {
         Some(office_id) => {
             let (code, name): (String, String) = offices::table
@@ -411,6 +421,7 @@ pub fn submission_summary(
     };
     Ok(SubmissionSummary {
         protocol,
+        protocol_pending,
         office,
         submitted_at: row.submitted_at.map(iso),
         document_digest: row.document_digest.clone(),

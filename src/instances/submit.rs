@@ -7,7 +7,9 @@
 //! 3. freeze the primary document: RFC 8785 canonical JSON of the data with service, form
 //!    version, applicant, timestamp and attachment digests; store it with its SHA-256;
 //! 4. route it (first matching rule, else the default office);
-//! 5. register it in the routed office's AOO protocol register (gap-free number);
+//! 5. register it in the routed office's AOO protocol register (gap-free number) — or, when
+//!    the AOO's register is an external protocol system, queue the registration request
+//!    (`protocol::external`): the number, the receipt and the office notice follow its answer;
 //! 6. queue the receipt to the citizen and the notice to the office in the outbox;
 //! 7. write the history.
 //!
@@ -16,6 +18,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::view::{
@@ -29,14 +32,14 @@ use crate::catalog::forms::FormCache;
 use crate::catalog::routing::Routing;
 use crate::citizens;
 use crate::db::schema::{
-    attachments as att, citizens as citizens_t, enti, instances as inst, offices, services,
+    aoo, attachments as att, citizens as citizens_t, enti, instances as inst, offices, services,
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::calendar;
 use crate::domain::terms::{self, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{Actor, Facts, InstanceStatus, Transition};
 use crate::notify::{enqueue_emails, EmailPayload};
-use crate::protocol::{self, NewRegistration};
+use crate::protocol::{self, external, NewRegistration};
 use crate::text::sha256_hex;
 
 /// The answer to a submission, the same every time it is asked for.
@@ -210,33 +213,79 @@ pub fn submit(
         if claimed == 0 {
             return Ok(None);
         }
+        let office = Some(OfficeRef {
+            code: prepared.office_code.clone(),
+            name: prepared.office_name.clone(),
+        });
+        let submitted = (
+            "citizen",
+            Event::Submitted {
+                document_digest: prepared.digest.clone(),
+            },
+        );
+        let routed = (
+            "system",
+            Event::Routed {
+                office: prepared.office_code.clone(),
+                rule: prepared.decision.rule,
+                reason: prepared.decision.reason.clone(),
+            },
+        );
+        if let Some(adapter) = prepared.external {
+            // 5'. An external register: the request for a number is queued with the
+            // submission; the receipt waits for the number (protocol::external::record).
+            external::enqueue(
+                conn,
+                adapter,
+                &external::RequestPayload {
+                    registration: prepared.registration.clone(),
+                    notices: prepared.notices.clone(),
+                },
+                ts,
+            )?;
+            record_events(
+                conn,
+                &row.id,
+                ts,
+                &[
+                    submitted,
+                    (
+                        "system",
+                        Event::RegistrationRequested {
+                            system: adapter.as_str().to_owned(),
+                        },
+                    ),
+                    routed,
+                ],
+            )?;
+            return Ok(Some(SubmissionResult {
+                id: row.id.clone(),
+                status: InstanceStatus::Submitted,
+                receipt_url: links.receipt(&row.id),
+                summary: SubmissionSummary {
+                    protocol: None,
+                    protocol_pending: Some(external::PENDING_TEXT.to_owned()),
+                    office,
+                    submitted_at: Some(iso(ts)),
+                    document_digest: Some(prepared.digest.clone()),
+                    due_date: Some(prepared.due),
+                },
+            }));
+        }
         // 5. Registration (takes the counter lock) …
         let registration = protocol::register(conn, &prepared.registration)?;
         // 6–7. … then only what carries its number, and commit.
         let number = registration.number.to_string();
-        let emails = prepared.emails(&registration);
-        let queued: Vec<&str> = emails
-            .iter()
-            .map(|(k, _)| {
-                if k.starts_with("receipt:") {
-                    "receipt"
-                } else {
-                    "office_notice"
-                }
-            })
-            .collect();
+        let emails = prepared
+            .notices
+            .emails(&number, protocol::local_time(&registration));
         enqueue_emails(conn, ctx.ente_id, &emails)?;
         record_events(
             conn,
             &row.id,
             ts,
             &[
-                (
-                    "citizen",
-                    Event::Submitted {
-                        document_digest: prepared.digest.clone(),
-                    },
-                ),
+                submitted,
                 (
                     "system",
                     Event::Registered {
@@ -245,20 +294,8 @@ pub fn submit(
                         registered_at: iso_rome(ts),
                     },
                 ),
-                (
-                    "system",
-                    Event::Routed {
-                        office: prepared.office_code.clone(),
-                        rule: prepared.decision.rule,
-                        reason: prepared.decision.reason.clone(),
-                    },
-                ),
-                (
-                    "system",
-                    Event::NotificationsQueued {
-                        messages: queued.iter().map(|m| (*m).to_owned()).collect(),
-                    },
-                ),
+                routed,
+                ("system", Notices::queued_event(&emails)),
             ],
         )?;
         Ok::<_, InstanceError>(Some(SubmissionResult {
@@ -271,10 +308,8 @@ pub fn submit(
                     year: registration.year,
                     registered_at: iso_rome(ts),
                 }),
-                office: Some(OfficeRef {
-                    code: prepared.office_code.clone(),
-                    name: prepared.office_name.clone(),
-                }),
+                protocol_pending: None,
+                office,
                 submitted_at: Some(iso(ts)),
                 document_digest: Some(prepared.digest.clone()),
                 due_date: Some(prepared.due),
@@ -312,23 +347,36 @@ struct Prepared {
     decision: crate::catalog::routing::RouteDecision,
     office_code: String,
     office_name: String,
-    office_email: Option<String>,
     due: chrono::NaiveDate,
     registration: NewRegistration,
-    citizen_email: Option<String>,
-    applicant: String,
-    service_title: String,
-    ente_name: String,
-    attachments: usize,
-    instance_id: String,
-    link: String,
+    notices: Notices,
+    /// The AOO's register is an external system reached through this adapter.
+    external: Option<external::Adapter>,
 }
 
-impl Prepared {
-    /// The receipt to the citizen and the notice to the office, now that the number is known.
-    fn emails(&self, r: &protocol::Registration) -> Vec<(String, EmailPayload)> {
-        let number = r.number.to_string();
-        let local = protocol::local_time(r);
+/// What the receipt to the citizen and the notice to the office say besides the number: kept
+/// with an external registration request until the number comes back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notices {
+    pub citizen_email: Option<String>,
+    pub office_email: Option<String>,
+    pub applicant: String,
+    /// As in the register: name and codice fiscale.
+    pub sender: String,
+    pub service_title: String,
+    pub ente_name: String,
+    pub office_name: String,
+    pub due: chrono::NaiveDate,
+    pub digest: String,
+    pub attachments: usize,
+    pub instance_id: String,
+    pub link: String,
+}
+
+impl Notices {
+    /// The receipt to the citizen and the notice to the office, now that the number is known
+    /// (`local`: the Italian date-time of the registration).
+    pub fn emails(&self, number: &str, local: NaiveDateTime) -> Vec<(String, EmailPayload)> {
         let registered_at = local.format("%d/%m/%Y %H:%M");
         let due = self.due.format("%d/%m/%Y");
         let mut out = Vec::new();
@@ -381,13 +429,30 @@ impl Prepared {
                          - Identificativo pratica: {id}\n",
                         office = self.office_name,
                         title = self.service_title,
-                        applicant = self.registration.sender,
+                        applicant = self.sender,
                         id = self.instance_id,
                     ),
                 },
             ));
         }
         out
+    }
+
+    /// The history entry for the queued messages.
+    pub fn queued_event(emails: &[(String, EmailPayload)]) -> Event {
+        Event::NotificationsQueued {
+            messages: emails
+                .iter()
+                .map(|(k, _)| {
+                    if k.starts_with("receipt:") {
+                        "receipt"
+                    } else {
+                        "office_notice"
+                    }
+                    .to_owned()
+                })
+                .collect(),
+        }
     }
 }
 
@@ -448,20 +513,41 @@ fn prepare(
     let canonical = serde_json_canonicalizer::to_string(&document).map_err(anyhow::Error::from)?;
     let digest = sha256_hex(canonical.as_bytes());
     let decision = service.routing.route(data, service.office_id);
-    let (office_code, office_name, office_email, aoo_id): (String, String, Option<String>, i64) =
-        offices::table
-            .find(decision.office_id)
-            .select((
-                offices::code,
-                offices::name,
-                offices::email,
-                offices::aoo_id,
-            ))
-            .first(conn)?;
+    let (office_code, office_name, office_email, aoo_id, register, external_config): (
+        String,
+        String,
+        Option<String>,
+        i64,
+        String,
+        Option<String>,
+    ) = offices::table
+        .inner_join(aoo::table)
+        .filter(offices::id.eq(decision.office_id))
+        .select((
+            offices::code,
+            offices::name,
+            offices::email,
+            offices::aoo_id,
+            aoo::register,
+            aoo::external,
+        ))
+        .first(conn)?;
+    let external = external::adapter_of(&register, external_config.as_deref())?;
     let sender = match &full_name {
         Some(n) => format!("{n} ({})", citizen.codice_fiscale),
         None => citizen.codice_fiscale.clone(),
     };
+    // No suspension yet: the date is always known.
+    let due = terms::due_date(
+        calendar::rome_date(ts),
+        TermRule {
+            days: service.legal_term_days,
+            unit: service.legal_term_unit,
+        },
+        &[],
+        &WorkCalendar::for_ente(patron_day.as_deref()),
+    )
+    .ok_or_else(|| anyhow::anyhow!("no due date for a term without suspensions"))?;
     Ok(Prepared {
         registration: NewRegistration {
             ente_id: ctx.ente_id,
@@ -480,37 +566,34 @@ fn prepare(
             primary: true,
         },
         canonical,
-        digest,
+        digest: digest.clone(),
         decision,
+        external,
+        notices: Notices {
+            citizen_email: data
+                .pointer("/contatti/email")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or(citizen.email.clone()),
+            office_email,
+            applicant: full_name.unwrap_or_else(|| citizen.codice_fiscale.clone()),
+            sender,
+            service_title: service.title.clone(),
+            ente_name,
+            office_name: office_name.clone(),
+            due,
+            digest,
+            attachments: files.len(),
+            instance_id: row.id.clone(),
+            link: format!(
+                "{}{}",
+                public_url.trim_end_matches('/'),
+                links.instance(&row.id)
+            ),
+        },
         office_code,
         office_name,
-        office_email,
-        // No suspension yet: the date is always known.
-        due: terms::due_date(
-            calendar::rome_date(ts),
-            TermRule {
-                days: service.legal_term_days,
-                unit: service.legal_term_unit,
-            },
-            &[],
-            &WorkCalendar::for_ente(patron_day.as_deref()),
-        )
-        .ok_or_else(|| anyhow::anyhow!("no due date for a term without suspensions"))?,
-        citizen_email: data
-            .pointer("/contatti/email")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or(citizen.email.clone()),
-        applicant: full_name.unwrap_or_else(|| citizen.codice_fiscale.clone()),
-        service_title: service.title.clone(),
-        ente_name,
-        attachments: files.len(),
-        instance_id: row.id.clone(),
-        link: format!(
-            "{}{}",
-            public_url.trim_end_matches('/'),
-            links.instance(&row.id)
-        ),
+        due,
     })
 }
 

@@ -102,6 +102,11 @@ pub struct OfficeRef {
 pub struct SubmissionSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocol: Option<ProtocolRef>,
+    /// Set while the AOO's external protocol system has not yet given the number:
+    /// "in attesa di protocollazione" (then `protocol` appears and this goes away).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "in attesa di protocollazione")]
+    pub protocol_pending: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub office: Option<OfficeRef>,
     #[schema(format = DateTime)]
@@ -146,6 +151,11 @@ pub enum Event {
         year: i32,
         #[schema(format = DateTime)]
         registered_at: String,
+    },
+    /// The AOO's register is an external protocol system: the request for a number is queued
+    /// (`system`: `rest` or `pec`); `registered` follows when the system answers.
+    RegistrationRequested {
+        system: String,
     },
     Routed {
         office: String,
@@ -227,6 +237,7 @@ impl Event {
             Self::AttachmentRemoved { .. } => "attachment_removed",
             Self::Submitted { .. } => "submitted",
             Self::Registered { .. } => "registered",
+            Self::RegistrationRequested { .. } => "registration_requested",
             Self::Routed { .. } => "routed",
             Self::NotificationsQueued { .. } => "notifications_queued",
             Self::Taken { .. } => "taken",

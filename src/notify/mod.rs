@@ -92,6 +92,30 @@ pub fn enqueue_email(
     Ok(enqueue_emails(conn, ente_id, &[(dedupe_key.to_owned(), email.clone())])? == 1)
 }
 
+/// Queues one job of another kind (e.g. `protocol-request`) under its `dedupe_key`: queueing
+/// the same key twice queues it once. Inside the transaction of the change that causes it.
+pub fn enqueue_job(
+    conn: &mut DbConn,
+    ente_id: i64,
+    kind: &str,
+    dedupe_key: &str,
+    payload: &str,
+) -> anyhow::Result<bool> {
+    let ts = now();
+    let n = diesel::sql_query(
+        "INSERT INTO outbox (ente_id, kind, dedupe_key, payload, status, attempts, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5) \
+         ON CONFLICT (dedupe_key) DO NOTHING",
+    )
+    .bind::<BigInt, _>(ente_id)
+    .bind::<Text, _>(kind)
+    .bind::<Text, _>(dedupe_key)
+    .bind::<Text, _>(payload)
+    .bind::<Timestamp, _>(ts)
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Sends e-mails through SMTP (or, in the demo, to the log).
 pub struct Mailer {
     transport: Option<SmtpTransport>,
@@ -146,6 +170,24 @@ impl Mailer {
         format!("<sportello.outbox.{outbox_id}@{}>", self.domain)
     }
 
+    /// Sends a message built elsewhere (the PEC adapter's Allegato 6 messages) through the
+    /// same SMTP relay. With the log transport nothing leaves: that is an error here, since
+    /// the message is a request that must reach its system.
+    pub fn send_message(&self, message: &Message) -> Result<(), SendError> {
+        match &self.transport {
+            None => Err(SendError::Temporary(
+                "mail.transport is `log`: a protocol request cannot be delivered".to_owned(),
+            )),
+            Some(t) => t.send(message).map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    SendError::Permanent(e.to_string())
+                } else {
+                    SendError::Temporary(e.to_string())
+                }
+            }),
+        }
+    }
+
     pub fn send(&self, outbox_id: i64, p: &EmailPayload) -> Result<(), SendError> {
         let to: Mailbox =
             p.to.parse()
@@ -183,10 +225,14 @@ pub struct Worker {
     max_attempts: i32,
     retry_base_secs: i64,
     poll: Duration,
+    lease_secs: i64,
+    /// `segnatura.key_dir`: the AOOs' signing pairs, for the segnatura of PEC messages.
+    segnatura_keys: Option<std::path::PathBuf>,
 }
 
-const LEASE_SECS: i64 = 300;
 const BATCH: i64 = 20;
+/// How often the PEC mailboxes of external protocol systems are read.
+const ANSWER_POLL: Duration = Duration::from_secs(15);
 
 impl Worker {
     pub fn new(db: Db, s: &MailSettings) -> anyhow::Result<Self> {
@@ -203,7 +249,16 @@ impl Worker {
             max_attempts: i32::try_from(s.max_attempts).unwrap_or(i32::MAX),
             retry_base_secs: i64::try_from(s.retry_base_secs).unwrap_or(60),
             poll: Duration::from_millis(s.poll_interval_ms.max(10)),
+            lease_secs: i64::try_from(s.lease_secs.max(1)).unwrap_or(300),
+            segnatura_keys: None,
         })
+    }
+
+    /// Where the AOOs' segnatura signing pairs are (`segnatura.key_dir`): the PEC adapter
+    /// signs the segnatura of its messages with them.
+    pub fn with_segnatura_keys(mut self, dir: Option<std::path::PathBuf>) -> Self {
+        self.segnatura_keys = dir;
+        self
     }
 
     /// Delay before attempt `attempts + 1`: base × 2^(attempts − 1), at most one hour.
@@ -224,7 +279,7 @@ impl Worker {
             &mut conn,
             &self.id,
             ts,
-            ts + chrono::Duration::seconds(LEASE_SECS),
+            ts + chrono::Duration::seconds(self.lease_secs),
             BATCH,
         )?;
         let n = claimed.len();
@@ -240,6 +295,12 @@ impl Worker {
                 Ok(p) => self.mailer.send(m.id, &p),
                 Err(e) => Err(SendError::Permanent(format!("unreadable payload: {e}"))),
             },
+            crate::protocol::external::KIND_PROTOCOL_REQUEST => crate::protocol::external::deliver(
+                conn,
+                &self.mailer,
+                self.segnatura_keys.as_deref(),
+                &m.payload,
+            ),
             other => Err(SendError::Permanent(format!(
                 "unknown message kind `{other}`"
             ))),
@@ -289,10 +350,30 @@ impl Worker {
         Ok(())
     }
 
-    /// Works until `stop` is set: a round, then a pause when there was nothing to do.
+    /// Reads the answers of PEC-connected protocol systems (see `protocol::pec::poll`).
+    /// Blocking.
+    pub fn poll_answers(&self) -> anyhow::Result<usize> {
+        let mut conn = self.db.get()?;
+        crate::protocol::pec::poll(&mut conn)
+    }
+
+    /// Works until `stop` is set: a round, then a pause when there was nothing to do; every
+    /// [`ANSWER_POLL`], the protocol systems' mailboxes too.
     pub async fn run(self: Arc<Self>, stop: Arc<AtomicBool>) {
         tracing::info!(worker = %self.id, "outbox worker started");
+        let mut last_answers: Option<std::time::Instant> = None;
         while !stop.load(Ordering::Relaxed) {
+            if last_answers.is_none_or(|t| t.elapsed() >= ANSWER_POLL) {
+                last_answers = Some(std::time::Instant::now());
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.poll_answers()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %format!("{e:#}"), "protocol answers not read")
+                    }
+                    Err(e) => tracing::error!(error = %e, "protocol answer poll panicked"),
+                }
+            }
             let me = self.clone();
             let round = tokio::task::spawn_blocking(move || me.run_once()).await;
             let handled = match round {
@@ -318,7 +399,8 @@ impl Worker {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct OutboxItem {
     pub id: i64,
-    /// `email`.
+    /// `email`, or `protocol-request` (a registration request to an external protocol
+    /// system; a dead one is a request the system refused or that kept failing).
     pub kind: String,
     /// What makes the message unique (e.g. `receipt:<instance id>`).
     pub dedupe_key: String,

@@ -18,6 +18,8 @@ use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 
+pub mod external;
+pub mod pec;
 pub mod segnatura;
 pub mod titolario;
 
@@ -49,7 +51,7 @@ impl Direction {
 }
 
 /// What is registered for a document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct NewRegistration {
     pub ente_id: i64,
     pub aoo_id: i64,
@@ -162,16 +164,7 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
         .bind::<diesel::sql_types::Bool, _>(new.primary)
         .get_result(conn)?,
         DbConn::Sqlite(_) => {
-            let classification: Option<String> = match &new.instance_id {
-                Some(instance) => instances::table
-                    .inner_join(services::table)
-                    .filter(instances::id.eq(instance))
-                    .select(services::default_class)
-                    .first::<Option<String>>(conn)
-                    .optional()?
-                    .flatten(),
-                None => None,
-            };
+            let classification = default_class(conn, new.instance_id.as_deref())?;
             let counter: Counter = diesel::sql_query(
                 "INSERT INTO protocol_counters (aoo_id, year, last_number) VALUES ($1, $2, 1) \
                  ON CONFLICT (aoo_id, year) DO UPDATE \
@@ -221,6 +214,70 @@ pub fn register(conn: &mut DbConn, new: &NewRegistration) -> anyhow::Result<Regi
         document_digest: new.document_digest.clone(),
         attachments_count,
     })
+}
+
+/// Writes the registration an external protocol system made (its number, year and instant)
+/// and, for the instance's own registration, links it. No counter: the external system
+/// numbers; the unique (AOO, year, number) index still refuses a number given twice. Inside
+/// a write transaction, with what the registration documents.
+pub fn record_external(
+    conn: &mut DbConn,
+    new: &NewRegistration,
+    system: &str,
+    year: i32,
+    number: ProtocolNumber,
+) -> anyhow::Result<Registration> {
+    let attachments_count = i32::try_from(new.attachments.len())?;
+    let classification = default_class(conn, new.instance_id.as_deref())?;
+    let id: i64 = diesel::insert_into(pr::table)
+        .values((
+            pr::ente_id.eq(new.ente_id),
+            pr::aoo_id.eq(new.aoo_id),
+            pr::year.eq(year),
+            pr::number.eq(i64::from(number.get())),
+            pr::registered_at.eq(new.at),
+            pr::direction.eq(new.direction.as_str()),
+            pr::sender.eq(&new.sender),
+            pr::recipient.eq(&new.recipient),
+            pr::subject.eq(&new.subject),
+            pr::document_digest.eq(&new.document_digest),
+            pr::attachments_count.eq(attachments_count),
+            pr::attachments_description.eq(describe_attachments(&new.attachments)),
+            pr::instance_id.eq(&new.instance_id),
+            pr::external_system.eq(system),
+            pr::classification.eq(&classification),
+        ))
+        .returning(pr::id)
+        .get_result(conn)?;
+    if let (Some(instance), true) = (&new.instance_id, new.primary) {
+        diesel::update(instances::table.find(instance))
+            .set(instances::registration_id.eq(id))
+            .execute(conn)?;
+    }
+    tracing::info!(aoo_id = new.aoo_id, year, number = %number, system, "external protocol registration recorded");
+    Ok(Registration {
+        id,
+        year,
+        number,
+        registered_at: new.at,
+        subject: new.subject.clone(),
+        document_digest: new.document_digest.clone(),
+        attachments_count,
+    })
+}
+
+/// The class an instance's registrations get when made: its service's `default_class`.
+fn default_class(conn: &mut DbConn, instance: Option<&str>) -> QueryResult<Option<String>> {
+    let Some(instance) = instance else {
+        return Ok(None);
+    };
+    Ok(instances::table
+        .inner_join(services::table)
+        .filter(instances::id.eq(instance))
+        .select(services::default_class)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
 }
 
 /// A registration by id.

@@ -13,6 +13,8 @@ mod cli;
 mod config;
 mod crash;
 mod daily_register;
+mod external_pec;
+mod external_protocol;
 mod health;
 mod helpers;
 mod http;

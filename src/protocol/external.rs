@@ -1,0 +1,695 @@
+//! External protocol systems (issue #12 §5): an AOO whose register is kept by another system
+//! (the comune's existing protocol software) rather than by Sportello.
+//!
+//! The submission commits as with the built-in register, but instead of a number it writes a
+//! `protocol_requests` row and an outbox job (kind [`KIND_PROTOCOL_REQUEST`], dedupe key
+//! `protocol-request:<idempotency key>`) in the same transaction. The outbox worker delivers
+//! the request through the AOO's adapter (one [`ExternalRegister`] per kind of system); when
+//! the number comes back, [`record`] writes it as a registration marked with the system, links
+//! the instance and queues the receipt and the office notice — once: the request row is the
+//! key, and a second answer for it (a retry, an answer read twice) is a no-op.
+//!
+//! The idempotency key the external system sees is `<instance id>:submission`: a retry after
+//! a crash (the system registered, Sportello did not commit the answer) sends the same key and
+//! a conforming system answers the same number.
+//!
+//! A permanent failure (the system refused the request) leaves the request `failed` and the
+//! outbox job `dead`, which administrators see in the outbox list and put back with its retry.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDateTime};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::db::schema::{aoo, instances, protocol_requests as preq};
+use crate::db::{now, write_tx, DbConn};
+use crate::domain::protocol_number::ProtocolNumber;
+use crate::instances::submit::Notices;
+use crate::instances::{iso_rome, record_events, Event};
+use crate::notify::{enqueue_emails, enqueue_job, SendError};
+use crate::protocol::{self, NewRegistration};
+
+/// What the citizen and the office see until the external system answers.
+pub const PENDING_TEXT: &str = "in attesa di protocollazione";
+
+/// The outbox job that delivers a registration request.
+pub const KIND_PROTOCOL_REQUEST: &str = "protocol-request";
+
+/// How an AOO's external system is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adapter {
+    /// The JSON contract of `docs/protocol-rest.openapi.yaml`.
+    Rest,
+    /// AOO-to-AOO interoperability by e-mail/PEC (AgID guidelines, Allegato 6).
+    Pec,
+}
+
+impl Adapter {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Pec => "pec",
+        }
+    }
+}
+
+/// An AOO's external system and its parameters, as the bundle gives them (`[aoo.external]`)
+/// and `aoo.external` stores them (JSON). Secrets are files named here, never values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "adapter", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExternalConfig {
+    Rest {
+        /// The service's base URL; requests go to `<base_url>/registrations`.
+        base_url: String,
+        /// A file holding the bearer token (trailing white space ignored).
+        token_file: Option<PathBuf>,
+        /// Seconds to wait for an answer.
+        #[serde(default = "default_timeout")]
+        timeout_secs: u64,
+    },
+    Pec {
+        /// The protocol system's mailbox (its PEC address for interoperability).
+        protocol_address: String,
+        /// Sportello's sending address (the AOO's PEC mailbox Sportello writes from).
+        from_address: String,
+        imap_host: String,
+        imap_port: u16,
+        imap_user: String,
+        imap_password_file: PathBuf,
+        #[serde(default = "default_mailbox")]
+        imap_mailbox: String,
+    },
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+fn default_mailbox() -> String {
+    "INBOX".to_owned()
+}
+
+impl ExternalConfig {
+    pub fn adapter(&self) -> Adapter {
+        match self {
+            Self::Rest { .. } => Adapter::Rest,
+            Self::Pec { .. } => Adapter::Pec,
+        }
+    }
+
+    /// Plausibility checks at bundle load (the files are read when used).
+    pub fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Rest { base_url, .. } => {
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    anyhow::bail!("external.base_url must be an http(s) URL");
+                }
+            }
+            Self::Pec {
+                protocol_address,
+                from_address,
+                ..
+            } => {
+                for (name, a) in [
+                    ("protocol_address", protocol_address),
+                    ("from_address", from_address),
+                ] {
+                    crate::domain::email::Email::parse(a)
+                        .map_err(|e| anyhow::anyhow!("external.{name}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The adapter of an AOO (None for the built-in register) from its stored columns.
+pub fn adapter_of(register: &str, external: Option<&str>) -> anyhow::Result<Option<Adapter>> {
+    match (register, external) {
+        ("builtin", _) => Ok(None),
+        ("external", Some(json)) => Ok(Some(
+            serde_json::from_str::<ExternalConfig>(json)
+                .context("aoo.external")?
+                .adapter(),
+        )),
+        (other, _) => anyhow::bail!("aoo.register `{other}` without its external system"),
+    }
+}
+
+/// What a request carries: the registration to write once numbered, and the notices to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestPayload {
+    pub registration: NewRegistration,
+    pub notices: Notices,
+}
+
+/// The outbox job's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobPayload {
+    pub request_id: i64,
+}
+
+/// The idempotency key of an instance's submission.
+pub fn submission_key(instance_id: &str) -> String {
+    format!("{instance_id}:submission")
+}
+
+/// Queues the registration request of a submission (inside its transaction).
+pub fn enqueue(
+    conn: &mut DbConn,
+    adapter: Adapter,
+    payload: &RequestPayload,
+    ts: NaiveDateTime,
+) -> anyhow::Result<i64> {
+    let r = &payload.registration;
+    let instance_id = r
+        .instance_id
+        .clone()
+        .context("a registration request belongs to an instance")?;
+    let key = submission_key(&instance_id);
+    let id: i64 = diesel::insert_into(preq::table)
+        .values((
+            preq::ente_id.eq(r.ente_id),
+            preq::aoo_id.eq(r.aoo_id),
+            preq::instance_id.eq(&instance_id),
+            preq::idempotency_key.eq(&key),
+            preq::adapter.eq(adapter.as_str()),
+            preq::payload.eq(serde_json::to_string(payload)?),
+            preq::status.eq("pending"),
+            preq::created_at.eq(ts),
+            preq::updated_at.eq(ts),
+        ))
+        .returning(preq::id)
+        .get_result(conn)?;
+    enqueue_job(
+        conn,
+        r.ente_id,
+        KIND_PROTOCOL_REQUEST,
+        &format!("{KIND_PROTOCOL_REQUEST}:{key}"),
+        &serde_json::to_string(&JobPayload { request_id: id })?,
+    )?;
+    Ok(id)
+}
+
+/// A request as an adapter delivers it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub aoo_code: String,
+    /// The ente and AOO as the segnatura names them.
+    pub administration: super::segnatura::Administration,
+    /// The applicant as the segnatura names them.
+    pub person: super::segnatura::Person,
+    pub instance_id: String,
+    pub payload: RequestPayload,
+    /// The frozen primary document (RFC 8785 JSON) whose SHA-256 is registered.
+    pub document: String,
+    /// The attachments as stored: file name, media type, SHA-256.
+    pub attachments: Vec<(String, String, String)>,
+}
+
+/// The number an external system gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExternalNumber {
+    pub number: ProtocolNumber,
+    pub year: i32,
+    /// UTC.
+    pub registered_at: NaiveDateTime,
+}
+
+/// What delivering a request gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// The system answered with the number (REST).
+    Registered(ExternalNumber),
+    /// Sent; the answer comes later (PEC: a `ConfermaRicezione` read back by IMAP), matched
+    /// by this Message-ID.
+    Pending { message_id: String },
+}
+
+/// One kind of external protocol system. Delivering the same request again (same
+/// idempotency key) must not register twice on a conforming system.
+pub trait ExternalRegister {
+    fn deliver(&self, req: &Request) -> Result<Delivered, SendError>;
+}
+
+/// Loads a request and its AOO's configuration; None when it is already registered.
+fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalConfig)>> {
+    let (key, instance_id, payload, status, aoo_code, external, document, ente_id): (
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+    ) = preq::table
+        .inner_join(aoo::table)
+        .inner_join(instances::table)
+        .filter(preq::id.eq(id))
+        .select((
+            preq::idempotency_key,
+            preq::instance_id,
+            preq::payload,
+            preq::status,
+            aoo::code,
+            aoo::external,
+            instances::document,
+            preq::ente_id,
+        ))
+        .first(conn)?;
+    use crate::db::schema::{citizens, enti};
+    let (ente_code, ipa, ente_name, fiscal_code): (String, Option<String>, String, Option<String>) =
+        enti::table
+            .find(ente_id)
+            .select((enti::code, enti::ipa_code, enti::name, enti::fiscal_code))
+            .first(conn)?;
+    let aoo_name: String = aoo::table
+        .filter(aoo::code.eq(&aoo_code))
+        .filter(aoo::ente_id.eq(ente_id))
+        .select(aoo::name)
+        .first(conn)?;
+    let (given_name, family_name, codice_fiscale): (Option<String>, Option<String>, String) =
+        instances::table
+            .inner_join(citizens::table)
+            .filter(instances::id.eq(&instance_id))
+            .select((
+                citizens::given_name,
+                citizens::family_name,
+                citizens::codice_fiscale,
+            ))
+            .first(conn)?;
+    if status == "registered" {
+        return Ok(None);
+    }
+    let config: ExternalConfig = serde_json::from_str(
+        external
+            .as_deref()
+            .context("the AOO has no external system any more")?,
+    )
+    .context("aoo.external")?;
+    use crate::db::schema::attachments as att;
+    let attachments: Vec<(String, String, String)> = att::table
+        .filter(att::instance_id.eq(&instance_id))
+        .order(att::id)
+        .select((att::filename, att::mime, att::sha256))
+        .load(conn)?;
+    Ok(Some((
+        Request {
+            id,
+            idempotency_key: key,
+            administration: super::segnatura::Administration {
+                ipa_code: ipa.unwrap_or(ente_code),
+                name: ente_name,
+                fiscal_code: fiscal_code
+                    .filter(|c| c.len() == 11 && c.bytes().all(|b| b.is_ascii_digit())),
+                aoo_code: aoo_code.clone(),
+                aoo_name,
+            },
+            person: super::segnatura::Person {
+                given_name: given_name.unwrap_or_default(),
+                family_name: family_name.unwrap_or_default(),
+                codice_fiscale,
+            },
+            aoo_code,
+            instance_id,
+            payload: serde_json::from_str(&payload).context("protocol request payload")?,
+            document: document.unwrap_or_default(),
+            attachments,
+        },
+        config,
+    )))
+}
+
+/// Delivers one request (the outbox job): called by the outbox worker.
+pub fn deliver(
+    conn: &mut DbConn,
+    mailer: &crate::notify::Mailer,
+    segnatura_keys: Option<&std::path::Path>,
+    payload: &str,
+) -> Result<(), SendError> {
+    let job: JobPayload = serde_json::from_str(payload)
+        .map_err(|e| SendError::Permanent(format!("unreadable payload: {e}")))?;
+    let temporary = |e: anyhow::Error| SendError::Temporary(format!("{e:#}"));
+    let Some((req, config)) = load(conn, job.request_id).map_err(temporary)? else {
+        return Ok(());
+    };
+    let outcome = match &config {
+        ExternalConfig::Rest { .. } => RestRegister::new(&config)
+            .map_err(|e| SendError::Permanent(format!("{e:#}")))?
+            .deliver(&req),
+        ExternalConfig::Pec { .. } => super::pec::PecRegister::new(&config, mailer, segnatura_keys)
+            .map_err(|e| SendError::Permanent(format!("{e:#}")))?
+            .deliver(&req),
+    };
+    let ts = now();
+    match outcome {
+        Ok(Delivered::Registered(n)) => {
+            record(conn, req.id, config.adapter().as_str(), n).map_err(temporary)?;
+            Ok(())
+        }
+        Ok(Delivered::Pending { message_id }) => {
+            diesel::update(
+                preq::table
+                    .find(req.id)
+                    .filter(preq::status.ne("registered")),
+            )
+            .set((
+                preq::status.eq("sent"),
+                preq::message_id.eq(&message_id),
+                preq::last_error.eq(None::<String>),
+                preq::updated_at.eq(ts),
+            ))
+            .execute(conn)
+            .map_err(|e| temporary(e.into()))?;
+            Ok(())
+        }
+        Err(err) => {
+            let (status, text) = match &err {
+                SendError::Permanent(t) => ("failed", t.clone()),
+                SendError::Temporary(t) => ("pending", t.clone()),
+            };
+            diesel::update(
+                preq::table
+                    .find(req.id)
+                    .filter(preq::status.ne("registered")),
+            )
+            .set((
+                preq::status.eq(status),
+                preq::last_error.eq(Some(text)),
+                preq::updated_at.eq(ts),
+            ))
+            .execute(conn)
+            .map_err(|e| temporary(e.into()))?;
+            Err(err)
+        }
+    }
+}
+
+/// Records the number an external system gave for a request: the registration (marked with
+/// `system`), the instance's link, its history, the receipt and the office notice, the
+/// request done — in one transaction, and only once: a second call for the same request
+/// (an answer read twice, a retry after a crash) changes nothing and returns false.
+pub fn record(
+    conn: &mut DbConn,
+    request_id: i64,
+    system: &str,
+    n: ExternalNumber,
+) -> anyhow::Result<bool> {
+    write_tx(conn, |conn| {
+        let ts = now();
+        // Takes the row (on PostgreSQL a concurrent recorder waits here, then finds it done).
+        let mine = diesel::update(
+            preq::table
+                .find(request_id)
+                .filter(preq::registration_id.is_null()),
+        )
+        .set(preq::updated_at.eq(ts))
+        .execute(conn)?;
+        if mine == 0 {
+            return Ok(false);
+        }
+        let (payload, ente_id): (String, i64) = preq::table
+            .find(request_id)
+            .select((preq::payload, preq::ente_id))
+            .first(conn)?;
+        let payload: RequestPayload = serde_json::from_str(&payload)?;
+        let mut new = payload.registration.clone();
+        new.at = n.registered_at;
+        let registration = protocol::record_external(conn, &new, system, n.year, n.number)?;
+        diesel::update(preq::table.find(request_id))
+            .set((
+                preq::status.eq("registered"),
+                preq::registration_id.eq(registration.id),
+                preq::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        let number = registration.number.to_string();
+        let emails = payload
+            .notices
+            .emails(&number, protocol::local_time(&registration));
+        enqueue_emails(conn, ente_id, &emails)?;
+        if let Some(instance) = &new.instance_id {
+            record_events(
+                conn,
+                instance,
+                ts,
+                &[
+                    (
+                        "system",
+                        Event::Registered {
+                            protocol_number: number,
+                            year: registration.year,
+                            registered_at: iso_rome(registration.registered_at),
+                        },
+                    ),
+                    ("system", Notices::queued_event(&emails)),
+                ],
+            )?;
+        }
+        Ok(true)
+    })
+}
+
+/// Marks a request refused by the external system (a `NotificaEccezione`): the request is
+/// `failed` and its outbox job `dead` with the reason, for an administrator to retry.
+pub fn refuse(conn: &mut DbConn, request_id: i64, reason: &str) -> anyhow::Result<bool> {
+    write_tx(conn, |conn| {
+        let ts = now();
+        let n = diesel::update(
+            preq::table
+                .find(request_id)
+                .filter(preq::registration_id.is_null()),
+        )
+        .set((
+            preq::status.eq("failed"),
+            preq::last_error.eq(Some(reason)),
+            preq::updated_at.eq(ts),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        let key: String = preq::table
+            .find(request_id)
+            .select(preq::idempotency_key)
+            .first(conn)?;
+        use crate::db::schema::outbox;
+        diesel::update(
+            outbox::table.filter(outbox::dedupe_key.eq(format!("{KIND_PROTOCOL_REQUEST}:{key}"))),
+        )
+        .set((
+            outbox::status.eq("dead"),
+            outbox::last_error.eq(Some(format!(
+                "rifiutata dal sistema di protocollo: {reason}"
+            ))),
+            outbox::locked_by.eq(None::<String>),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)?;
+        tracing::error!(
+            request_id,
+            reason,
+            "external protocol system refused the request: an administrator must look at it"
+        );
+        Ok(true)
+    })
+}
+
+/// The REST adapter: `POST <base_url>/registrations` with the `Idempotency-Key` header (the
+/// contract is `docs/protocol-rest.openapi.yaml`).
+pub struct RestRegister {
+    url: String,
+    token: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+/// The body of a registration request (REST contract).
+#[derive(Debug, Serialize)]
+struct RestRequest<'a> {
+    idempotency_key: &'a str,
+    aoo: &'a str,
+    direction: &'static str,
+    sender: &'a str,
+    subject: &'a str,
+    instance_id: &'a str,
+    submitted_at: String,
+    document: RestDocument<'a>,
+    attachments: Vec<RestAttachment<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct RestDocument<'a> {
+    media_type: &'static str,
+    sha256: &'a str,
+    /// The frozen document itself (RFC 8785 JSON), so the system can store it.
+    content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct RestAttachment<'a> {
+    filename: &'a str,
+    media_type: &'a str,
+    sha256: &'a str,
+    description: Option<&'a str>,
+}
+
+/// The answer: the number the system gave.
+#[derive(Debug, Deserialize)]
+struct RestRegistered {
+    number: i64,
+    year: i32,
+    registered_at: String,
+}
+
+impl RestRegister {
+    pub fn new(config: &ExternalConfig) -> anyhow::Result<Self> {
+        let ExternalConfig::Rest {
+            base_url,
+            token_file,
+            timeout_secs,
+        } = config
+        else {
+            anyhow::bail!("not a REST configuration");
+        };
+        let token = token_file
+            .as_ref()
+            .map(|f| {
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("external.token_file {}", f.display()))
+                    .map(|t| t.trim_end().to_owned())
+            })
+            .transpose()?;
+        Ok(Self {
+            url: format!("{}/registrations", base_url.trim_end_matches('/')),
+            token,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(*timeout_secs))
+                .build()?,
+        })
+    }
+}
+
+impl ExternalRegister for RestRegister {
+    fn deliver(&self, req: &Request) -> Result<Delivered, SendError> {
+        let r = &req.payload.registration;
+        let body = RestRequest {
+            idempotency_key: &req.idempotency_key,
+            aoo: &req.aoo_code,
+            direction: r.direction.as_str(),
+            sender: &r.sender,
+            subject: &r.subject,
+            instance_id: &req.instance_id,
+            submitted_at: r.at.and_utc().to_rfc3339(),
+            document: RestDocument {
+                media_type: "application/json",
+                sha256: &r.document_digest,
+                content: &req.document,
+            },
+            attachments: req
+                .attachments
+                .iter()
+                .zip(r.attachments.iter().map(|(_, d)| d.as_deref()))
+                .map(|((filename, mime, sha256), description)| RestAttachment {
+                    filename,
+                    media_type: mime,
+                    sha256,
+                    description,
+                })
+                .collect(),
+        };
+        let json = serde_json::to_vec(&body)
+            .map_err(|e| SendError::Permanent(format!("cannot write the request: {e}")))?;
+        let mut call = self
+            .client
+            .post(&self.url)
+            .header("Idempotency-Key", &req.idempotency_key)
+            .header("Content-Type", "application/json")
+            .body(json);
+        if let Some(t) = &self.token {
+            call = call.bearer_auth(t);
+        }
+        let res = call
+            .send()
+            .map_err(|e| SendError::Temporary(format!("protocol system unreachable: {e}")))?;
+        let status = res.status();
+        let text = res.text().unwrap_or_default();
+        if status.is_success() {
+            let got: RestRegistered = serde_json::from_str(&text).map_err(|e| {
+                SendError::Temporary(format!("unreadable answer of the protocol system: {e}"))
+            })?;
+            return parse_number(got.number, got.year, &got.registered_at)
+                .map(Delivered::Registered)
+                .map_err(|e| SendError::Temporary(format!("{e:#}")));
+        }
+        let detail: String = text.chars().take(500).collect();
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Err(SendError::Temporary(format!(
+                "protocol system answered {status}: {detail}"
+            )))
+        } else {
+            Err(SendError::Permanent(format!(
+                "protocol system refused the request ({status}): {detail}"
+            )))
+        }
+    }
+}
+
+/// A number, year and RFC 3339 instant as an external system gives them.
+pub fn parse_number(number: i64, year: i32, at: &str) -> anyhow::Result<ExternalNumber> {
+    let registered_at = DateTime::parse_from_rfc3339(at)
+        .with_context(|| format!("registered_at `{at}`"))?
+        .naive_utc();
+    Ok(ExternalNumber {
+        number: ProtocolNumber::new(number)?,
+        year,
+        registered_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_read_from_the_bundle_form() {
+        let rest: ExternalConfig = serde_json::from_value(serde_json::json!({
+            "adapter": "rest", "base_url": "https://protocollo.example/api", "token_file": "/run/t"
+        }))
+        .unwrap();
+        assert_eq!(rest.adapter(), Adapter::Rest);
+        rest.check().unwrap();
+        let bad: ExternalConfig = serde_json::from_value(serde_json::json!({
+            "adapter": "rest", "base_url": "ftp://x"
+        }))
+        .unwrap();
+        assert!(bad.check().is_err());
+        assert!(serde_json::from_value::<ExternalConfig>(serde_json::json!({
+            "adapter": "rest", "base_url": "https://x", "password": "inline secrets are refused"
+        }))
+        .is_err());
+        assert_eq!(adapter_of("builtin", None).unwrap(), None);
+        assert!(adapter_of("external", None).is_err());
+    }
+
+    #[test]
+    fn numbers_from_an_external_system() {
+        let n = parse_number(42, 2026, "2026-12-03T10:15:00+01:00").unwrap();
+        assert_eq!(n.number.to_string(), "0000042");
+        assert_eq!(
+            n.registered_at,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 3)
+                .unwrap()
+                .and_hms_opt(9, 15, 0)
+                .unwrap()
+        );
+        assert!(parse_number(0, 2026, "2026-12-03T10:15:00Z").is_err());
+        assert!(parse_number(1, 2026, "3 dicembre").is_err());
+    }
+}

@@ -1,0 +1,476 @@
+//! External protocol systems (issue #12 §5), REST adapter against a real peer on 127.0.0.1
+//! (tests/peers/protocol_rest_peer.py): the submission is stored and queued for registration,
+//! the number comes from the peer, the receipt follows it; a worker killed between the peer's
+//! answer and the commit does not register twice; a refusal is a dead letter an administrator
+//! retries.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use sportello::config::Settings;
+use sportello::notify::Worker;
+
+const TOKEN: &str = "s3gret0-di-prova";
+
+/// The REST protocol peer, killed on drop.
+struct RestPeer {
+    child: Child,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl RestPeer {
+    fn start() -> Self {
+        let port = free_port();
+        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(python)
+            .arg(repo_dir().join("tests/peers/protocol_rest_peer.py"))
+            .args(["--port", &port.to_string(), "--token", TOKEN])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the REST protocol peer");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("peer output");
+        assert!(
+            line.starts_with("READY"),
+            "the peer did not start: {line:?}"
+        );
+        Self {
+            child,
+            port,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn state(&self) -> Value {
+        self.http
+            .get(format!("http://127.0.0.1:{}/_state", self.port))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn control(&self, body: Value) {
+        let r = self
+            .http
+            .post(format!("http://127.0.0.1:{}/_control", self.port))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+impl Drop for RestPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo bundle with its AOO's register at the REST peer; the token in a file beside it.
+fn external_bundle(peer_port: u16) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sportello-ext-{}", uuid::Uuid::new_v4()));
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let token_file = dir.join("protocol-token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let ente = std::fs::read_to_string(dir.join("ente.toml")).unwrap();
+    let aoo_name = "name = \"Comune di Esempio – Area organizzativa omogenea unica\"\n";
+    assert!(ente.contains(aoo_name));
+    let ente = ente.replacen(
+        aoo_name,
+        &format!(
+            "{aoo_name}register = \"external\"\n\n[aoo.external]\nadapter = \"rest\"\n\
+             base_url = \"http://127.0.0.1:{peer_port}/\"\ntoken_file = \"{}\"\n\
+             timeout_secs = 20\n",
+            token_file.display()
+        ),
+        1,
+    );
+    std::fs::write(dir.join("ente.toml"), ente).unwrap();
+    dir
+}
+
+fn worker_settings(smtp_port: u16) -> Settings {
+    let mut s = test_settings();
+    s.mail.smtp_port = smtp_port;
+    s.mail.lease_secs = 1;
+    s
+}
+
+/// One round of an outbox worker (as `sportello worker` does), off the async executor.
+async fn work(app: &TestApp, smtp_port: u16) -> usize {
+    let w = Worker::new(app.db.clone(), &worker_settings(smtp_port).mail).unwrap();
+    tokio::task::spawn_blocking(move || w.run_once())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn scalar(app: &TestApp, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct C {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::RunQueryDsl::get_result::<C>(diesel::sql_query(sql), &mut *app.conn())
+        .unwrap()
+        .n
+}
+
+fn text(app: &TestApp, sql: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        t: Option<String>,
+    }
+    diesel::RunQueryDsl::get_result::<T>(diesel::sql_query(sql), &mut *app.conn())
+        .unwrap()
+        .t
+}
+
+/// An app on the demo bundle with an external (REST) register, and a submitted residence
+/// change with the citizen's e-mail; returns the app, the instance id and the answer.
+async fn submitted(peer: &RestPeer) -> (TestApp, String, Value) {
+    let app = spawn_app().await;
+    app.load_bundle(&external_bundle(peer.port));
+    assert_eq!(
+        text(&app, "SELECT register AS t FROM aoo").as_deref(),
+        Some("external")
+    );
+    app.login_citizen(CITIZEN_CF).await;
+    let mut data = form_fixture("cambio-di-residenza", "valid");
+    data["contatti"]["email"] = json!("cittadino.esterno@example.org");
+    let id = app.ready_draft("cambio-di-residenza", data).await;
+    let res = app.submit(&id, None).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    (app, id, body)
+}
+
+#[tokio::test]
+async fn rest_register_numbers_the_submission_and_the_receipt_follows() {
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, id, sub) = submitted(&peer).await;
+
+    // Committed and routed, no number yet: pending, with only the request in the outbox.
+    assert_eq!(sub["status"], "submitted");
+    assert!(sub.get("protocol").is_none(), "{sub}");
+    assert_eq!(sub["protocol_pending"], "in attesa di protocollazione");
+    assert_eq!(sub["office"]["code"], "anagrafe");
+    let view = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    assert_eq!(
+        view["protocol_pending"], "in attesa di protocollazione",
+        "{view}"
+    );
+    assert!(view.get("protocol").is_none());
+    assert_eq!(app.count("protocol_registrations"), 0);
+    assert_eq!(app.count("outbox"), 1);
+    assert_eq!(
+        text(&app, "SELECT kind AS t FROM outbox").as_deref(),
+        Some("protocol-request")
+    );
+    assert_eq!(peer.state().await["calls"], 0);
+
+    // The worker delivers the request; the peer numbers it.
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let state = peer.state().await;
+    assert_eq!(state["calls"], 1);
+    let key = format!("{id}:submission");
+    let given = &state["registrations"][&key];
+    assert_eq!(given["number"], 1, "{state}");
+    let sent = &state["bodies"][0];
+    assert_eq!(sent["aoo"], "AOO_CX000");
+    assert_eq!(sent["direction"], "in");
+    assert_eq!(sent["document"]["sha256"], sub["document_digest"]);
+    assert!(sent["sender"].as_str().unwrap().contains(CITIZEN_CF));
+
+    // Recorded: one registration marked with the system, the instance linked.
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(
+        text(
+            &app,
+            "SELECT external_system AS t FROM protocol_registrations"
+        )
+        .as_deref(),
+        Some("rest")
+    );
+    // Classified by its service, as a built-in registration would be.
+    assert_eq!(
+        text(
+            &app,
+            "SELECT classification AS t FROM protocol_registrations"
+        )
+        .as_deref(),
+        Some("XI.2")
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) AS n FROM protocol_counters"),
+        0,
+        "the built-in counter is not touched"
+    );
+    let view = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    assert_eq!(view["protocol"]["number"], "0000001", "{view}");
+    assert!(view.get("protocol_pending").is_none());
+    let events: Vec<&str> = view["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.ends_with(&[
+            "submitted",
+            "registration_requested",
+            "routed",
+            "registered",
+            "notifications_queued"
+        ]),
+        "{events:?}"
+    );
+
+    // Only now the receipt (and the office notice) — carrying the external number.
+    assert!(smtp.messages().is_empty());
+    assert_eq!(work(&app, smtp.port).await, 2);
+    let mail = smtp.wait_for(2, 20).await;
+    let receipt = mail
+        .iter()
+        .find(|m| m["envelope_to"][0] == "cittadino.esterno@example.org")
+        .expect("receipt");
+    assert!(
+        receipt["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Prot. n. 0000001"),
+        "{receipt}"
+    );
+    // Nothing else to do; the peer was called once.
+    assert_eq!(work(&app, smtp.port).await, 0);
+    assert_eq!(peer.state().await["calls"], 1);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM protocol_requests WHERE status = 'registered'"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_worker_killed_before_recording_the_answer_does_not_register_twice() {
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, id, _) = submitted(&peer).await;
+    // The peer registers at once but answers only after 30 s: time to kill the worker.
+    peer.control(json!({ "hold_secs": 30 })).await;
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_sportello"))
+        .current_dir(repo_dir())
+        .env("SPORTELLO_ENV", "test")
+        .env("SPORTELLO_CONFIG_DIR", repo_dir().join("config"))
+        .env("SPORTELLO__DATABASE__URL", &app.db_url)
+        .env("SPORTELLO__MAIL__SMTP_PORT", smtp.port.to_string())
+        .env("SPORTELLO__MAIL__LEASE_SECS", "1")
+        .arg("worker")
+        .spawn()
+        .expect("start sportello worker");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while peer.state().await["registrations"]
+        .as_object()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never called the peer"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The external system has registered; Sportello has not recorded it. SIGKILL.
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(app.count("protocol_registrations"), 0);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("pending")
+    );
+    assert_eq!(smtp.messages().len(), 0, "no receipt without a number");
+
+    // After the lease, another worker delivers again with the same key: same number, once.
+    peer.control(json!({ "hold_secs": 0 })).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let state = peer.state().await;
+    assert_eq!(state["calls"], 2, "{state}");
+    let keys: Vec<&String> = state["registrations"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, vec![&format!("{id}:submission")]);
+    assert_eq!(
+        state["bodies"][0]["idempotency_key"],
+        state["bodies"][1]["idempotency_key"]
+    );
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(
+        scalar(&app, "SELECT number AS n FROM protocol_registrations"),
+        1
+    );
+    let view = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    assert_eq!(view["protocol"]["number"], "0000001");
+    // Recording the same answer again is a no-op.
+    let request_id = scalar(&app, "SELECT id AS n FROM protocol_requests");
+    let again = sportello::protocol::external::record(
+        &mut app.conn(),
+        request_id,
+        "rest",
+        sportello::protocol::external::parse_number(1, 2026, "2026-12-03T10:00:00Z").unwrap(),
+    )
+    .unwrap();
+    assert!(!again);
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(work(&app, smtp.port).await, 2);
+    assert_eq!(smtp.wait_for(2, 20).await.len(), 2);
+    assert_eq!(work(&app, smtp.port).await, 0);
+    assert_eq!(smtp.messages().len(), 2, "one receipt, one office notice");
+}
+
+#[tokio::test]
+async fn a_refused_request_is_a_dead_letter_an_administrator_retries() {
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, id, _) = submitted(&peer).await;
+    peer.control(json!({ "refuse": true })).await;
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(app.count("protocol_registrations"), 0);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
+        Some("failed")
+    );
+    // Still pending for the citizen.
+    let view = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    assert_eq!(view["protocol_pending"], "in attesa di protocollazione");
+
+    // Visible to the administrator as a dead message with the system's reason.
+    let admin = app.staff_browser("amministratore").await;
+    let dead: Value = app
+        .get_as(&admin, "/api/v1/admin/outbox?status=dead")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    assert_eq!(items[0]["kind"], "protocol-request");
+    assert_eq!(
+        items[0]["dedupe_key"],
+        format!("protocol-request:{id}:submission")
+    );
+    let error = items[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("422") && error.contains("Classificazione mancante"),
+        "{error}"
+    );
+    // A worker round leaves it alone.
+    assert_eq!(work(&app, smtp.port).await, 0);
+
+    // The comune fixes its side; the administrator retries; the number comes.
+    peer.control(json!({ "refuse": false })).await;
+    let res = admin
+        .post(app.url(&format!("/api/v1/admin/outbox/{}/retry", items[0]["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
+        Some("registered")
+    );
+    let view = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    assert_eq!(view["protocol"]["number"], "0000001");
+    assert_eq!(work(&app, smtp.port).await, 2);
+    assert_eq!(smtp.wait_for(2, 20).await.len(), 2);
+}
+
+#[tokio::test]
+async fn an_unreachable_system_is_retried_and_the_wrong_token_is_refused() {
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, _, _) = submitted(&peer).await;
+    // The wrong token: a permanent refusal (401), nothing registered.
+    app.exec(&format!(
+        "UPDATE aoo SET external = '{{\"adapter\":\"rest\",\"base_url\":\"http://127.0.0.1:{}\",\"token_file\":null,\"timeout_secs\":5}}'",
+        peer.port
+    ));
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("dead")
+    );
+    assert!(text(&app, "SELECT last_error AS t FROM outbox")
+        .unwrap()
+        .contains("401"));
+    assert_eq!(peer.state().await["registrations"], json!({}));
+    // Nobody listening: a temporary failure, retried later.
+    app.exec(&format!(
+        "UPDATE aoo SET external = '{{\"adapter\":\"rest\",\"base_url\":\"http://127.0.0.1:{}\",\"token_file\":null,\"timeout_secs\":5}}'",
+        free_port()
+    ));
+    app.exec("UPDATE outbox SET status = 'pending', next_attempt_at = created_at");
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("pending")
+    );
+    assert!(text(&app, "SELECT last_error AS t FROM outbox")
+        .unwrap()
+        .contains("unreachable"));
+    assert_eq!(app.count("protocol_registrations"), 0);
+}
+
+#[tokio::test]
+async fn a_bundle_with_a_broken_external_register_is_refused() {
+    for (extra, why) in [
+        ("register = \"external\"\n", "needs [aoo.external]"),
+        ("register = \"esterno\"\n", "must be"),
+        (
+            "register = \"external\"\n\n[aoo.external]\nadapter = \"rest\"\nbase_url = \"ftp://x\"\n",
+            "http(s)",
+        ),
+        (
+            "register = \"external\"\n\n[aoo.external]\nadapter = \"rest\"\nbase_url = \"https://x\"\ntoken = \"inline\"\n",
+            "unknown field",
+        ),
+    ] {
+        let dir = std::env::temp_dir().join(format!("sportello-ext-{}", uuid::Uuid::new_v4()));
+        copy_dir(&repo_dir().join("config/demo"), &dir);
+        let ente = std::fs::read_to_string(dir.join("ente.toml")).unwrap();
+        let aoo_name = "name = \"Comune di Esempio – Area organizzativa omogenea unica\"\n";
+        std::fs::write(
+            dir.join("ente.toml"),
+            ente.replacen(aoo_name, &format!("{aoo_name}{extra}"), 1),
+        )
+        .unwrap();
+        let err = sportello::bundle::Bundle::read(&dir).expect_err(extra);
+        assert!(format!("{err:#}").contains(why), "{extra}: {err:#}");
+    }
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""A protocol system implementing Sportello's REST contract (docs/protocol-rest.openapi.yaml),
+for the tests. Standard library only.
+
+POST /registrations   with `Authorization: Bearer <token>` and `Idempotency-Key`: registers
+                      the request (next number of the year) and answers 201 with
+                      {number, year, registered_at}; the same key again answers the same
+                      registration with 200 (and registers nothing).
+GET  /_state          (test control) every registration and the number of calls.
+POST /_control        (test control) {"refuse": bool, "hold_secs": n}: refuse the next
+                      requests with 422 (problem+json); or, after registering, wait n seconds
+                      before answering (so that a test can kill Sportello in between).
+
+Prints READY <port> once listening.
+"""
+
+import argparse
+import datetime
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+STATE = {"calls": 0, "registrations": {}, "last_number": 0, "refuse": False, "hold_secs": 0,
+         "bodies": []}
+TOKEN = None
+REQUIRED = ["idempotency_key", "aoo", "direction", "sender", "subject", "instance_id",
+            "submitted_at", "document", "attachments"]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, content_type="application/json"):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def problem(self, status, title, detail):
+        self.answer(status, {"type": "about:blank", "title": title, "status": status,
+                             "detail": detail}, "application/problem+json")
+
+    def do_GET(self):
+        if self.path == "/_state":
+            with LOCK:
+                self.answer(200, {k: STATE[k] for k in ("calls", "registrations", "bodies")})
+        else:
+            self.problem(404, "Not Found", self.path)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        if self.path == "/_control":
+            with LOCK:
+                STATE.update(json.loads(raw))
+            return self.answer(200, {})
+        if self.path != "/registrations":
+            return self.problem(404, "Not Found", self.path)
+        with LOCK:
+            STATE["calls"] += 1
+        if TOKEN is not None and self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self.problem(401, "Unauthorized", "missing or wrong bearer token")
+        key = self.headers.get("Idempotency-Key")
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self.problem(400, "Bad Request", "not JSON")
+        missing = [k for k in REQUIRED if k not in body]
+        if not key or missing or body.get("idempotency_key") != key:
+            return self.problem(400, "Bad Request", f"missing {missing} or key mismatch")
+        doc = body["document"]
+        import hashlib
+        if hashlib.sha256(doc["content"].encode()).hexdigest() != doc["sha256"]:
+            return self.problem(422, "Unprocessable Content", "document digest mismatch")
+        with LOCK:
+            STATE["bodies"].append(body)
+            known = STATE["registrations"].get(key)
+            if known is None:
+                if STATE["refuse"]:
+                    refuse = True
+                else:
+                    refuse = False
+                    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+                    STATE["last_number"] += 1
+                    known = {"number": STATE["last_number"], "year": now.year,
+                             "registered_at": now.isoformat()}
+                    STATE["registrations"][key] = known
+                created = True
+            else:
+                refuse = False
+                created = False
+            hold = STATE["hold_secs"]
+        if refuse:
+            return self.problem(422, "Unprocessable Content",
+                                "Classificazione mancante: richiesta rifiutata dal protocollo")
+        if hold:
+            time.sleep(hold)
+        self.answer(201 if created else 200, known)
+
+
+def main():
+    global TOKEN
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--token")
+    a = p.parse_args()
+    TOKEN = a.token
+    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    print(f"READY {a.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
