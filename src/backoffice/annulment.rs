@@ -131,7 +131,8 @@ pub(super) fn registration_id(
         .ok_or(BackofficeError::NotFound)
 }
 
-type EntryRow = (
+/// An entry of the register as read (see `find`; the daily register reads the same columns).
+pub(crate) type EntryRow = (
     i64,
     i32,
     i64,

@@ -258,26 +258,7 @@ impl DailyRegister {
     }
 }
 
-type Row = (
-    i64,
-    i32,
-    i64,
-    NaiveDateTime,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    i32,
-    String,
-    Option<String>,
-    (
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    ),
-);
+type Row = crate::backoffice::annulment::EntryRow;
 
 /// A UTC window that surely contains the Italian day (Italy is UTC+1 or UTC+2); rows are then
 /// kept by their Italian date.

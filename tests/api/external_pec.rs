@@ -211,17 +211,6 @@ async fn poll(app: &TestApp) -> usize {
     .unwrap()
 }
 
-fn text(app: &TestApp, sql: &str) -> Option<String> {
-    #[derive(diesel::QueryableByName)]
-    struct T {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        t: Option<String>,
-    }
-    diesel::RunQueryDsl::get_result::<T>(diesel::sql_query(sql), &mut *app.conn())
-        .unwrap()
-        .t
-}
-
 /// What the protocol system read in Sportello's message.
 struct Received {
     message_id: String,

@@ -128,17 +128,6 @@ fn scalar(app: &TestApp, sql: &str) -> i64 {
         .n
 }
 
-fn text(app: &TestApp, sql: &str) -> Option<String> {
-    #[derive(diesel::QueryableByName)]
-    struct T {
-        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-        t: Option<String>,
-    }
-    diesel::RunQueryDsl::get_result::<T>(diesel::sql_query(sql), &mut *app.conn())
-        .unwrap()
-        .t
-}
-
 /// An app on the demo bundle with an external (REST) register, and a submitted residence
 /// change with the citizen's e-mail; returns the app, the instance id and the answer.
 async fn submitted(peer: &RestPeer) -> (TestApp, String, Value) {

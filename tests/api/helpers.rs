@@ -487,3 +487,15 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// The one text column (named `t`) of the one row `sql` answers.
+pub fn text(app: &TestApp, sql: &str) -> Option<String> {
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        t: Option<String>,
+    }
+    diesel::RunQueryDsl::get_result::<T>(diesel::sql_query(sql), &mut *app.conn())
+        .unwrap()
+        .t
+}
