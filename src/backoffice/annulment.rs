@@ -153,6 +153,50 @@ pub(crate) type EntryRow = (
     ),
 );
 
+/// The columns of an [`EntryRow`], in its order.
+pub(crate) type EntryColumns = (
+    pr::id,
+    pr::year,
+    pr::number,
+    pr::registered_at,
+    pr::direction,
+    pr::sender,
+    pr::recipient,
+    pr::subject,
+    pr::document_digest,
+    pr::attachments_count,
+    pr::attachments_description,
+    pr::instance_id,
+    (
+        pr::annulled_at,
+        pr::annulled_by,
+        pr::annulment_reason,
+        pr::annulment_act,
+    ),
+);
+
+/// What `find` and the daily register select.
+pub(crate) const ENTRY_COLUMNS: EntryColumns = (
+    pr::id,
+    pr::year,
+    pr::number,
+    pr::registered_at,
+    pr::direction,
+    pr::sender,
+    pr::recipient,
+    pr::subject,
+    pr::document_digest,
+    pr::attachments_count,
+    pr::attachments_description,
+    pr::instance_id,
+    (
+        pr::annulled_at,
+        pr::annulled_by,
+        pr::annulment_reason,
+        pr::annulment_act,
+    ),
+);
+
 fn find(
     conn: &mut DbConn,
     aoo_id: i64,
@@ -163,26 +207,7 @@ fn find(
         .filter(pr::aoo_id.eq(aoo_id))
         .filter(pr::year.eq(year))
         .filter(pr::number.eq(number))
-        .select((
-            pr::id,
-            pr::year,
-            pr::number,
-            pr::registered_at,
-            pr::direction,
-            pr::sender,
-            pr::recipient,
-            pr::subject,
-            pr::document_digest,
-            pr::attachments_count,
-            pr::attachments_description,
-            pr::instance_id,
-            (
-                pr::annulled_at,
-                pr::annulled_by,
-                pr::annulment_reason,
-                pr::annulment_act,
-            ),
-        ))
+        .select(ENTRY_COLUMNS)
         .first(conn)
         .optional()?
         .ok_or(BackofficeError::NotFound)

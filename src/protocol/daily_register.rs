@@ -348,26 +348,7 @@ pub fn collect(
         .select((aoo::code, aoo::name, enti::code, enti::name))
         .first(conn)?;
     let (from, to) = utc_window(date);
-    let columns = (
-        pr::id,
-        pr::year,
-        pr::number,
-        pr::registered_at,
-        pr::direction,
-        pr::sender,
-        pr::recipient,
-        pr::subject,
-        pr::document_digest,
-        pr::attachments_count,
-        pr::attachments_description,
-        pr::instance_id,
-        (
-            pr::annulled_at,
-            pr::annulled_by,
-            pr::annulment_reason,
-            pr::annulment_act,
-        ),
-    );
+    let columns = crate::backoffice::annulment::ENTRY_COLUMNS;
     let mut registered: Vec<Row> = pr::table
         .filter(pr::aoo_id.eq(aoo_id))
         .filter(pr::registered_at.ge(from))
