@@ -26,6 +26,7 @@ use crate::domain::email::Email;
 use crate::domain::ente_code::EnteCode;
 use crate::domain::terms::{parse_patron_day, TermUnit};
 use crate::org::Role;
+use crate::procedures::ProcedureKind;
 use crate::protocol::titolario::Titolario;
 
 #[derive(Debug, Deserialize)]
@@ -145,10 +146,31 @@ pub struct ServiceDef {
     /// The titolario class its registrations get when they are made ("XI.2"); the protocol
     /// clerk may change it when reviewing.
     pub default_class: Option<String>,
+    /// The procedure whose legal rules the service follows (`procedures`), with its settings.
+    pub procedure: Option<ProcedureDef>,
     /// The form definition file, relative to the bundle directory.
     pub form: Option<String>,
     #[serde(default)]
     pub routing: RoutingDef,
+}
+
+/// A service's `[procedure]` table: the kind and its `[procedure.settings]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcedureDef {
+    pub kind: ProcedureKind,
+    #[serde(default)]
+    pub settings: Option<toml::Table>,
+}
+
+impl ProcedureDef {
+    /// The settings as JSON (`{}` when none are given).
+    fn settings_json(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(match &self.settings {
+            Some(t) => serde_json::to_value(t)?,
+            None => serde_json::Value::Object(Default::default()),
+        })
+    }
 }
 
 /// Routing rules of a service as written in its file (offices by code).
@@ -425,6 +447,13 @@ impl Bundle {
                     );
                 }
             }
+            if let Some(p) = &s.procedure {
+                p.kind
+                    .check_settings(&p.settings_json()?)
+                    .with_context(|| {
+                        format!("service `{}`: procedure `{}`", s.slug, p.kind.as_str())
+                    })?;
+            }
             if !(1..=3).contains(&s.min_auth_level) {
                 bail!("service `{}`: min_auth_level must be 1, 2 or 3", s.slug);
             }
@@ -602,6 +631,12 @@ impl ServiceDef {
             needs_payment: self.needs_payment,
             published: self.published,
             default_class: self.default_class.clone(),
+            procedure_kind: self.procedure.as_ref().map(|p| p.kind.as_str().to_owned()),
+            procedure_settings: self
+                .procedure
+                .as_ref()
+                .map(|p| p.settings_json().map(|v| v.to_string()))
+                .transpose()?,
         })
     }
 }
@@ -834,6 +869,8 @@ struct ServiceRow {
     published: bool,
     routing: String,
     default_class: Option<String>,
+    procedure_kind: Option<String>,
+    procedure_settings: Option<String>,
 }
 synced_below_ente!(ServiceRow, services, slug);
 

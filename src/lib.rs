@@ -16,6 +16,7 @@ pub mod http;
 pub mod instances;
 pub mod notify;
 pub mod org;
+pub mod procedures;
 pub mod protocol;
 pub mod ratings;
 pub mod startup;

@@ -115,6 +115,8 @@ diesel::table! {
         legal_term_unit -> Text,
         silence_assent -> Bool,
         default_class -> Nullable<Text>,
+        procedure_kind -> Nullable<Text>,
+        procedure_settings -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE services DROP COLUMN procedure_settings;
+ALTER TABLE services DROP COLUMN procedure_kind;
