@@ -224,7 +224,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             db.migrate()?;
             let worker = std::sync::Arc::new(
                 sportello::notify::Worker::new(db, &settings.mail)?
-                    .with_segnatura_keys(settings.segnatura.key_dir.clone()),
+                    .with_segnatura_keys(settings.segnatura.key_dir.clone())
+                    .with_attachment_store(std::sync::Arc::new(
+                        sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?,
+                    )),
             );
             actix_web::rt::System::new().block_on(async move {
                 let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

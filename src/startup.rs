@@ -119,7 +119,8 @@ impl Application {
         let worker = if self.state.settings.mail.worker == WorkerMode::InProcess {
             let w = Worker::new(self.state.db.clone(), &self.state.settings.mail)
                 .map_err(|e| std::io::Error::other(format!("{e:#}")))?
-                .with_segnatura_keys(self.state.settings.segnatura.key_dir.clone());
+                .with_segnatura_keys(self.state.settings.segnatura.key_dir.clone())
+                .with_attachment_store(self.state.store.clone());
             Some(tokio::spawn(Arc::new(w).run(stop.clone())))
         } else {
             None

@@ -228,6 +228,7 @@ pub struct Worker {
     lease_secs: i64,
     /// `segnatura.key_dir`: the AOOs' signing pairs, for the segnatura of PEC messages.
     segnatura_keys: Option<std::path::PathBuf>,
+    attachments: Option<std::sync::Arc<dyn crate::storage::BlobStore>>,
 }
 
 const BATCH: i64 = 20;
@@ -251,6 +252,7 @@ impl Worker {
             poll: Duration::from_millis(s.poll_interval_ms.max(10)),
             lease_secs: i64::try_from(s.lease_secs.max(1)).unwrap_or(300),
             segnatura_keys: None,
+            attachments: None,
         })
     }
 
@@ -258,6 +260,16 @@ impl Worker {
     /// signs the segnatura of its messages with them.
     pub fn with_segnatura_keys(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.segnatura_keys = dir;
+        self
+    }
+
+    /// The attachment store: a registration request to an external protocol system by PEC
+    /// carries the instance's attachments.
+    pub fn with_attachment_store(
+        mut self,
+        store: std::sync::Arc<dyn crate::storage::BlobStore>,
+    ) -> Self {
+        self.attachments = Some(store);
         self
     }
 
@@ -299,6 +311,7 @@ impl Worker {
                 conn,
                 &self.mailer,
                 self.segnatura_keys.as_deref(),
+                self.attachments.as_deref(),
                 &m.payload,
             ),
             other => Err(SendError::Permanent(format!(
@@ -341,6 +354,10 @@ impl Worker {
                     ))
                     .execute(conn)?;
                 if dead {
+                    if m.kind == crate::protocol::external::KIND_PROTOCOL_REQUEST {
+                        // Out of attempts: the request is failed too, as after a refusal.
+                        crate::protocol::external::gave_up(conn, &m.payload)?;
+                    }
                     tracing::error!(outbox_id = m.id, attempts, error = %text, "outbox message is dead: an administrator must look at it");
                 } else {
                     tracing::warn!(outbox_id = m.id, attempts, error = %text, "outbox delivery failed, will retry");

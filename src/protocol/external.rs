@@ -31,6 +31,7 @@ use crate::instances::submit::Notices;
 use crate::instances::{iso_rome, record_events, Event};
 use crate::notify::{enqueue_emails, enqueue_job, SendError};
 use crate::protocol::{self, NewRegistration};
+use crate::storage::BlobStore;
 
 /// What the citizen and the office see until the external system answers.
 pub const PENDING_TEXT: &str = "in attesa di protocollazione";
@@ -209,8 +210,36 @@ pub struct Request {
     pub payload: RequestPayload,
     /// The frozen primary document (RFC 8785 JSON) whose SHA-256 is registered.
     pub document: String,
-    /// The attachments as stored: file name, media type, SHA-256.
-    pub attachments: Vec<(String, String, String)>,
+    /// The instance's attachments, in the order they were added.
+    pub attachments: Vec<RequestAttachment>,
+}
+
+/// An attachment of the instance a request registers.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct RequestAttachment {
+    pub filename: String,
+    pub mime: String,
+    /// SHA-256 (hex) recorded when it was uploaded.
+    pub sha256: String,
+    /// Where its bytes are in the attachment store.
+    pub storage_key: String,
+}
+
+impl RequestAttachment {
+    /// Its bytes from the store, checked against the recorded digest: a missing or altered
+    /// file is a permanent failure (an administrator must look at it), never sent.
+    pub fn read(&self, store: &dyn BlobStore) -> Result<Vec<u8>, SendError> {
+        let bytes = store
+            .get(&self.storage_key)
+            .map_err(|e| SendError::Permanent(format!("attachment `{}`: {e}", self.filename)))?;
+        if crate::text::sha256_hex(&bytes) != self.sha256 {
+            return Err(SendError::Permanent(format!(
+                "attachment `{}`: its content no longer matches the recorded SHA-256",
+                self.filename
+            )));
+        }
+        Ok(bytes)
+    }
 }
 
 /// The number an external system gave.
@@ -295,10 +324,10 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
     )
     .context("aoo.external")?;
     use crate::db::schema::attachments as att;
-    let attachments: Vec<(String, String, String)> = att::table
+    let attachments: Vec<RequestAttachment> = att::table
         .filter(att::instance_id.eq(&instance_id))
-        .order(att::id)
-        .select((att::filename, att::mime, att::sha256))
+        .order((att::created_at, att::id))
+        .select((att::filename, att::mime, att::sha256, att::storage_key))
         .load(conn)?;
     Ok(Some((
         Request {
@@ -332,6 +361,7 @@ pub fn deliver(
     conn: &mut DbConn,
     mailer: &crate::notify::Mailer,
     segnatura_keys: Option<&std::path::Path>,
+    store: Option<&dyn BlobStore>,
     payload: &str,
 ) -> Result<(), SendError> {
     let job: JobPayload = serde_json::from_str(payload)
@@ -344,9 +374,11 @@ pub fn deliver(
         ExternalConfig::Rest { .. } => RestRegister::new(&config)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?
             .deliver(&req),
-        ExternalConfig::Pec { .. } => super::pec::PecRegister::new(&config, mailer, segnatura_keys)
-            .map_err(|e| SendError::Permanent(format!("{e:#}")))?
-            .deliver(&req),
+        ExternalConfig::Pec { .. } => {
+            super::pec::PecRegister::new(&config, mailer, segnatura_keys, store)
+                .map_err(|e| SendError::Permanent(format!("{e:#}")))?
+                .deliver(&req)
+        }
     };
     let ts = now();
     match outcome {
@@ -390,6 +422,22 @@ pub fn deliver(
             Err(err)
         }
     }
+}
+
+/// Marks the request of a dead outbox job `failed` (its attempts ran out on temporary errors):
+/// what an administrator sees matches the dead letter they retry.
+pub fn gave_up(conn: &mut DbConn, job_payload: &str) -> anyhow::Result<()> {
+    let Ok(job) = serde_json::from_str::<JobPayload>(job_payload) else {
+        return Ok(());
+    };
+    diesel::update(
+        preq::table
+            .find(job.request_id)
+            .filter(preq::status.ne("registered")),
+    )
+    .set((preq::status.eq("failed"), preq::updated_at.eq(now())))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Records the number an external system gave for a request: the registration (marked with
@@ -596,10 +644,10 @@ impl ExternalRegister for RestRegister {
                 .attachments
                 .iter()
                 .zip(r.attachments.iter().map(|(_, d)| d.as_deref()))
-                .map(|((filename, mime, sha256), description)| RestAttachment {
-                    filename,
-                    media_type: mime,
-                    sha256,
+                .map(|(a, description)| RestAttachment {
+                    filename: &a.filename,
+                    media_type: &a.mime,
+                    sha256: &a.sha256,
                     description,
                 })
                 .collect(),

@@ -1,8 +1,10 @@
 //! The e-mail/PEC adapter: AOO-to-AOO interoperability (AgID guidelines, Allegato 6).
 //!
 //! Delivering a request sends one message by SMTP (the relay of `[mail]`) from Sportello's
-//! mailbox to the protocol system's: a short text, the segnatura (`Segnatura.xml`) and the
-//! primary document (`istanza.json`). The segnatura is `protocol::segnatura`'s, signed XAdES
+//! mailbox to the protocol system's: a short text, the segnatura (`Segnatura.xml`), the
+//! primary document (`istanza.json`) and each attachment of the instance under its file name
+//! (read from the attachment store and checked against its recorded SHA-256: an altered or
+//! missing file is a permanent failure, never sent). The segnatura is `protocol::segnatura`'s, signed XAdES
 //! with the AOO's key (`segnatura.key_dir`). The message's `Message-ID` is stable per request,
 //! so a repeated delivery is recognisable by the receiving system as the same message, and the
 //! segnatura's `Identificatore` names the request (`NumeroRegistrazione` = the request id):
@@ -31,6 +33,7 @@ use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
 use crate::notify::{Mailer, SendError};
+use crate::storage::BlobStore;
 
 const NS_PROT: &str = "http://www.agid.gov.it/protocollo/";
 const NS_PEC: &str = "http://www.agid.gov.it/protocollo/pec/";
@@ -41,6 +44,7 @@ pub struct PecRegister<'a> {
     protocol: Mailbox,
     from: Mailbox,
     key_dir: Option<&'a std::path::Path>,
+    store: Option<&'a dyn BlobStore>,
 }
 
 impl<'a> PecRegister<'a> {
@@ -48,6 +52,7 @@ impl<'a> PecRegister<'a> {
         config: &ExternalConfig,
         mailer: &'a Mailer,
         key_dir: Option<&'a std::path::Path>,
+        store: Option<&'a dyn BlobStore>,
     ) -> anyhow::Result<Self> {
         let ExternalConfig::Pec {
             protocol_address,
@@ -64,6 +69,7 @@ impl<'a> PecRegister<'a> {
                 .context("external.protocol_address")?,
             from: from_address.parse().context("external.from_address")?,
             key_dir,
+            store,
         })
     }
 
@@ -112,11 +118,11 @@ pub fn segnatura(
             .attachments
             .iter()
             .zip(r.attachments.iter().map(|(_, d)| d.clone()))
-            .map(|((name, mime, sha), description)| DocRef {
-                file_name: name.clone(),
-                mime: mime.clone(),
+            .map(|(a, description)| DocRef {
+                file_name: a.filename.clone(),
+                mime: a.mime.clone(),
                 description,
-                sha256_hex: sha.clone(),
+                sha256_hex: a.sha256.clone(),
             })
             .collect(),
     };
@@ -136,11 +142,32 @@ impl ExternalRegister for PecRegister<'_> {
             .map_err(|e| SendError::Permanent(format!("the AOO's signing key: {e:#}")))?;
         let xml = segnatura(req, &key, crate::db::now())
             .map_err(|e| SendError::Permanent(format!("cannot sign the segnatura: {e:#}")))?;
+        // The files before the message: a missing or altered one stops the delivery.
+        let files = if req.attachments.is_empty() {
+            Vec::new()
+        } else {
+            let store = self.store.ok_or_else(|| {
+                SendError::Permanent(
+                    "no attachment store: the message must carry the instance's attachments"
+                        .to_owned(),
+                )
+            })?;
+            req.attachments
+                .iter()
+                .map(|a| Ok((a, a.read(store)?)))
+                .collect::<Result<Vec<_>, SendError>>()?
+        };
         let r = &req.payload.registration;
+        let listed = if files.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = files.iter().map(|(a, _)| a.filename.as_str()).collect();
+            format!(" e gli allegati ({})", names.join(", "))
+        };
         let text = format!(
             "Richiesta di protocollazione di un'istanza presentata online.\n\n\
              Oggetto: {}\nMittente: {}\nIdentificativo: {} n. {}\n\n\
-             In allegato la segnatura (Segnatura.xml) e il documento primario (istanza.json).\n",
+             In allegato la segnatura (Segnatura.xml), il documento primario (istanza.json){listed}.\n",
             r.subject,
             r.sender,
             super::segnatura::REGISTER_CODE,
@@ -150,6 +177,18 @@ impl ExternalRegister for PecRegister<'_> {
             .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
         let json_type = ContentType::parse("application/json")
             .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
+        let mut parts = MultiPart::mixed()
+            .singlepart(SinglePart::plain(text))
+            .singlepart(Attachment::new("Segnatura.xml".to_owned()).body(xml, xml_type))
+            .singlepart(
+                Attachment::new("istanza.json".to_owned()).body(req.document.clone(), json_type),
+            );
+        for (a, bytes) in files {
+            let mime = ContentType::parse(&a.mime)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
+            parts = parts.singlepart(Attachment::new(a.filename.clone()).body(bytes, mime));
+        }
         let message = Message::builder()
             .from(self.from.clone())
             .to(self.protocol.clone())
@@ -160,15 +199,7 @@ impl ExternalRegister for PecRegister<'_> {
                 request_number(req.id)
             ))
             .message_id(Some(message_id.clone()))
-            .multipart(
-                MultiPart::mixed()
-                    .singlepart(SinglePart::plain(text))
-                    .singlepart(Attachment::new("Segnatura.xml".to_owned()).body(xml, xml_type))
-                    .singlepart(
-                        Attachment::new("istanza.json".to_owned())
-                            .body(req.document.clone(), json_type),
-                    ),
-            )
+            .multipart(parts)
             .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
         self.mailer.send_message(&message)?;
         Ok(Delivered::Pending { message_id })

@@ -194,7 +194,8 @@ async fn work(app: &TestApp, smtp_port: u16) -> usize {
     s.mail.smtp_port = smtp_port;
     let w = Worker::new(app.db.clone(), &s.mail)
         .unwrap()
-        .with_segnatura_keys(Some(KEYS.get_or_init(key_dir).clone()));
+        .with_segnatura_keys(Some(KEYS.get_or_init(key_dir).clone()))
+        .with_attachment_store(app.state.store.clone());
     tokio::task::spawn_blocking(move || w.run_once())
         .await
         .unwrap()
@@ -273,6 +274,23 @@ fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
     );
     let json: Value = serde_json::from_slice(&document).unwrap();
     assert_eq!(json["type"], "istanza");
+    // The attachment travels as uploaded, named and fingerprinted in the segnatura.
+    let contract = part(ATTACHMENT_NAME);
+    assert_eq!(contract, attachment_bytes());
+    assert_eq!(
+        v(
+            &mut ctx,
+            "/p:SegnaturaInformatica/p:Descrizione/p:Allegato/@p:nomeFile"
+        ),
+        ATTACHMENT_NAME
+    );
+    assert_eq!(
+        v(
+            &mut ctx,
+            "/p:SegnaturaInformatica/p:Descrizione/p:Allegato/p:Impronta"
+        ),
+        openssl::base64::encode_block(&openssl::sha::sha256(&contract))
+    );
     // The whole segnatura is valid against the published schema (signature included).
     assert_valid(&segnatura, "segnatura_protocollo.xsd");
     assert!(segnatura.contains("<ds:SignatureValue>"));
@@ -357,6 +375,15 @@ fn reply(r: &Received, name: &str, xml: String) -> Vec<u8> {
         .formatted()
 }
 
+const ATTACHMENT_NAME: &str = "Contratto di locazione.pdf";
+
+fn attachment_bytes() -> Vec<u8> {
+    let mut b = b"%PDF-1.7\n".to_vec();
+    b.extend((0..4000u32).map(|i| b'a' + u8::try_from(i % 26).unwrap()));
+    b.extend_from_slice(b"\n%%EOF\n");
+    b
+}
+
 async fn submitted(imap: &Dovecot) -> (TestApp, String) {
     let app = spawn_app().await;
     app.load_bundle(&pec_bundle(imap.port));
@@ -364,6 +391,15 @@ async fn submitted(imap: &Dovecot) -> (TestApp, String) {
     let mut data = form_fixture("cambio-di-residenza", "valid");
     data["contatti"]["email"] = json!("cittadino.pec@example.org");
     let id = app.ready_draft("cambio-di-residenza", data).await;
+    let res = crate::instances::upload(
+        &app,
+        &id,
+        ATTACHMENT_NAME,
+        attachment_bytes(),
+        Some("Contratto registrato"),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
     let res = app.submit(&id, None).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -544,4 +580,32 @@ async fn a_notifica_eccezione_is_a_visible_failure_an_administrator_retries() {
         text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
         Some("registered")
     );
+}
+
+#[tokio::test]
+async fn an_altered_attachment_is_never_sent_and_the_request_is_a_visible_failure() {
+    let imap = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let (app, _) = submitted(&imap).await;
+    let key = text(&app, "SELECT storage_key AS t FROM attachments").unwrap();
+    app.state
+        .store
+        .put(&key, b"%PDF-1.7\nsomething else\n%%EOF\n")
+        .unwrap();
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
+        Some("failed")
+    );
+    let error = text(&app, "SELECT last_error AS t FROM outbox").unwrap();
+    assert!(
+        error.contains(ATTACHMENT_NAME) && error.contains("SHA-256"),
+        "{error}"
+    );
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("dead")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(smtp.messages().len(), 0, "nothing went out");
 }

@@ -433,6 +433,25 @@ async fn an_unreachable_system_is_retried_and_the_wrong_token_is_refused() {
     assert!(text(&app, "SELECT last_error AS t FROM outbox")
         .unwrap()
         .contains("unreachable"));
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
+        Some("pending")
+    );
+    // Its last attempt: the letter is dead and the request failed with it.
+    let max = worker_settings(smtp.port).mail.max_attempts;
+    app.exec(&format!(
+        "UPDATE outbox SET attempts = {}, next_attempt_at = created_at",
+        max - 1
+    ));
+    assert_eq!(work(&app, smtp.port).await, 1);
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("dead")
+    );
+    assert_eq!(
+        text(&app, "SELECT status AS t FROM protocol_requests").as_deref(),
+        Some("failed")
+    );
     assert_eq!(app.count("protocol_registrations"), 0);
 }
 
