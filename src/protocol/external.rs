@@ -79,11 +79,30 @@ pub enum ExternalConfig {
         from_address: String,
         imap_host: String,
         imap_port: u16,
+        /// How the IMAP connection is protected: `tls` (implicit TLS, port 993: what PEC
+        /// providers offer; the default), `starttls` (port 143 upgraded), or `plain` (only
+        /// for a mailbox on the same machine or behind a TLS-terminating tunnel).
+        #[serde(default)]
+        imap_security: ImapSecurity,
+        /// A PEM file of certificate authorities to trust besides the system's (a private
+        /// mail server's); the server's name is always checked against its certificate.
+        #[serde(default)]
+        imap_ca_file: Option<PathBuf>,
         imap_user: String,
         imap_password_file: PathBuf,
         #[serde(default = "default_mailbox")]
         imap_mailbox: String,
     },
+}
+
+/// See `ExternalConfig::Pec::imap_security`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapSecurity {
+    #[default]
+    Tls,
+    Starttls,
+    Plain,
 }
 
 fn default_timeout() -> u64 {
@@ -113,8 +132,18 @@ impl ExternalConfig {
             Self::Pec {
                 protocol_address,
                 from_address,
+                imap_host,
+                imap_security,
                 ..
             } => {
+                let local = ["127.0.0.1", "::1", "localhost"].contains(&imap_host.as_str());
+                if *imap_security == ImapSecurity::Plain && !local {
+                    anyhow::bail!(
+                        "external.imap_security = \"plain\" would send the mailbox's password in \
+                         clear to {imap_host}: use \"tls\" or \"starttls\" (plain is for a \
+                         mailbox on this machine)"
+                    );
+                }
                 for (name, a) in [
                     ("protocol_address", protocol_address),
                     ("from_address", from_address),
@@ -957,6 +986,34 @@ mod tests {
         .is_err());
         assert_eq!(adapter_of("builtin", None).unwrap(), None);
         assert!(adapter_of("external", None).is_err());
+    }
+
+    #[test]
+    fn a_mailbox_is_read_over_tls_unless_it_is_on_this_machine() {
+        let pec = |host: &str, security: Option<&str>| {
+            let mut v = serde_json::json!({
+                "adapter": "pec", "protocol_address": "protocollo@pec.example.it",
+                "from_address": "sportello@pec.example.it", "imap_host": host,
+                "imap_port": 993, "imap_user": "u", "imap_password_file": "/run/p"
+            });
+            if let Some(s) = security {
+                v["imap_security"] = serde_json::json!(s);
+            }
+            serde_json::from_value::<ExternalConfig>(v).unwrap()
+        };
+        let ExternalConfig::Pec { imap_security, .. } = pec("imap.pec.example.it", None) else {
+            panic!()
+        };
+        assert_eq!(imap_security, ImapSecurity::Tls, "TLS by default");
+        pec("imap.pec.example.it", None).check().unwrap();
+        pec("imap.pec.example.it", Some("starttls"))
+            .check()
+            .unwrap();
+        let err = pec("imap.pec.example.it", Some("plain"))
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("in clear"), "{err}");
+        pec("127.0.0.1", Some("plain")).check().unwrap();
     }
 
     #[test]

@@ -28,7 +28,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-use super::external::{self, Delivered, ExternalConfig, ExternalRegister, Request};
+use super::external::{self, Delivered, ExternalConfig, ExternalRegister, ImapSecurity, Request};
 use super::Direction;
 use crate::db::schema::{aoo, protocol_requests as preq};
 use crate::db::DbConn;
@@ -370,6 +370,8 @@ fn poll_aoo(conn: &mut DbConn, aoo_id: i64, config: &ExternalConfig) -> anyhow::
     let ExternalConfig::Pec {
         imap_host,
         imap_port,
+        imap_security,
+        imap_ca_file,
         imap_user,
         imap_password_file,
         imap_mailbox,
@@ -387,11 +389,75 @@ fn poll_aoo(conn: &mut DbConn, aoo_id: i64, config: &ExternalConfig) -> anyhow::
     let stream = TcpStream::connect((imap_host.as_str(), *imap_port))
         .with_context(|| format!("IMAP {imap_host}:{imap_port}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut client = imap::Client::new(stream);
-    client.read_greeting().context("IMAP greeting")?;
-    let mut session = client
-        .login(imap_user, password.trim_end())
-        .map_err(|(e, _)| anyhow::anyhow!("IMAP login: {e}"))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let login = |e: imap::error::Error| anyhow::anyhow!("IMAP login: {e}");
+    match imap_security {
+        ImapSecurity::Plain => {
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+        ImapSecurity::Tls => {
+            let tls = tls_connector(imap_ca_file.as_deref())?;
+            let stream = tls
+                .connect(imap_host, stream)
+                .map_err(|e| anyhow::anyhow!("IMAP TLS with {imap_host}: {e}"))?;
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+        ImapSecurity::Starttls => {
+            let tls = tls_connector(imap_ca_file.as_deref())?;
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let client = client
+                .secure(imap_host, &tls)
+                .map_err(|e| anyhow::anyhow!("IMAP STARTTLS with {imap_host}: {e}"))?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+    }
+}
+
+/// A TLS client that checks the server's certificate and name against the system's
+/// authorities and, when given, those of `ca_file` (PEM).
+pub fn tls_connector(
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<native_tls::TlsConnector> {
+    let mut b = native_tls::TlsConnector::builder();
+    b.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
+    if let Some(f) = ca_file {
+        let pem =
+            std::fs::read(f).with_context(|| format!("external.imap_ca_file {}", f.display()))?;
+        let certs = openssl::x509::X509::stack_from_pem(&pem)
+            .with_context(|| format!("external.imap_ca_file {}: not PEM", f.display()))?;
+        anyhow::ensure!(
+            !certs.is_empty(),
+            "external.imap_ca_file {}: no certificate",
+            f.display()
+        );
+        for c in certs {
+            b.add_root_certificate(native_tls::Certificate::from_der(&c.to_der()?)?);
+        }
+    }
+    Ok(b.build()?)
+}
+
+/// Reads the unseen messages of the mailbox and records the answers among them.
+fn read_answers<S: std::io::Read + std::io::Write>(
+    conn: &mut DbConn,
+    aoo_id: i64,
+    session: &mut imap::Session<S>,
+    imap_mailbox: &str,
+) -> anyhow::Result<usize> {
     session.select(imap_mailbox).context("IMAP select")?;
     let mut uids: Vec<u32> = session
         .uid_search("UNSEEN")
