@@ -268,6 +268,7 @@ pub fn run(
                         due_soon.len()
                     ),
                     body,
+                    attachments: Vec::new(),
                 },
             )],
         )?;

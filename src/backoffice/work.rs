@@ -390,6 +390,7 @@ impl Numbered {
                             to: to.to_owned(),
                             subject,
                             body,
+                            attachments: Vec::new(),
                         },
                     )?;
                 }
@@ -545,6 +546,7 @@ fn mail(
                 to: to.to_owned(),
                 subject,
                 body,
+                attachments: Vec::new(),
             },
         )],
     )?;
