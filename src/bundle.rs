@@ -394,6 +394,7 @@ impl Bundle {
                 ),
             }
         }
+        let mut calendar_codes = BTreeSet::new();
         let mut office_codes = BTreeSet::new();
         for o in &e.offices {
             if !office_codes.insert(o.code.as_str()) {
@@ -496,6 +497,11 @@ impl Bundle {
             }
             self.check_booking(s, &office_codes)
                 .with_context(|| format!("service `{}`", s.slug))?;
+            for c in &s.calendars {
+                if !calendar_codes.insert(c.code.as_str()) {
+                    bail!("calendar `{}` appears twice in the ente", c.code);
+                }
+            }
             let offices_named = s
                 .routing
                 .default_office

@@ -210,6 +210,16 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
                 now - chrono::Duration::days(1),
             )?);
             crate::backoffice::daily::run(conn, now, st.settings.instances.auto_close_days)?;
+            // Reminders due and payment holds run out (idempotent, on every instance).
+            if let Err(e) = crate::booking::run_jobs(
+                conn,
+                crate::booking::Site {
+                    public_url: &st.settings.server.public_url,
+                },
+                now,
+            ) {
+                tracing::warn!(error = %format!("{e:#}"), "booking jobs failed");
+            }
             // Its own failure must not hide the rest's outcome: logged, retried next round.
             let holder = format!("{}:{}", std::process::id(), uuid::Uuid::new_v4().simple());
             if let Err(e) = crate::protocol::daily_register::run_job(conn, now, &holder) {

@@ -160,7 +160,8 @@ pub struct ProcedureTimes {
     pub from: NaiveDate,
     /// Last day of the period, included.
     pub to: NaiveDate,
-    /// The ente's published services, and any other with decisions in the period, by slug.
+    /// The ente's published services with a procedure (not the booking-only ones), and any
+    /// other with decisions in the period, by slug.
     pub services: Vec<ServiceTimes>,
 }
 
@@ -255,6 +256,8 @@ type RatingGroups = BTreeMap<(String, String), (String, Vec<(i32, String)>)>;
 fn ente_services(conn: &mut DbConn, ente_id: i64) -> QueryResult<Vec<ServiceInfo>> {
     services::table
         .filter(services::ente_id.eq(ente_id))
+        // Booking-only services (calendars, no procedure) have no procedure times.
+        .filter(services::booking.is_null())
         .order(services::slug)
         .select((
             services::id,

@@ -281,7 +281,8 @@ fn load_calendars(
 }
 
 fn bookable(conn: &mut DbConn, ente_id: i64, slug: &str) -> Result<BookableService, BookingError> {
-    let row: Option<(i64, String, i32, bool, Option<String>, Option<String>)> = services::table
+    type ServiceRow = (i64, String, i32, bool, Option<String>, Option<String>);
+    let row: Option<ServiceRow> = services::table
         .inner_join(enti::table.on(enti::id.eq(services::ente_id)))
         .filter(services::ente_id.eq(ente_id))
         .filter(services::slug.eq(slug))
@@ -340,7 +341,7 @@ fn parse_instant(pointer: &str, s: &str) -> Result<NaiveDateTime, BookingError> 
 // Availability
 
 /// A calendar of a service.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct CalendarInfo {
     pub code: String,
     pub name: String,
@@ -1057,7 +1058,7 @@ pub fn book(
         }
         r => r?,
     };
-    if i32::from(who.level.get()) < svc.min_auth_level {
+    if who.level.get() < svc.min_auth_level {
         return Err(BookingError::Forbidden(format!(
             "Per prenotare questo servizio serve un accesso di livello {} (SPID o CIE).",
             svc.min_auth_level
@@ -2080,7 +2081,7 @@ pub fn run_jobs(
 }
 
 /// A service's booking entry point, for its public card (`catalog`).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct BookingEntry {
     pub bookable: bool,
     /// Where to read free places.
@@ -2090,14 +2091,17 @@ pub struct BookingEntry {
     pub calendars: Vec<CalendarInfo>,
 }
 
-/// The booking entry of a service, if it has calendars.
-pub fn entry(conn: &mut DbConn, service_id: i64, slug: &str) -> QueryResult<Option<BookingEntry>> {
-    let rows: Vec<(String, String, String, Option<String>, i32, i32)> = cal::table
+/// The booking entries of an ente's services with calendars, by slug (one query).
+pub fn entries(conn: &mut DbConn, ente_id: i64) -> QueryResult<HashMap<String, BookingEntry>> {
+    type EntryRow = (String, String, String, String, Option<String>, i32, i32);
+    let rows: Vec<EntryRow> = cal::table
         .inner_join(offices::table)
-        .filter(cal::service_id.eq(service_id))
+        .inner_join(services::table)
+        .filter(cal::ente_id.eq(ente_id))
         .filter(cal::active.eq(true))
         .order(cal::id)
         .select((
+            services::slug,
             cal::code,
             cal::name,
             offices::name,
@@ -2106,25 +2110,24 @@ pub fn entry(conn: &mut DbConn, service_id: i64, slug: &str) -> QueryResult<Opti
             cal::capacity,
         ))
         .load(conn)?;
-    if rows.is_empty() {
-        return Ok(None);
+    let mut out: HashMap<String, BookingEntry> = HashMap::new();
+    for (slug, code, name, office, location, slot_minutes, capacity) in rows {
+        out.entry(slug.clone())
+            .or_insert_with(|| BookingEntry {
+                bookable: true,
+                availability_url: format!("/api/v1/services/{slug}/availability"),
+                booking_url: "/api/v1/bookings".to_owned(),
+                calendars: Vec::new(),
+            })
+            .calendars
+            .push(CalendarInfo {
+                code,
+                name,
+                office,
+                location,
+                slot_minutes,
+                capacity,
+            });
     }
-    Ok(Some(BookingEntry {
-        bookable: true,
-        availability_url: format!("/api/v1/services/{slug}/availability"),
-        booking_url: "/api/v1/bookings".to_owned(),
-        calendars: rows
-            .into_iter()
-            .map(
-                |(code, name, office, location, slot_minutes, capacity)| CalendarInfo {
-                    code,
-                    name,
-                    office,
-                    location,
-                    slot_minutes,
-                    capacity,
-                },
-            )
-            .collect(),
-    }))
+    Ok(out)
 }

@@ -138,10 +138,11 @@ impl Schedule {
             let end = d.and_time(*to);
             while t + self.slot <= end {
                 // A time that does not exist that night (the spring change) has no slot.
-                if let (Some(s), Some(e)) = (rome_to_utc(t), rome_to_utc(t + self.slot)) {
+                // A slot lasts its length in real time, across a change too.
+                if let Some(s) = rome_to_utc(t) {
                     out.push(Slot {
                         starts_at: s,
-                        ends_at: e,
+                        ends_at: s + self.slot,
                         local_start: t,
                     });
                 }

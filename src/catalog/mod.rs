@@ -46,6 +46,10 @@ pub struct ServiceCard {
     pub min_auth_level: i32,
     pub needs_appointment: bool,
     pub needs_payment: bool,
+    /// Where to book it, when the service has calendars (the booking entry point of its
+    /// page); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking: Option<crate::booking::BookingEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Queryable, PartialEq, Eq, utoipa::ToSchema)]
@@ -138,6 +142,7 @@ fn card_from_row(row: CardRow) -> ServiceCard {
         min_auth_level,
         needs_appointment,
         needs_payment,
+        booking: None,
     }
 }
 
@@ -181,10 +186,15 @@ pub fn list_services(
     if let Some(category) = category {
         query = query.filter(service_categories::slug.eq(category.to_owned()));
     }
+    let mut entries = crate::booking::entries(conn, ente_id)?;
     Ok(query
         .load::<CardRow>(conn)?
         .into_iter()
         .map(card_from_row)
+        .map(|mut c| {
+            c.booking = entries.remove(&c.slug);
+            c
+        })
         .collect())
 }
 
@@ -193,11 +203,16 @@ pub fn get_service(
     ente_id: i64,
     slug: &str,
 ) -> QueryResult<Option<ServiceCard>> {
+    let mut entries = crate::booking::entries(conn, ente_id)?;
     Ok(published_cards!(ente_id)
         .filter(services::slug.eq(slug))
         .first::<CardRow>(conn)
         .optional()?
-        .map(card_from_row))
+        .map(card_from_row)
+        .map(|mut c| {
+            c.booking = entries.remove(&c.slug);
+            c
+        }))
 }
 
 pub fn list_categories(conn: &mut DbConn, ente_id: i64) -> QueryResult<Vec<Category>> {

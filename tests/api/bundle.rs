@@ -1,7 +1,7 @@
 use crate::helpers::*;
 use sportello::bundle::{Bundle, LoadReport};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "enti",
     "aoo",
     "offices",
@@ -10,20 +10,21 @@ const TABLES: [&str; 8] = [
     "service_categories",
     "services",
     "form_definitions",
+    "calendars",
 ];
 
 #[tokio::test]
 async fn loading_the_demo_twice_changes_nothing() {
     let app = spawn_app().await; // loads config/demo once
     let before: Vec<i64> = TABLES.iter().map(|t| app.count(t)).collect();
-    assert_eq!(before, [1, 1, 4, 6, 6, 4, 4, 4]);
+    assert_eq!(before, [1, 1, 4, 6, 6, 4, 6, 4, 3]);
     let report = app.load_bundle(&repo_dir().join("config/demo"));
     assert_eq!(
         report,
         LoadReport {
             created: 0,
             updated: 0,
-            unchanged: 1 + 1 + 4 + 6 + 4 + 4 + 4
+            unchanged: 1 + 1 + 4 + 6 + 4 + 6 + 4 + 3
         }
     );
     let after: Vec<i64> = TABLES.iter().map(|t| app.count(t)).collect();
@@ -250,13 +251,13 @@ async fn every_table_follows_its_file_and_a_removed_value_becomes_null() {
     );
     let report = app.load_bundle(&dir);
     // ente, AOO, one office, three staff (e-mail gone; name and roles; deactivated), one
-    // category, one service; of 24 rows with their forms.
+    // category, one service; of 29 rows with their forms and calendars.
     assert_eq!(
         report,
         LoadReport {
             created: 0,
             updated: 8,
-            unchanged: 16
+            unchanged: 21
         }
     );
     for (rows, n) in [
@@ -301,7 +302,7 @@ async fn every_table_follows_its_file_and_a_removed_value_becomes_null() {
         LoadReport {
             created: 0,
             updated: 0,
-            unchanged: 24
+            unchanged: 29
         }
     );
 }

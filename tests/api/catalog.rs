@@ -19,6 +19,8 @@ async fn lists_the_published_demo_services_with_their_cards() {
             "cambio-di-residenza",
             "tari-inizio-occupazione",
             "accesso-civico-generalizzato",
+            "appuntamento-anagrafe",
+            "incontro-sindaco",
             "richiesta-appuntamento"
         ]
     );
@@ -29,7 +31,11 @@ async fn lists_the_published_demo_services_with_their_cards() {
     assert_eq!(residenza["legal_term_days"], 45);
     assert_eq!(residenza["legal_term_unit"], "calendar_days");
     assert_eq!(residenza["silence_assent"], true);
-    let appointment = &services[3];
+    let appointment = &services[5];
+    assert!(
+        appointment.get("booking").is_none(),
+        "on request: no calendar"
+    );
     assert_eq!(appointment["legal_term_unit"], "working_days");
     assert_eq!(appointment["silence_assent"], false);
     assert_eq!(residenza["min_auth_level"], 2);
@@ -87,7 +93,7 @@ async fn unpublished_services_are_not_shown() {
     let app = spawn_app().await;
     app.exec("UPDATE services SET published = false WHERE slug = 'tari-inizio-occupazione'");
     let body: serde_json::Value = app.get("/api/v1/services").await.json().await.unwrap();
-    assert_eq!(body["services"].as_array().unwrap().len(), 3);
+    assert_eq!(body["services"].as_array().unwrap().len(), 5);
     let res = app.get("/api/v1/services/tari-inizio-occupazione").await;
     assert_problem(res, 404, "not-found").await;
 }
@@ -109,7 +115,7 @@ async fn public_data_by_path_and_ente_by_host_name() {
         .json()
         .await
         .unwrap();
-    assert_eq!(a["services"].as_array().unwrap().len(), 4);
+    assert_eq!(a["services"].as_array().unwrap().len(), 6);
     let b: serde_json::Value = app
         .get("/api/v1/enti/c_b000/services")
         .await

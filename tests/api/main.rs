@@ -5,6 +5,7 @@ mod annulment;
 mod attachments;
 mod auth;
 mod backoffice;
+mod booking;
 mod bundle;
 mod catalog;
 mod cie_forged;

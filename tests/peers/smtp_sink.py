@@ -38,6 +38,11 @@ class SpoolHandler:
             "subject": str(msg["Subject"]),
             "message_id": str(msg["Message-ID"]),
             "body": body.get_content() if body is not None else "",
+            "attachments": [
+                {"filename": a.get_filename(), "content_type": a.get_content_type(),
+                 "content": a.get_content() if a.get_content_maintype() == "text" else None}
+                for a in msg.iter_attachments()
+            ],
         }
         for name, content in ((f"{n:06d}.eml", raw), (f"{n:06d}.json", json.dumps(decoded).encode())):
             tmp = os.path.join(self.spool, f".{name}.tmp")
