@@ -492,7 +492,7 @@ async fn citizen_view(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     let view = blocking(state, move |conn, st| {
-        crate::instances::view(conn, &st.forms, LINKS, ctx, &id)
+        crate::instances::view(conn, &st.forms, LINKS, ctx, &id, st.clock.today())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -16,7 +16,7 @@
 //! Submitting again (double click, a retry with the same `Idempotency-Key`) returns the
 //! stored result and registers nothing.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -133,6 +133,7 @@ pub fn submit(
     id: &str,
     idempotency_key: Option<&str>,
     public_url: &str,
+    today: NaiveDate,
 ) -> Result<Submitted, InstanceError> {
     // 1. Read and validate without holding the write lock.
     let (row, service) = load_with_service(conn, ctx, id)?;
@@ -165,7 +166,17 @@ pub fn submit(
     }
     let data = row.data_value();
     let form = forms.get(conn, row.form_id)?;
-    let errors: Vec<_> = form.findings(&data).into_iter().map(|f| f.error).collect();
+    let errors: Vec<_> = crate::procedures::with_rules(
+        conn,
+        &row,
+        today,
+        &data,
+        form.findings(&data),
+        crate::procedures::Scope::All,
+    )?
+    .into_iter()
+    .map(|f| f.error)
+    .collect();
     if !errors.is_empty() {
         return Err(InstanceError::Validation(errors));
     }
