@@ -187,7 +187,7 @@ impl Rules for Residenza {
                 out.push(missing(
                     &p.pointer,
                     format!(
-                        "«Familiari che si trasferiscono»: manca la dichiarazione di consenso firmata da {} (maggiorenne); allegarla indicando nella descrizione il suo codice fiscale {}.",
+                        "«Familiari che si trasferiscono con il richiedente»: manca la dichiarazione di consenso firmata da {} (maggiorenne); allegarla indicando nella descrizione il suo codice fiscale {}.",
                         p.who(n),
                         cf.as_str()
                     ),
@@ -219,7 +219,7 @@ impl Rules for Residenza {
                 out.push(missing(
                     format!("{}/rapporto_parentela", p.pointer),
                     format!(
-                        "«Rapporto di parentela»: {} è minorenne e può trasferirsi solo con almeno un genitore (o con chi ne esercita la responsabilità genitoriale).",
+                        "«Rapporto di parentela con il richiedente»: {} è minorenne e può trasferirsi solo con almeno un genitore (o con chi ne esercita la responsabilità genitoriale).",
                         p.who(n)
                     ),
                 ));
@@ -265,8 +265,8 @@ impl Rules for Residenza {
             if REGISTERED_TITLES.contains(&title) {
                 for (field, label) in [
                     ("ufficio_registrazione", "Ufficio dell'Agenzia delle Entrate"),
-                    ("data_registrazione", "Data di registrazione"),
-                    ("numero_registrazione", "Numero di registrazione"),
+                    ("data_registrazione", "Data di registrazione del contratto"),
+                    ("numero_registrazione", "Numero di registrazione del contratto"),
                 ] {
                     if text(data, &format!("/titolo_occupazione/{field}")).is_none() {
                         out.push(missing(
@@ -279,7 +279,7 @@ impl Rules for Residenza {
                 {
                     out.push(wrong(
                         "/titolo_occupazione/data_registrazione",
-                        "«Data di registrazione»: il contratto deve essere già registrato; la data non può essere futura.",
+                        "«Data di registrazione del contratto»: il contratto deve essere già registrato; la data non può essere futura.",
                     ));
                 }
             }

@@ -262,7 +262,7 @@ impl Rules for Tari {
             if !partita_iva_ok(piva) {
                 out.push(wrong(
                     "/utenza/partita_iva",
-                    "«Partita IVA»: il numero non è valido (11 cifre con la cifra di controllo corretta).",
+                    "«Partita IVA o codice fiscale numerico»: il numero non è valido (11 cifre con la cifra di controllo corretta).",
                 ));
             }
         }
