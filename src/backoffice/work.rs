@@ -187,7 +187,11 @@ fn invalid(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![FieldError::new(pointer, message)])
 }
 
-pub(crate) fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, BackofficeError> {
+pub(crate) fn required_text(
+    pointer: &str,
+    text: &str,
+    max: usize,
+) -> Result<String, BackofficeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(invalid(pointer, "Il testo è obbligatorio."));
@@ -428,7 +432,12 @@ pub(crate) fn event(
     record_event(conn, id, now, actor, &e)
 }
 
-pub(crate) fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) -> QueryResult<()> {
+pub(crate) fn queued(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    keys: Vec<String>,
+) -> QueryResult<()> {
     if keys.is_empty() {
         return Ok(());
     }

@@ -271,11 +271,7 @@ pub fn patch_draft(
             .definition
             .steps
             .iter()
-            .filter(|s| {
-                s.properties
-                    .iter()
-                    .any(|p| patch.get(p.as_str()).is_some())
-            })
+            .filter(|s| s.properties.iter().any(|p| patch.get(p.as_str()).is_some()))
             .flat_map(|s| s.properties.iter().cloned())
             .collect();
         let findings = crate::procedures::with_rules(

@@ -124,7 +124,12 @@ fn result_body(
     })
 }
 
-/// Submits the citizen's draft. `public_url` is used for links in the e-mails.
+/// Submits the citizen's draft. `public_url` is used for links in the e-mails; `today` (the
+/// app's clock) is the day the procedure's rules check dates against.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the draft, who submits it, and the app's parts it needs"
+)]
 pub fn submit(
     conn: &mut DbConn,
     forms: &FormCache,

@@ -122,7 +122,10 @@ mod tests {
         assert!(f[0].1.contains("interesse diretto, concreto e attuale"));
         let f = check(&json!({ "tipo_accesso": "documentale", "motivazione": "Mi serve." }));
         assert_eq!((f[0].0.as_str(), f[0].2), ("/motivazione", false));
-        assert!(f[0].1.contains("troppo breve (almeno 30 caratteri)"), "{f:?}");
+        assert!(
+            f[0].1.contains("troppo breve (almeno 30 caratteri)"),
+            "{f:?}"
+        );
         let ok = "Sono confinante del lotto e devo valutare un ricorso contro il permesso.";
         assert_eq!(
             check(&json!({ "tipo_accesso": "documentale", "motivazione": ok })),

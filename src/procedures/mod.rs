@@ -374,12 +374,8 @@ pub fn view(
     };
     match loaded.procedure.kind {
         ProcedureKind::Residenza => {
-            v.residence = residenza::terms(
-                conn,
-                row,
-                &loaded.procedure.settings,
-                &loaded.ente.calendar,
-            )?;
+            v.residence =
+                residenza::terms(conn, row, &loaded.procedure.settings, &loaded.ente.calendar)?;
             if reader == Reader::Office {
                 v.people = Some(residenza::people_checks(conn, row, &data, today)?);
             }
@@ -420,7 +416,10 @@ mod tests {
                 Value::String(k.as_str().to_owned())
             );
             assert!(k.check_settings(&json!({})).is_ok(), "{k:?}");
-            assert!(k.check_settings(&json!({"sconosciuto": 1})).is_err(), "{k:?}");
+            assert!(
+                k.check_settings(&json!({"sconosciuto": 1})).is_err(),
+                "{k:?}"
+            );
         }
         assert_eq!(ProcedureKind::parse("anagrafe"), None);
         assert!(ProcedureKind::Tari.check_settings(&json!([])).is_err());

@@ -55,8 +55,7 @@ pub fn send(
         now,
         |conn, row, _| {
             let procedure = of_service(conn, row.service_id)?;
-            let Some(procedure) = procedure.filter(|p| p.kind == ProcedureKind::Residenza)
-            else {
+            let Some(procedure) = procedure.filter(|p| p.kind == ProcedureKind::Residenza) else {
                 return Err(refuse(
                     "Il preavviso di rigetto con sospensione del silenzio-assenso si invia solo per le dichiarazioni di residenza.",
                 ));

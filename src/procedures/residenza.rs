@@ -61,7 +61,9 @@ impl Settings {
             anyhow::bail!("procedure.settings.registration_working_days must be 1–10");
         }
         if !(10..=30).contains(&s.observation_days) {
-            anyhow::bail!("procedure.settings.observation_days must be 10–30 (art. 10-bis: at least 10)");
+            anyhow::bail!(
+                "procedure.settings.observation_days must be 10–30 (art. 10-bis: at least 10)"
+            );
         }
         Ok(s)
     }
@@ -264,9 +266,15 @@ impl Rules for Residenza {
         if let Some(title) = text(data, "/titolo_occupazione/tipo") {
             if REGISTERED_TITLES.contains(&title) {
                 for (field, label) in [
-                    ("ufficio_registrazione", "Ufficio dell'Agenzia delle Entrate"),
+                    (
+                        "ufficio_registrazione",
+                        "Ufficio dell'Agenzia delle Entrate",
+                    ),
                     ("data_registrazione", "Data di registrazione del contratto"),
-                    ("numero_registrazione", "Numero di registrazione del contratto"),
+                    (
+                        "numero_registrazione",
+                        "Numero di registrazione del contratto",
+                    ),
                 ] {
                     if text(data, &format!("/titolo_occupazione/{field}")).is_none() {
                         out.push(missing(
@@ -275,8 +283,7 @@ impl Rules for Residenza {
                         ));
                     }
                 }
-                if date(data, "/titolo_occupazione/data_registrazione").is_some_and(|d| d > today)
-                {
+                if date(data, "/titolo_occupazione/data_registrazione").is_some_and(|d| d > today) {
                     out.push(wrong(
                         "/titolo_occupazione/data_registrazione",
                         "«Data di registrazione del contratto»: il contratto deve essere già registrato; la data non può essere futura.",
@@ -599,7 +606,10 @@ mod tests {
         let f = check(&v, &[]);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].0, "/familiari/0");
-        assert!(f[0].1.contains("consenso firmata da Giulia Bianchi"), "{f:?}");
+        assert!(
+            f[0].1.contains("consenso firmata da Giulia Bianchi"),
+            "{f:?}"
+        );
         assert!(f[0].2, "a draft may still lack it");
         let consent = AttachmentRef {
             filename: "consenso.pdf".into(),
@@ -630,7 +640,10 @@ mod tests {
         let mut v = base();
         v["richiedente"]["data_nascita"] = json!("2010-01-01");
         let f = check(&v, &[]);
-        assert!(f.iter().any(|x| x.0 == "/richiedente/data_nascita" && !x.2), "{f:?}");
+        assert!(
+            f.iter().any(|x| x.0 == "/richiedente/data_nascita" && !x.2),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -659,7 +672,8 @@ mod tests {
     #[test]
     fn a_tenant_gives_the_lease_registration() {
         let mut v = base();
-        v["titolo_occupazione"] = json!({ "tipo": "locatario", "data_registrazione": "2027-01-10" });
+        v["titolo_occupazione"] =
+            json!({ "tipo": "locatario", "data_registrazione": "2027-01-10" });
         let f = check(&v, &[]);
         let ptrs: Vec<_> = f.iter().map(|x| (x.0.as_str(), x.2)).collect();
         assert_eq!(
@@ -677,9 +691,7 @@ mod tests {
     #[test]
     fn the_registration_is_due_in_two_working_days() {
         let s = Settings::read(&json!({})).unwrap();
-        let at = |s: &str| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
-        };
+        let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
         let plain = WorkCalendar::default();
         // Friday 4 Dec 2026 → Monday 7, Wednesday 9 (Tuesday 8 is the Immacolata).
         assert_eq!(

@@ -110,10 +110,15 @@ impl Settings {
         let mut codes = std::collections::BTreeSet::new();
         for r in &s.reductions {
             if r.code.trim().is_empty() || !codes.insert(r.code.as_str()) {
-                anyhow::bail!("procedure.settings.reductions: codes must be non-empty and distinct");
+                anyhow::bail!(
+                    "procedure.settings.reductions: codes must be non-empty and distinct"
+                );
             }
             if !(0.0..=100.0).contains(&r.percent) {
-                anyhow::bail!("procedure.settings.reductions.{}: percent must be 0–100", r.code);
+                anyhow::bail!(
+                    "procedure.settings.reductions.{}: percent must be 0–100",
+                    r.code
+                );
             }
         }
         if let Some(t) = &s.tariffs {
@@ -123,11 +128,11 @@ impl Settings {
                     "procedure.settings.tariffs.domestic: fixed_per_m2 and variable need 6 values (1 to 6 or more occupants)"
                 );
             }
-            let all = d
-                .fixed_per_m2
-                .iter()
-                .chain(&d.variable)
-                .chain(t.non_domestic.values().flat_map(|c| [&c.fixed_per_m2, &c.variable_per_m2]));
+            let all = d.fixed_per_m2.iter().chain(&d.variable).chain(
+                t.non_domestic
+                    .values()
+                    .flat_map(|c| [&c.fixed_per_m2, &c.variable_per_m2]),
+            );
             if all.into_iter().any(|x| !x.is_finite() || *x < 0.0) {
                 anyhow::bail!("procedure.settings.tariffs: amounts must be numbers ≥ 0");
             }
@@ -220,7 +225,10 @@ impl Rules for Tari {
                 ));
             }
         }
-        if kind == Some("cessazione") && end.is_none() && text(data, "/occupazione/data_fine").is_none() {
+        if kind == Some("cessazione")
+            && end.is_none()
+            && text(data, "/occupazione/data_fine").is_none()
+        {
             out.push(missing(
                 "/occupazione/data_fine",
                 "«Data di fine»: campo obbligatorio per la cessazione dell'occupazione.",
@@ -323,7 +331,8 @@ fn cents(x: f64) -> f64 {
 /// (surface; occupants of a domestic user, the category of a non-domestic one).
 pub fn estimate(s: &Settings, data: &Value) -> Option<Estimate> {
     let t = s.tariffs.as_ref()?;
-    let m2 = number(data, "/immobile/superficie_mq").filter(|m| *m > 0.0 && *m <= s.max_surface_m2)?;
+    let m2 =
+        number(data, "/immobile/superficie_mq").filter(|m| *m > 0.0 && *m <= s.max_surface_m2)?;
     let (fixed, variable, basis) = match text(data, "/utenza/tipo_utenza")? {
         "domestica" => {
             let n = data
@@ -522,7 +531,10 @@ mod tests {
         let mut v = base();
         v["dichiarazione"] = json!({ "tipo": "riduzione" });
         let f = check(&v, &settings());
-        assert_eq!((f[0].0.as_str(), f[0].2), ("/dichiarazione/riduzione", true));
+        assert_eq!(
+            (f[0].0.as_str(), f[0].2),
+            ("/dichiarazione/riduzione", true)
+        );
         v["dichiarazione"]["riduzione"] = json!("nonna");
         let f = check(&v, &settings());
         assert!(f[0].1.contains("Compostaggio domestico"), "{f:?}");
@@ -550,8 +562,14 @@ mod tests {
         // No tariffs, no estimate; not enough data, none either.
         let none = Settings::read(&json!({})).unwrap();
         assert_eq!(estimate(&none, &base()), None);
-        assert_eq!(estimate(&s, &json!({ "utenza": { "tipo_utenza": "domestica" } })), None);
-        assert!(Settings::read(&json!({"tariffs": {"domestic": {"fixed_per_m2": [1], "variable": [1]}}})).is_err());
+        assert_eq!(
+            estimate(&s, &json!({ "utenza": { "tipo_utenza": "domestica" } })),
+            None
+        );
+        assert!(Settings::read(
+            &json!({"tariffs": {"domestic": {"fixed_per_m2": [1], "variable": [1]}}})
+        )
+        .is_err());
     }
 
     #[test]

@@ -79,7 +79,9 @@ async fn a_residence_declaration_submits_with_both_terms_and_the_office_checks_e
     let due: NaiveDate = sub["due_date"].as_str().unwrap().parse().unwrap();
     // The citizen sees both terms: registration within 2 working days, silence-assent on the
     // 45-day due date.
-    let v = app.get_json(&app.client, &format!("/api/v1/instances/{id}")).await;
+    let v = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
     let terms = &v["procedure"]["residence"];
     assert_eq!(v["procedure"]["kind"], "residenza");
     assert_eq!(terms["silence_assent_on"], json!(due.to_string()));
@@ -96,7 +98,10 @@ async fn a_residence_declaration_submits_with_both_terms_and_the_office_checks_e
     )
     .unwrap();
     assert_eq!(reg, expected);
-    assert!(v["procedure"].get("people").is_none(), "the checks are the office's");
+    assert!(
+        v["procedure"].get("people").is_none(),
+        "the checks are the office's"
+    );
 
     // The office: each person moving, consistent, with the age the code gives.
     let op = app.staff_browser(OP).await;
@@ -111,7 +116,10 @@ async fn a_residence_declaration_submits_with_both_terms_and_the_office_checks_e
         sportello::procedures::age_on(NaiveDate::from_ymd_opt(1985, 12, 10).unwrap(), today())
     );
     assert_eq!(people[1]["consistent"], true, "{people:?}");
-    assert_eq!(s["procedure"]["residence"]["registration_due"], json!(reg.to_string()));
+    assert_eq!(
+        s["procedure"]["residence"]["registration_due"],
+        json!(reg.to_string())
+    );
 
     // A second open declaration for the same address naming the same people: duplicates;
     // a birth date that disagrees with the code: not consistent.
@@ -168,7 +176,10 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
     // Another adult moving consents: the draft saves, the submission waits for the signed
     // declaration naming them; once attached, it submits.
     let mut data = valid.clone();
-    data["familiari"].as_array_mut().unwrap().insert(0, spouse());
+    data["familiari"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, spouse());
     let (id, errors) = refused_at_submit(&app, RESIDENZA, data).await;
     let (p, m) = one(&errors);
     assert_eq!(p, "/familiari/0");
@@ -176,7 +187,9 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
         m,
         format!("«Familiari che si trasferiscono con il richiedente»: manca la dichiarazione di consenso firmata da Giulia Bianchi (maggiorenne); allegarla indicando nella descrizione il suo codice fiscale {SPOUSE_CF}.")
     );
-    let v = app.get_json(&app.client, &format!("/api/v1/instances/{id}")).await;
+    let v = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
     let step = v["form"]["steps"]
         .as_array()
         .unwrap()
@@ -208,7 +221,10 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
     let mut data = valid.clone();
     data["composizione"] = json!({ "modalita": "aggregazione_parziale" });
     let (_, errors) = refused_at_submit(&app, RESIDENZA, data).await;
-    let pointers: Vec<&str> = errors.iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    let pointers: Vec<&str> = errors
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
     assert_eq!(
         pointers,
         [
@@ -282,25 +298,40 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
         .any(|e| e["event"] == "refusal_notice"));
     // Once only; and only on a residence declaration.
     let (_, etag) = staff_get(&app, &op, &b).await;
-    let res = act(&app, &op, &b, "refusal-notice", &etag, json!({ "text": "Di nuovo." })).await;
+    let res = act(
+        &app,
+        &op,
+        &b,
+        "refusal-notice",
+        &etag,
+        json!({ "text": "Di nuovo." }),
+    )
+    .await;
     let p = assert_problem(res, 422, "validation").await;
     assert_eq!(
         p["errors"][0]["message"],
         "Per questa pratica il preavviso di rigetto è già stato inviato."
     );
-    let cv = app.get_json(&app.client, &format!("/api/v1/instances/{b}")).await;
+    let cv = app
+        .get_json(&app.client, &format!("/api/v1/instances/{b}"))
+        .await;
     assert!(cv["messages"][0]["text"]
         .as_str()
         .unwrap()
         .starts_with("Preavviso di rigetto (art. 10-bis L. 241/1990)."));
-    assert_eq!(cv["procedure"]["residence"]["silence_assent_on"], Value::Null);
+    assert_eq!(
+        cv["procedure"]["residence"]["silence_assent_on"],
+        Value::Null
+    );
 
     // The day after the due date, the daily job grants `a` (twice run: once done).
     let ahead = (due - today()).num_days() + 1;
     app.state.clock.advance(Duration::days(ahead));
     sportello::startup::housekeeping(&app.state).await;
     sportello::startup::housekeeping(&app.state).await;
-    let va = app.get_json(&app.client, &format!("/api/v1/instances/{a}")).await;
+    let va = app
+        .get_json(&app.client, &format!("/api/v1/instances/{a}"))
+        .await;
     assert_eq!(va["status"], "silence_assent");
     let events: Vec<&Value> = va["timeline"]
         .as_array()
@@ -310,7 +341,9 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
         .collect();
     assert_eq!(events.len(), 1, "{}", va["timeline"]);
     assert_eq!(events[0]["details"]["due_date"], json!(due.to_string()));
-    let vb = app.get_json(&app.client, &format!("/api/v1/instances/{b}")).await;
+    let vb = app
+        .get_json(&app.client, &format!("/api/v1/instances/{b}"))
+        .await;
     assert_eq!(vb["status"], "in_progress", "the preavviso suspends it");
 
     let _ = smtp.wait_for(3, 20).await;
@@ -319,11 +352,28 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
         smtp.messages()
             .into_iter()
             .filter(|m| m["envelope_to"][0] == addr)
-            .filter(|m| m["subject"].as_str().unwrap_or_default().starts_with(subject))
+            .filter(|m| {
+                m["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with(subject)
+            })
             .count()
     };
-    assert_eq!(to("silenzio@example.org", "Pratica accolta per silenzio-assenso"), 1);
-    assert_eq!(to("preavviso@example.org", "Pratica accolta per silenzio-assenso"), 0);
+    assert_eq!(
+        to(
+            "silenzio@example.org",
+            "Pratica accolta per silenzio-assenso"
+        ),
+        1
+    );
+    assert_eq!(
+        to(
+            "preavviso@example.org",
+            "Pratica accolta per silenzio-assenso"
+        ),
+        0
+    );
     assert_eq!(to("preavviso@example.org", "Preavviso di rigetto"), 1);
 }
 
@@ -333,18 +383,32 @@ async fn a_tari_declaration_shows_its_estimate_before_submitting_and_the_office_
     app.login_citizen(CITIZEN_CF).await;
     let id = app.ready_draft(TARI, form_fixture(TARI, "valid")).await;
     // DPR 158/1999 with the demo tariffs: 3 occupants, 84.5 m² → 1.04 × 84.5 + 140.
-    let v = app.get_json(&app.client, &format!("/api/v1/instances/{id}")).await;
+    let v = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
     let e = &v["procedure"]["tari_estimate"];
     assert_eq!(v["procedure"]["kind"], "tari");
-    assert_eq!((e["fixed"].as_f64(), e["variable"].as_f64()), (Some(87.88), Some(140.0)));
+    assert_eq!(
+        (e["fixed"].as_f64(), e["variable"].as_f64()),
+        (Some(87.88), Some(140.0))
+    );
     assert_eq!(e["total"].as_f64(), Some(227.88));
-    assert!(v["procedure"].get("tari_filing").is_none(), "lateness is the office's");
+    assert!(
+        v["procedure"].get("tari_filing").is_none(),
+        "lateness is the office's"
+    );
     // A reduction from the ente's list lowers it.
     let res = app
-        .patch_draft(&id, &json!({ "dichiarazione": { "riduzione": "compostaggio" } }))
+        .patch_draft(
+            &id,
+            &json!({ "dichiarazione": { "riduzione": "compostaggio" } }),
+        )
         .await;
     let v: Value = res.json().await.unwrap();
-    assert_eq!(v["procedure"]["tari_estimate"]["total"].as_f64(), Some(182.3));
+    assert_eq!(
+        v["procedure"]["tari_estimate"]["total"].as_f64(),
+        Some(182.3)
+    );
     assert_eq!(app.submit(&id, None).await.status(), 201);
 
     // Filed 100 days after the start: accepted, flagged 10 days late for the office.
@@ -354,7 +418,11 @@ async fn a_tari_declaration_shows_its_estimate_before_submitting_and_the_office_
     assert_eq!(app.submit(&late, None).await.status(), 201);
     let op = app.staff_browser("operatore.tributi").await;
     let (s, _) = staff_get(&app, &op, &late).await;
-    assert_eq!(s["procedure"]["tari_filing"]["late"], true, "{}", s["procedure"]);
+    assert_eq!(
+        s["procedure"]["tari_filing"]["late"], true,
+        "{}",
+        s["procedure"]
+    );
     assert_eq!(s["procedure"]["tari_filing"]["days_late"], 10);
     let (s, _) = staff_get(&app, &op, &id).await;
     assert_eq!(s["procedure"]["tari_filing"]["late"], false);
@@ -412,7 +480,11 @@ async fn each_tari_rule_refuses_with_its_pointer_and_message() {
         let mut data = valid.clone();
         merge(&mut data, &patch);
         let (p, m) = refused_at_patch(&app, TARI, &data).await;
-        assert_eq!((p.as_str(), m.as_str()), (pointer, message.as_str()), "{patch}");
+        assert_eq!(
+            (p.as_str(), m.as_str()),
+            (pointer, message.as_str()),
+            "{patch}"
+        );
     }
     // What a draft may still lack: the end of a cessazione, the reduction of a request.
     let mut data = valid.clone();
@@ -442,9 +514,14 @@ async fn each_tari_rule_refuses_with_its_pointer_and_message() {
         "descrizione_attivita": "Bar", "categoria": "24", "codice_ateco": "56.30"
     });
     let id = app.ready_draft(TARI, data).await;
-    let v = app.get_json(&app.client, &format!("/api/v1/instances/{id}")).await;
+    let v = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
     // Category 24: (3.60 + 8.00) €/m² × 84.5 m².
-    assert_eq!(v["procedure"]["tari_estimate"]["total"].as_f64(), Some(980.2));
+    assert_eq!(
+        v["procedure"]["tari_estimate"]["total"].as_f64(),
+        Some(980.2)
+    );
     assert_eq!(app.submit(&id, None).await.status(), 201);
 }
 
