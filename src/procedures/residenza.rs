@@ -124,6 +124,10 @@ fn people<'v>(data: &'v Value, today: NaiveDate) -> Vec<Person<'v>> {
 }
 
 impl Person<'_> {
+    fn is_declarant(&self) -> bool {
+        self.pointer == "/richiedente"
+    }
+
     fn adult(&self, today: NaiveDate) -> Option<bool> {
         self.born.map(|b| age_on(b, today) >= 18)
     }
@@ -159,7 +163,7 @@ impl Rules for Residenza {
                     )),
                     None => seen.push((
                         cf.as_str().to_owned(),
-                        if p.pointer == "/richiedente" {
+                        if p.is_declarant() {
                             "chi dichiara"
                         } else {
                             "un'altra persona indicata"
@@ -170,7 +174,7 @@ impl Rules for Residenza {
         }
 
         // The declarant is of age: for a minor, a parent declares.
-        if let Some(d) = moving.iter().find(|p| p.pointer == "/richiedente") {
+        if let Some(d) = moving.iter().find(|p| p.is_declarant()) {
             if d.adult(today) == Some(false) {
                 out.push(wrong(
                     "/richiedente/data_nascita",
@@ -180,7 +184,7 @@ impl Rules for Residenza {
         }
 
         // Every other adult consents (a signed declaration attached, naming their code).
-        for (n, p) in moving.iter().enumerate().skip(1) {
+        for (n, p) in moving.iter().enumerate().filter(|(_, p)| !p.is_declarant()) {
             if p.adult(today) != Some(true) {
                 continue;
             }
@@ -201,10 +205,10 @@ impl Rules for Residenza {
         let relation_moving = |r: &str, adult: bool| {
             moving
                 .iter()
-                .skip(1)
+                .filter(|q| !q.is_declarant())
                 .any(|q| q.relation == Some(r) && (!adult || q.adult(today) == Some(true)))
         };
-        for (n, p) in moving.iter().enumerate().skip(1) {
+        for (n, p) in moving.iter().enumerate().filter(|(_, p)| !p.is_declarant()) {
             if p.adult(today) != Some(false) {
                 continue;
             }
