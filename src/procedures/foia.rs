@@ -46,6 +46,16 @@ pub enum AccessKind {
 }
 
 impl AccessKind {
+    /// As written in the form's `/tipo_accesso`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Semplice => "semplice",
+            Self::Generalizzato => "generalizzato",
+            Self::Documentale => "documentale",
+        }
+    }
+
+    /// The kind an instance's data asks for (the form's `/tipo_accesso`).
     pub fn of(data: &Value) -> Option<Self> {
         match text(data, "/tipo_accesso")? {
             "semplice" => Some(Self::Semplice),
@@ -126,6 +136,10 @@ mod tests {
             f[0].1.contains("troppo breve (almeno 30 caratteri)"),
             "{f:?}"
         );
+        for k in [AccessKind::Semplice, AccessKind::Generalizzato, AccessKind::Documentale] {
+            assert_eq!(AccessKind::of(&json!({ "tipo_accesso": k.as_str() })), Some(k));
+        }
+        assert_eq!(AccessKind::of(&json!({ "tipo_accesso": "altro" })), None);
         let ok = "Sono confinante del lotto e devo valutare un ricorso contro il permesso.";
         assert_eq!(
             check(&json!({ "tipo_accesso": "documentale", "motivazione": ok })),

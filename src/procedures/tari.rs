@@ -401,7 +401,7 @@ pub fn filing(
         date(data, "/occupazione/data_inizio")
     }?;
     let filed = submitted_at.map(calendar::rome_date).unwrap_or(today);
-    let deadline = from + Duration::days(i64::from(s.deadline_days));
+    let deadline = from.checked_add_days(chrono::Days::new(u64::from(s.deadline_days)))?;
     let days_late = (filed - deadline).num_days().max(0);
     Some(Filing {
         from,
