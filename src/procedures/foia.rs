@@ -136,8 +136,15 @@ mod tests {
             f[0].1.contains("troppo breve (almeno 30 caratteri)"),
             "{f:?}"
         );
-        for k in [AccessKind::Semplice, AccessKind::Generalizzato, AccessKind::Documentale] {
-            assert_eq!(AccessKind::of(&json!({ "tipo_accesso": k.as_str() })), Some(k));
+        for k in [
+            AccessKind::Semplice,
+            AccessKind::Generalizzato,
+            AccessKind::Documentale,
+        ] {
+            assert_eq!(
+                AccessKind::of(&json!({ "tipo_accesso": k.as_str() })),
+                Some(k)
+            );
         }
         assert_eq!(AccessKind::of(&json!({ "tipo_accesso": "altro" })), None);
         let ok = "Sono confinante del lotto e devo valutare un ricorso contro il permesso.";
