@@ -567,3 +567,54 @@ async fn access_requests_of_each_kind_and_the_documentale_motivation() {
     let (p, _) = refused_at_patch(&app, FOIA, &data).await;
     assert_eq!(p, "/consegna/modalita");
 }
+
+/// Every kind of each procedure has its valid fixture (`<service>.<kind>.valid.json`), which
+/// submits; the per-rule invalid fixtures (`<service>.<rule>.invalid.json`) are refused with
+/// their rule's pointer, at saving (a wrong value) or at submission (something missing).
+#[tokio::test]
+async fn each_kinds_fixture_submits_and_each_rules_fixture_is_refused() {
+    let app = spawn_app().await;
+    app.login_citizen(CITIZEN_CF).await;
+    let kinds = [
+        (RESIDENZA, "valid", "da_altro_comune"),
+        (RESIDENZA, "dall-estero.valid", "dall_estero"),
+        (RESIDENZA, "rientro-aire.valid", "rientro_aire"),
+        (RESIDENZA, "cambio-indirizzo.valid", "cambio_indirizzo"),
+        (TARI, "valid", "inizio_occupazione"),
+        (TARI, "variazione.valid", "variazione"),
+        (TARI, "cessazione.valid", "cessazione"),
+        (TARI, "riduzione.valid", "riduzione"),
+        (FOIA, "valid", "generalizzato"),
+        (FOIA, "semplice.valid", "semplice"),
+        (FOIA, "documentale.valid", "documentale"),
+    ];
+    for (service, fixture, kind) in kinds {
+        let data = form_fixture(service, fixture);
+        let kind_of = data
+            .pointer("/trasferimento/tipo")
+            .or(data.pointer("/dichiarazione/tipo"))
+            .or(data.pointer("/tipo_accesso"))
+            .and_then(Value::as_str);
+        assert_eq!(kind_of, Some(kind), "{service}.{fixture}");
+        let id = app.ready_draft(service, data).await;
+        let res = app.submit(&id, None).await;
+        let status = res.status();
+        assert_eq!(
+            status,
+            201,
+            "{service}.{fixture}: {}",
+            res.text().await.unwrap()
+        );
+    }
+    // Refused at submission: what the draft still lacks.
+    for (service, fixture, pointer) in [
+        (RESIDENZA, "consenso-mancante.invalid", "/familiari/0"),
+        (FOIA, "documentale.invalid", "/motivazione"),
+    ] {
+        let (_, errors) = refused_at_submit(&app, service, form_fixture(service, fixture)).await;
+        assert_eq!(one(&errors).0, pointer, "{service}.{fixture}");
+    }
+    // Refused at saving: a wrong value.
+    let (p, _) = refused_at_patch(&app, TARI, &form_fixture(TARI, "partita-iva.invalid")).await;
+    assert_eq!(p, "/utenza/partita_iva");
+}
