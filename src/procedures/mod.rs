@@ -435,6 +435,29 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_says_nothing_where_the_schema_already_refused() {
+        let f = |p: &str, missing: bool| Finding {
+            error: FieldError::new(p, format!("m{p}")),
+            missing,
+        };
+        let schema = vec![f("/familiari/0/codice_fiscale", false), f("/b", true)];
+        let rules = vec![
+            f("/familiari/0/codice_fiscale", false),
+            f("/familiari/0", true),
+            f("/b/c", true),
+            f("/bb", false),
+        ];
+        let got: Vec<String> = merge(schema, rules)
+            .into_iter()
+            .map(|f| f.error.pointer)
+            .collect();
+        assert_eq!(
+            got,
+            ["/b", "/bb", "/familiari/0", "/familiari/0/codice_fiscale"]
+        );
+    }
+
+    #[test]
     fn ages_count_whole_years() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(age_on(d("2008-12-03"), d("2026-12-03")), 18);
