@@ -306,6 +306,7 @@ pub fn run(
                         due_soon.len()
                     ),
                     body,
+                    attachments: Vec::new(),
                 },
             )],
         )?;

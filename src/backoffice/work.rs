@@ -394,6 +394,7 @@ impl Numbered {
                             to: to.to_owned(),
                             subject,
                             body,
+                            attachments: Vec::new(),
                         },
                     )?;
                 }
@@ -549,6 +550,7 @@ pub(crate) fn mail(
                 to: to.to_owned(),
                 subject,
                 body,
+                attachments: Vec::new(),
             },
         )],
     )?;

@@ -429,6 +429,7 @@ impl Notices {
                         n = self.attachments,
                         link = self.link,
                     ),
+                    attachments: Vec::new(),
                 },
             ));
         }
@@ -450,6 +451,7 @@ impl Notices {
                         applicant = self.sender,
                         id = self.instance_id,
                     ),
+                    attachments: Vec::new(),
                 },
             ));
         }
