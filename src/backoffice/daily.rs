@@ -232,6 +232,7 @@ pub fn run(
                                     due.format("%d/%m/%Y"),
                                     off.name
                                 ),
+                                attachments: Vec::new(),
                             },
                         )],
                     )?;

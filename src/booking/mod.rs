@@ -280,8 +280,12 @@ fn load_calendars(
         .collect()
 }
 
+/// A bookable service as read: id, title, login level, needs payment, booking settings, the
+/// ente's patron day.
+type BookableRow = (i64, String, i32, bool, Option<String>, Option<String>);
+
 fn bookable(conn: &mut DbConn, ente_id: i64, slug: &str) -> Result<BookableService, BookingError> {
-    let row: Option<(i64, String, i32, bool, Option<String>, Option<String>)> = services::table
+    let row: Option<BookableRow> = services::table
         .inner_join(enti::table.on(enti::id.eq(services::ente_id)))
         .filter(services::ente_id.eq(ente_id))
         .filter(services::slug.eq(slug))
@@ -1057,7 +1061,7 @@ pub fn book(
         }
         r => r?,
     };
-    if i32::from(who.level.get()) < svc.min_auth_level {
+    if who.level.get() < svc.min_auth_level {
         return Err(BookingError::Forbidden(format!(
             "Per prenotare questo servizio serve un accesso di livello {} (SPID o CIE).",
             svc.min_auth_level

@@ -319,7 +319,7 @@ impl From<crate::booking::BookingError> for ApiError {
                 StatusCode::CONFLICT,
                 ProblemType::BookingLimit,
                 "Prenotazioni già attive",
-                &format!(
+                format!(
                     "Per questo servizio si possono avere al massimo {max} prenotazioni attive: \
                      annulli o sposti quella che ha già."
                 ),
