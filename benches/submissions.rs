@@ -148,7 +148,7 @@ fn main() {
                 (0..n)
                     .map(|_| {
                         let id = create_draft(&mut conn, ctx, "accesso-civico-generalizzato", 30).expect("draft");
-                        patch_draft(&mut conn, &forms, ctx, &id, &data, 30).expect("patch");
+                        patch_draft(&mut conn, &forms, ctx, &id, &data, 30, chrono::Utc::now().date_naive()).expect("patch");
                         id
                     })
                     .collect()

@@ -13,7 +13,10 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::work::due_after;
-use crate::db::schema::{instances as inst, integration_requests as ir, offices, services};
+use super::work::{parties, Parties};
+use crate::db::schema::{
+    instances as inst, integration_requests as ir, offices, refusal_notices, services,
+};
 use crate::db::{write_tx, DbConn};
 use crate::domain::terms::Suspension;
 use crate::domain::{calendar, Actor, Facts, InstanceStatus, Transition};
@@ -167,10 +170,13 @@ pub fn run(
         })?;
     }
 
-    // 3. Silence assent.
+    // 3. Silence assent (not while a preavviso di rigetto suspends it).
     let silent: Vec<(String, i64, String, NaiveDate)> = inst::table
         .inner_join(services::table)
         .filter(services::silence_assent.eq(true))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            refusal_notices::table.filter(refusal_notices::instance_id.eq(inst::id)),
+        )))
         .filter(inst::status.eq_any([
             InstanceStatus::Submitted.as_str(),
             InstanceStatus::InProgress.as_str(),
@@ -199,9 +205,42 @@ pub fn run(
                     "system",
                     &Event::SilenceAssent { due_date: due },
                 )?;
+                // The citizen is told (once: the outbox key is the instance's).
+                let row: InstanceRow = inst::table
+                    .find(&id)
+                    .select(InstanceRow::as_select())
+                    .first(conn)?;
+                let Parties { who, off, title } =
+                    parties(conn, &row).map_err(|e| anyhow::anyhow!("{e}"))?;
+                if let Some(to) = who.email {
+                    let keys = vec![format!("silence-assent:{id}")];
+                    enqueue_emails(
+                        conn,
+                        row.ente_id,
+                        &[(
+                            keys[0].clone(),
+                            EmailPayload {
+                                to,
+                                subject: format!("Pratica accolta per silenzio-assenso – {title}"),
+                                body: format!(
+                                    "Gentile {},\n\nla sua pratica «{title}» è accolta per \
+                                     silenzio-assenso: il termine è scaduto il {} senza che {} \
+                                     abbia comunicato un preavviso di rigetto o un provvedimento \
+                                     (art. 20 L. 241/1990).\n\nQuesto messaggio è generato \
+                                     automaticamente: non rispondere.\n",
+                                    who.display,
+                                    due.format("%d/%m/%Y"),
+                                    off.name
+                                ),
+                                attachments: Vec::new(),
+                            },
+                        )],
+                    )?;
+                    super::work::queued(conn, &id, now, keys)?;
+                }
                 report.silence_assent += 1;
             }
-            Ok::<_, diesel::result::Error>(())
+            Ok::<_, anyhow::Error>(())
         })?;
     }
 

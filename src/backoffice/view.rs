@@ -98,6 +98,10 @@ pub struct StaffInstanceView {
     pub terms: TermsView,
     /// What this staff member may do now (the state machine's answer).
     pub allowed_actions: Vec<Transition>,
+    /// What the service's procedure adds (docs/procedures.md): the residence terms and the
+    /// checks of each person moving, the TARI estimate and late flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<crate::procedures::ProcedureView>,
 }
 
 fn label_of(schema: &Value, prop: &str) -> String {
@@ -252,6 +256,7 @@ pub fn staff_view(
         decision: procedure::decision(conn, links, &row)?,
         terms: procedure::terms(&row, term_days, today),
         allowed_actions: row.status.allowed(Actor::Operator, f),
+        procedure: crate::procedures::view(conn, &row, crate::procedures::Reader::Office, today)?,
     })
 }
 

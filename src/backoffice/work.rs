@@ -158,7 +158,7 @@ fn check(
 
 /// The common frame of a staff action: access, `If-Match`, state machine, claim; then
 /// `body` writes what the action writes, in the same transaction.
-fn staff_act<T>(
+pub(crate) fn staff_act<T>(
     conn: &mut DbConn,
     ctx: &StaffCtx,
     id: &str,
@@ -187,7 +187,11 @@ fn invalid(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![FieldError::new(pointer, message)])
 }
 
-fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, BackofficeError> {
+pub(crate) fn required_text(
+    pointer: &str,
+    text: &str,
+    max: usize,
+) -> Result<String, BackofficeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(invalid(pointer, "Il testo è obbligatorio."));
@@ -202,12 +206,12 @@ fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, Backof
 }
 
 /// Who the applicant is, for the register and the e-mails.
-struct Applicant {
+pub(crate) struct Applicant {
     /// "Nome Cognome (CF)" or the codice fiscale.
-    register_name: String,
+    pub(crate) register_name: String,
     /// "Nome Cognome" or the codice fiscale.
-    display: String,
-    email: Option<String>,
+    pub(crate) display: String,
+    pub(crate) email: Option<String>,
 }
 
 fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
@@ -240,11 +244,11 @@ fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
     })
 }
 
-struct OfficeInfo {
-    code: String,
-    name: String,
-    aoo_id: i64,
-    email: Option<String>,
+pub(crate) struct OfficeInfo {
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) aoo_id: i64,
+    pub(crate) email: Option<String>,
 }
 
 fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, BackofficeError> {
@@ -276,13 +280,13 @@ fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
 }
 
 /// Who an instance's formal acts name: the applicant, the office (and its AOO), the service.
-struct Parties {
-    who: Applicant,
-    off: OfficeInfo,
-    title: String,
+pub(crate) struct Parties {
+    pub(crate) who: Applicant,
+    pub(crate) off: OfficeInfo,
+    pub(crate) title: String,
 }
 
-fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeError> {
+pub(crate) fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeError> {
     Ok(Parties {
         who: applicant(conn, row)?,
         off: office(conn, row.office_id)?,
@@ -465,7 +469,7 @@ fn register(
 }
 
 #[expect(clippy::too_many_arguments, reason = "the columns of one message")]
-fn insert_message(
+pub(crate) fn insert_message(
     conn: &mut DbConn,
     row: &InstanceRow,
     now: NaiveDateTime,
@@ -526,7 +530,7 @@ fn bind_documents(
     Ok(out)
 }
 
-fn mail(
+pub(crate) fn mail(
     conn: &mut DbConn,
     ente_id: i64,
     key: String,
@@ -553,7 +557,7 @@ fn mail(
     Ok(vec![key])
 }
 
-fn event(
+pub(crate) fn event(
     conn: &mut DbConn,
     id: &str,
     now: NaiveDateTime,
@@ -563,7 +567,12 @@ fn event(
     record_event(conn, id, now, actor, &e)
 }
 
-fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) -> QueryResult<()> {
+pub(crate) fn queued(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    keys: Vec<String>,
+) -> QueryResult<()> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -580,7 +589,7 @@ fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) ->
     )
 }
 
-fn footer(link: &str) -> String {
+pub(crate) fn footer(link: &str) -> String {
     format!(
         "Può seguire la pratica nella sua area personale: {link}\n\n\
          Questo messaggio è generato automaticamente: non rispondere.\n"

@@ -280,9 +280,12 @@ fn load_calendars(
         .collect()
 }
 
+/// A bookable service as read: id, title, login level, needs payment, booking settings, the
+/// ente's patron day.
+type BookableRow = (i64, String, i32, bool, Option<String>, Option<String>);
+
 fn bookable(conn: &mut DbConn, ente_id: i64, slug: &str) -> Result<BookableService, BookingError> {
-    type ServiceRow = (i64, String, i32, bool, Option<String>, Option<String>);
-    let row: Option<ServiceRow> = services::table
+    let row: Option<BookableRow> = services::table
         .inner_join(enti::table.on(enti::id.eq(services::ente_id)))
         .filter(services::ente_id.eq(ente_id))
         .filter(services::slug.eq(slug))

@@ -612,6 +612,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     registration_filing_history,
     daily_registers,
     job_leases,
+    refusal_notices,
 );
 
 diesel::table! {
@@ -663,3 +664,16 @@ diesel::table! {
         new_value -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    refusal_notices (instance_id) {
+        instance_id -> Text,
+        ente_id -> BigInt,
+        sent_at -> Timestamp,
+        sent_by -> BigInt,
+        observations_by -> Date,
+        message_id -> BigInt,
+    }
+}
+
+diesel::joinable!(refusal_notices -> instances (instance_id));

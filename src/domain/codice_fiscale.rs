@@ -182,6 +182,37 @@ impl CodiceFiscale {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The birth date and sex the code encodes. The code has only two digits of the year:
+    /// the century is the one that puts the date on or before `today` (nobody is born in the
+    /// future), so a code of someone over 100 reads as a young person. `None` for a date that
+    /// does not exist (30 February passes [`CodiceFiscale::parse`]).
+    pub fn birth(&self, today: chrono::NaiveDate) -> Option<(chrono::NaiveDate, Sex)> {
+        use chrono::Datelike;
+        let b = self.0.as_bytes();
+        let yy = i32::from(digit_value(b[6])? * 10 + digit_value(b[7])?);
+        let month = u32::try_from(MONTHS.iter().position(|&m| m == b[8])? + 1).ok()?;
+        let dd = u32::from(digit_value(b[9])? * 10 + digit_value(b[10])?);
+        let (day, sex) = if dd > 40 {
+            (dd - 40, Sex::F)
+        } else {
+            (dd, Sex::M)
+        };
+        let century = today.year() / 100 * 100;
+        let date = chrono::NaiveDate::from_ymd_opt(century + yy, month, day)?;
+        if date <= today {
+            Some((date, sex))
+        } else {
+            chrono::NaiveDate::from_ymd_opt(century - 100 + yy, month, day).map(|d| (d, sex))
+        }
+    }
+}
+
+/// The sex a codice fiscale encodes (its day of birth plus 40 for women).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum Sex {
+    M,
+    F,
 }
 
 impl fmt::Display for CodiceFiscale {
@@ -458,5 +489,18 @@ mod tests {
         let err = serde_json::from_str::<CodiceFiscale>("\"RSS\"").unwrap_err();
         assert!(err.to_string().contains("16 caratteri"), "{err}");
         assert!(serde_json::from_str::<CodiceFiscale>("1234").is_err());
+    }
+
+    #[test]
+    fn the_code_tells_birth_date_and_sex() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let cf = CodiceFiscale::parse("RSSMRA85T10A562S").unwrap();
+        assert_eq!(cf.birth(today), Some((d(1985, 12, 10), Sex::M)));
+        let cf = CodiceFiscale::parse("RSSLCU17E03G702V").unwrap();
+        assert_eq!(cf.birth(today), Some((d(2017, 5, 3), Sex::M)));
+        // A woman's day is plus 40; a year after today's is of the last century.
+        let cf = CodiceFiscale::parse("BNCGLI88A55G702G").unwrap();
+        assert_eq!(cf.birth(today), Some((d(1988, 1, 15), Sex::F)));
     }
 }

@@ -36,7 +36,7 @@ pub async fn create(
             &body.service,
             st.settings.instances.draft_ttl_days,
         )?;
-        instances::view(conn, &st.forms, LINKS, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id, st.clock.today())
     })
     .await?;
     let location = LINKS.draft(&view.id);
@@ -55,7 +55,7 @@ pub async fn show(
     let ctx = citizen.0;
     let id = path.into_inner();
     let view = blocking(&state, move |conn, st| {
-        instances::view(conn, &st.forms, LINKS, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id, st.clock.today())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -79,8 +79,9 @@ pub async fn patch(
             &id,
             &body,
             st.settings.instances.draft_ttl_days,
+            st.clock.today(),
         )?;
-        instances::view(conn, &st.forms, LINKS, ctx, &id)
+        instances::view(conn, &st.forms, LINKS, ctx, &id, st.clock.today())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -296,6 +297,7 @@ pub async fn submit(
             &id,
             key.as_deref(),
             &st.settings.server.public_url,
+            st.clock.today(),
         )
     })
     .await?;

@@ -14,6 +14,7 @@ pub mod instances;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod procedures;
 pub mod public;
 pub mod register;
 pub mod routes;
@@ -302,6 +303,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/staff/instances/{id}/messages",
             vec![post!(work::message)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/refusal-notice",
+            vec![post!(procedures::refusal_notice)],
         )
         .add(
             "/api/v1/staff/instances/{id}/integration-request",

@@ -83,6 +83,7 @@ pub const SESSION: &str = "session";
         staff_hand_over,
         staff_note,
         staff_message,
+        staff_refusal_notice,
         staff_integration_request,
         staff_decision,
         staff_close,
@@ -906,6 +907,22 @@ fn staff_note() {}
     ))]
 #[allow(dead_code)]
 fn staff_message() {}
+
+/// Preavviso di rigetto (L. 241/1990 art. 10-bis) of a residence declaration: the reasons go to the citizen (area and e-mail) with 10 days for observations; the 45 days of silence-assent stop. Once, while the term runs (else 422 `validation`).
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/refusal-notice", tag = "backoffice", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::http::work::TextBody,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state (`transition-not-allowed`, with `current_status` and `allowed_actions`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values, not a residence declaration, or already sent (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_refusal_notice() {}
 
 /// Request for integration (L. 241/1990 art. 2 c. 7): once, 1–30 days; the term is suspended; an outgoing registration to the applicant; the citizen is told by e-mail.
 #[utoipa::path(post, path = "/api/v1/staff/instances/{id}/integration-request", tag = "backoffice", security(("session" = [])),

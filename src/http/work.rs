@@ -54,7 +54,7 @@ fn with_etag(view: StaffInstanceView) -> HttpResponse {
 }
 
 /// Runs a staff action and answers with the instance screen as it is after it.
-async fn act<F>(
+pub(crate) async fn act<F>(
     state: web::Data<AppState>,
     staff: Staff,
     id: String,
@@ -82,7 +82,7 @@ where
     Ok(with_etag(view))
 }
 
-fn mail_link(st: &AppState, id: &str) -> String {
+pub(crate) fn mail_link(st: &AppState, id: &str) -> String {
     format!(
         "{}{}",
         st.settings.server.public_url.trim_end_matches('/'),
@@ -492,7 +492,7 @@ async fn citizen_view(
     id: String,
 ) -> Result<HttpResponse, ApiError> {
     let view = blocking(state, move |conn, st| {
-        crate::instances::view(conn, &st.forms, LINKS, ctx, &id)
+        crate::instances::view(conn, &st.forms, LINKS, ctx, &id, st.clock.today())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

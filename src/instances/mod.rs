@@ -252,6 +252,7 @@ pub fn patch_draft(
     id: &str,
     patch: &Value,
     ttl_days: u32,
+    today: NaiveDate,
 ) -> Result<(), InstanceError> {
     if !patch.is_object() {
         return Err(InstanceError::Validation(vec![FieldError::new(
@@ -265,8 +266,23 @@ pub fn patch_draft(
         let mut data = row.data_value();
         merge_patch(&mut data, patch);
         let form = forms.get(conn, row.form_id)?;
-        let wrong: Vec<FieldError> = form
-            .findings(&data)
+        // The procedure's rules run on the steps the patch touches.
+        let touched: Vec<String> = form
+            .definition
+            .steps
+            .iter()
+            .filter(|s| s.properties.iter().any(|p| patch.get(p.as_str()).is_some()))
+            .flat_map(|s| s.properties.iter().cloned())
+            .collect();
+        let findings = crate::procedures::with_rules(
+            conn,
+            &row,
+            today,
+            &data,
+            form.findings(&data),
+            crate::procedures::Scope::Properties(&touched),
+        )?;
+        let wrong: Vec<FieldError> = findings
             .into_iter()
             .filter(|f| !f.missing)
             .map(|f| f.error)
@@ -294,11 +310,19 @@ pub fn view(
     links: &dyn Links,
     ctx: CitizenCtx,
     id: &str,
+    today: NaiveDate,
 ) -> Result<InstanceView, InstanceError> {
     let row = load_own(conn, ctx, id)?;
     let form = forms.get(conn, row.form_id)?;
     let data = row.data_value();
-    let findings = form.findings(&data);
+    let findings = crate::procedures::with_rules(
+        conn,
+        &row,
+        today,
+        &data,
+        form.findings(&data),
+        crate::procedures::Scope::All,
+    )?;
     let states = form.step_states(&findings);
     let (slug, title, level): (String, String, i32) = services::table
         .find(row.service_id)
@@ -377,6 +401,7 @@ pub fn view(
         integration: procedure::integration(conn, &row.id)?,
         decision: procedure::decision(conn, links, &row)?,
         rated: row.rated,
+        procedure: crate::procedures::view(conn, &row, crate::procedures::Reader::Citizen, today)?,
     })
 }
 

@@ -16,7 +16,7 @@
 //! Submitting again (double click, a retry with the same `Idempotency-Key`) returns the
 //! stored result and registers nothing.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -124,7 +124,12 @@ fn result_body(
     })
 }
 
-/// Submits the citizen's draft. `public_url` is used for links in the e-mails.
+/// Submits the citizen's draft. `public_url` is used for links in the e-mails; `today` (the
+/// app's clock) is the day the procedure's rules check dates against.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the draft, who submits it, and the app's parts it needs"
+)]
 pub fn submit(
     conn: &mut DbConn,
     forms: &FormCache,
@@ -133,6 +138,7 @@ pub fn submit(
     id: &str,
     idempotency_key: Option<&str>,
     public_url: &str,
+    today: NaiveDate,
 ) -> Result<Submitted, InstanceError> {
     // 1. Read and validate without holding the write lock.
     let (row, service) = load_with_service(conn, ctx, id)?;
@@ -165,7 +171,17 @@ pub fn submit(
     }
     let data = row.data_value();
     let form = forms.get(conn, row.form_id)?;
-    let errors: Vec<_> = form.findings(&data).into_iter().map(|f| f.error).collect();
+    let errors: Vec<_> = crate::procedures::with_rules(
+        conn,
+        &row,
+        today,
+        &data,
+        form.findings(&data),
+        crate::procedures::Scope::All,
+    )?
+    .into_iter()
+    .map(|f| f.error)
+    .collect();
     if !errors.is_empty() {
         return Err(InstanceError::Validation(errors));
     }

@@ -233,6 +233,12 @@ pub enum Event {
     SilenceAssent {
         due_date: NaiveDate,
     },
+    /// The office sent a preavviso di rigetto (L. 241/1990 art. 10-bis; the text is in the
+    /// messages): the silence-assent is suspended; observations until `observations_by`.
+    RefusalNotice {
+        message: i64,
+        observations_by: NaiveDate,
+    },
     /// A registration of the instance was annulled (DPR 445/2000 art. 54); when it was the
     /// submission's, the instance is annulled with it.
     RegistrationAnnulled {
@@ -268,6 +274,7 @@ impl Event {
             Self::Closed { .. } => "closed",
             Self::Withdrawn { .. } => "withdrawn",
             Self::SilenceAssent { .. } => "silence_assent",
+            Self::RefusalNotice { .. } => "refusal_notice",
             Self::RegistrationAnnulled { .. } => "registration_annulled",
         }
     }
@@ -333,6 +340,10 @@ pub struct InstanceView {
     pub decision: Option<super::procedure::DecisionView>,
     /// The citizen has already rated the service for this instance.
     pub rated: bool,
+    /// What the service's procedure adds (docs/procedures.md): the residence terms, the
+    /// TARI estimate. Absent for a service without a procedure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub procedure: Option<crate::procedures::ProcedureView>,
 }
 
 /// One instance in the citizen's list.

@@ -81,7 +81,7 @@ async fn shows_one_service_and_404s_an_unknown_one() {
         .await;
     assert_eq!(res.status(), 200);
     let card: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(card["title"], "Accesso civico generalizzato (FOIA)");
+    assert_eq!(card["title"], "Accesso civico e accesso agli atti (FOIA)");
     assert_eq!(card["office"]["name"], "Segreteria generale – URP");
 
     let res = app.get("/api/v1/services/non-esiste").await;

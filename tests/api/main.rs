@@ -21,6 +21,7 @@ mod helpers;
 mod http;
 mod instances;
 mod mail;
+mod procedures;
 mod protocol;
 mod review;
 mod segnatura;

@@ -286,7 +286,7 @@ async fn procedure_times_as_csv_have_a_header_and_one_row_per_service() {
     );
     assert_eq!(rows.len(), 4, "{text}");
     let tari = rows.iter().find(|r| r[0] == TARI).unwrap();
-    assert_eq!(tari[1], "Dichiarazione TARI – inizio occupazione");
+    assert_eq!(tari[1], "Dichiarazione TARI");
     assert_eq!(
         tari[2..],
         ["30", "calendar_days", "3", "20", "21.67", "0.6667"]
@@ -668,7 +668,7 @@ async fn rating_aggregates_per_service_and_month_publish_no_comment() {
     assert_eq!(res_m1["mean_stars"], 1.0);
     assert_eq!(stars(res_m1), [1, 0, 0, 0, 0]);
     assert_eq!(reason(res_m1, "difficolta_tecniche"), 1);
-    assert_eq!(tari_m1["title"], "Dichiarazione TARI – inizio occupazione");
+    assert_eq!(tari_m1["title"], "Dichiarazione TARI");
     assert_eq!(tari_m1["count"], 3);
     assert_eq!(tari_m1["mean_stars"], 3.67); // 11 / 3
     assert_eq!(stars(tari_m1), [0, 1, 0, 1, 1]);
