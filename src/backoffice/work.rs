@@ -111,8 +111,11 @@ pub fn facts(conn: &mut DbConn, instance_id: &str) -> QueryResult<Facts> {
         .filter(ir::instance_id.eq(instance_id))
         .count()
         .get_result(conn)?;
+    let (foia, counterparties_notified) = super::foia::procedure_facts(conn, instance_id)?;
     Ok(Facts {
         integration_requested: requested > 0,
+        foia,
+        counterparties_notified,
     })
 }
 
@@ -158,7 +161,7 @@ fn check(
 
 /// The common frame of a staff action: access, `If-Match`, state machine, claim; then
 /// `body` writes what the action writes, in the same transaction.
-fn staff_act<T>(
+pub(crate) fn staff_act<T>(
     conn: &mut DbConn,
     ctx: &StaffCtx,
     id: &str,
@@ -183,11 +186,11 @@ fn staff_act<T>(
     })
 }
 
-fn invalid(pointer: &str, message: &str) -> BackofficeError {
+pub(crate) fn invalid(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![FieldError::new(pointer, message)])
 }
 
-fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, BackofficeError> {
+pub(crate) fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, BackofficeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(invalid(pointer, "Il testo è obbligatorio."));
@@ -202,15 +205,15 @@ fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, Backof
 }
 
 /// Who the applicant is, for the register and the e-mails.
-struct Applicant {
+pub(crate) struct Applicant {
     /// "Nome Cognome (CF)" or the codice fiscale.
-    register_name: String,
+    pub(crate) register_name: String,
     /// "Nome Cognome" or the codice fiscale.
-    display: String,
-    email: Option<String>,
+    pub(crate) display: String,
+    pub(crate) email: Option<String>,
 }
 
-fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
+pub(crate) fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
     let (cf, given, family, email): (String, Option<String>, Option<String>, Option<String>) =
         citizens::table
             .find(row.citizen_id)
@@ -240,14 +243,14 @@ fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
     })
 }
 
-struct OfficeInfo {
-    code: String,
-    name: String,
-    aoo_id: i64,
-    email: Option<String>,
+pub(crate) struct OfficeInfo {
+    pub(crate) code: String,
+    pub(crate) name: String,
+    pub(crate) aoo_id: i64,
+    pub(crate) email: Option<String>,
 }
 
-fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, BackofficeError> {
+pub(crate) fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, BackofficeError> {
     let office_id = office_id.ok_or_else(|| {
         BackofficeError::Other(anyhow::anyhow!("a submitted instance without an office"))
     })?;
@@ -268,7 +271,7 @@ fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, Backo
     })
 }
 
-fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
+pub(crate) fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
     services::table
         .find(row.service_id)
         .select(services::title)
@@ -276,13 +279,13 @@ fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
 }
 
 /// Who an instance's formal acts name: the applicant, the office (and its AOO), the service.
-struct Parties {
-    who: Applicant,
-    off: OfficeInfo,
-    title: String,
+pub(crate) struct Parties {
+    pub(crate) who: Applicant,
+    pub(crate) off: OfficeInfo,
+    pub(crate) title: String,
 }
 
-fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeError> {
+pub(crate) fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeError> {
     Ok(Parties {
         who: applicant(conn, row)?,
         off: office(conn, row.office_id)?,
@@ -290,7 +293,7 @@ fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, BackofficeEr
     })
 }
 
-fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
+pub(crate) fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
     let text = serde_json_canonicalizer::to_string(doc).map_err(anyhow::Error::from)?;
     let digest = sha256_hex(text.as_bytes());
     Ok((text, digest))
@@ -300,7 +303,7 @@ fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
     clippy::too_many_arguments,
     reason = "the fields of one register entry"
 )]
-fn register(
+pub(crate) fn register(
     conn: &mut DbConn,
     row: &InstanceRow,
     aoo_id: i64,
@@ -392,7 +395,7 @@ fn bind_documents(
     Ok(out)
 }
 
-fn mail(
+pub(crate) fn mail(
     conn: &mut DbConn,
     ente_id: i64,
     key: String,
@@ -418,7 +421,7 @@ fn mail(
     Ok(vec![key])
 }
 
-fn event(
+pub(crate) fn event(
     conn: &mut DbConn,
     id: &str,
     now: NaiveDateTime,
@@ -428,7 +431,7 @@ fn event(
     record_event(conn, id, now, actor, &e)
 }
 
-fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) -> QueryResult<()> {
+pub(crate) fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) -> QueryResult<()> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -445,7 +448,7 @@ fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) ->
     )
 }
 
-fn footer(link: &str) -> String {
+pub(crate) fn footer(link: &str) -> String {
     format!(
         "Può seguire la pratica nella sua area personale: {link}\n\n\
          Questo messaggio è generato automaticamente: non rispondere.\n"
@@ -818,6 +821,18 @@ pub fn due_after(
     row: &InstanceRow,
     suspension: Suspension,
 ) -> QueryResult<Option<NaiveDate>> {
+    // A FOIA instance may also have been suspended for its counter-interested parties.
+    let mut all = super::foia::counterparty_suspensions(conn, &row.id)?;
+    all.push(suspension);
+    due_with(conn, row, &all)
+}
+
+/// The due date with these suspensions of the term.
+pub(crate) fn due_with(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+    suspensions: &[Suspension],
+) -> QueryResult<Option<NaiveDate>> {
     let Some(submitted) = row.submitted_at else {
         return Ok(row.due_date);
     };
@@ -836,7 +851,7 @@ pub fn due_after(
             days,
             unit: TermUnit::parse(&unit).unwrap_or(TermUnit::CalendarDays),
         },
-        &[suspension],
+        suspensions,
         &WorkCalendar::for_ente(patron.as_deref()),
     ))
 }
@@ -851,6 +866,10 @@ pub struct Decision {
     /// The reply document (a PDF uploaded by the office), if any.
     #[serde(default)]
     pub reply_document: Option<String>,
+    /// FOIA services only: the art. 5-bis limit a refusal, partial grant or deferral rests on
+    /// (required then; `differita` is a FOIA outcome only).
+    #[serde(default)]
+    pub foia_limit: Option<super::foia::FoiaLimit>,
 }
 
 /// The decision: outcome, motivation and optional reply PDF, an outgoing registration to the
@@ -873,6 +892,7 @@ pub fn decide(
         Transition::Decide,
         now,
         |conn, row, _| {
+            super::foia::check_decision(conn, row, d.outcome, d.foia_limit)?;
             let message = insert_message(
                 conn,
                 row,
@@ -948,6 +968,7 @@ pub fn decide(
                     year: reg.year,
                 },
             )?;
+            super::foia::record_decision(conn, row, d.foia_limit, now)?;
             let reply = if files.is_empty() {
                 String::new()
             } else {
