@@ -242,17 +242,21 @@ pub fn counterparty_suspensions(
 /// The request for integration's suspension once it ended (answered, or expired: the term
 /// runs again the day after the last day to answer).
 fn integration_suspension(conn: &mut DbConn, instance_id: &str) -> QueryResult<Vec<Suspension>> {
-    let row: Option<(NaiveDate, NaiveDate, Option<NaiveDateTime>, Option<NaiveDateTime>)> =
-        ir::table
-            .find(instance_id)
-            .select((
-                ir::suspended_from,
-                ir::answer_by,
-                ir::answered_at,
-                ir::expired_at,
-            ))
-            .first(conn)
-            .optional()?;
+    let row: Option<(
+        NaiveDate,
+        NaiveDate,
+        Option<NaiveDateTime>,
+        Option<NaiveDateTime>,
+    )> = ir::table
+        .find(instance_id)
+        .select((
+            ir::suspended_from,
+            ir::answer_by,
+            ir::answered_at,
+            ir::expired_at,
+        ))
+        .first(conn)
+        .optional()?;
     Ok(match row {
         Some((from, _, Some(answered), _)) => vec![Suspension {
             from,
@@ -382,7 +386,9 @@ struct CheckedParty {
     email: Option<String>,
 }
 
-fn check_parties(n: &CounterpartyNotice) -> Result<(Vec<CheckedParty>, Option<String>), BackofficeError> {
+fn check_parties(
+    n: &CounterpartyNotice,
+) -> Result<(Vec<CheckedParty>, Option<String>), BackofficeError> {
     if n.counterparties.is_empty() || n.counterparties.len() > 20 {
         return Err(bad(
             "/counterparties",
@@ -486,7 +492,13 @@ pub fn notify_counterparties(
             let protocol_ref = row
                 .registration_id
                 .and_then(|r| protocol::find(conn, r).ok().flatten())
-                .map(|r| format!("n. {} del {}", r.number, protocol::local_time(&r).format("%d/%m/%Y")))
+                .map(|r| {
+                    format!(
+                        "n. {} del {}",
+                        r.number,
+                        protocol::local_time(&r).format("%d/%m/%Y")
+                    )
+                })
                 .unwrap_or_default();
             let mut numbers = Vec::new();
             let mut keys = Vec::new();
@@ -713,13 +725,12 @@ fn resume(
     ) else {
         return Ok(false);
     };
-    let n = diesel::update(
-        fcn::table
-            .find(id)
-            .filter(fcn::resumed_on.is_null()),
-    )
-    .set((fcn::resumed_on.eq(resumes), fcn::resumed_because.eq(because)))
-    .execute(conn)?;
+    let n = diesel::update(fcn::table.find(id).filter(fcn::resumed_on.is_null()))
+        .set((
+            fcn::resumed_on.eq(resumes),
+            fcn::resumed_because.eq(because),
+        ))
+        .execute(conn)?;
     if n == 0 {
         return Ok(false);
     }
@@ -1478,7 +1489,8 @@ fn review_view(
         ))
         .first(conn)
         .optional()?;
-    let Some((ground, requested_at, reason, due, decided_at, outcome, limit, motivation)) = r else {
+    let Some((ground, requested_at, reason, due, decided_at, outcome, limit, motivation)) = r
+    else {
         return Ok(None);
     };
     let ground = ReviewGround::parse(&ground)
@@ -1551,7 +1563,12 @@ pub fn reviews_for_rpct(
     let rows: Vec<(String, String, Option<NaiveDateTime>, NaiveDate)> = rv::table
         .inner_join(inst::table.inner_join(services::table))
         .filter(rv::ente_id.eq(ente_id))
-        .select((rv::instance_id, services::title, rv::decided_at, rv::due_date))
+        .select((
+            rv::instance_id,
+            services::title,
+            rv::decided_at,
+            rv::due_date,
+        ))
         .load(conn)?;
     let mut rows = rows;
     rows.sort_by_key(|r| (r.2.is_some(), r.3, r.0.clone()));
@@ -1672,8 +1689,7 @@ pub fn public_register(
     let mut entries = Vec::with_capacity(rows.len());
     for (id, status, title, submitted_at, number, outcome, decided_at) in rows {
         let data: String = inst::table.find(&id).select(inst::data).first(conn)?;
-        let kind =
-            FoiaKind::of_data(&serde_json::from_str(&data).unwrap_or(Value::Null));
+        let kind = FoiaKind::of_data(&serde_json::from_str(&data).unwrap_or(Value::Null));
         let record: Option<(Option<String>, Option<String>)> = fr::table
             .find(&id)
             .select((fr::public_subject, fr::decision_limit))
@@ -1796,7 +1812,9 @@ mod tests {
             Outcome::ParzialmenteAccolta,
             Outcome::Differita,
         ] {
-            assert!(matches!(check_limit(o, None), Err(BackofficeError::Invalid(e)) if e[0].pointer == "/foia_limit"));
+            assert!(
+                matches!(check_limit(o, None), Err(BackofficeError::Invalid(e)) if e[0].pointer == "/foia_limit")
+            );
             assert!(check_limit(o, Some(FoiaLimit::C2A)).is_ok());
         }
         assert!(check_limit(Outcome::Accolta, None).is_ok());

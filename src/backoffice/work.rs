@@ -190,7 +190,11 @@ pub(crate) fn invalid(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![FieldError::new(pointer, message)])
 }
 
-pub(crate) fn required_text(pointer: &str, text: &str, max: usize) -> Result<String, BackofficeError> {
+pub(crate) fn required_text(
+    pointer: &str,
+    text: &str,
+    max: usize,
+) -> Result<String, BackofficeError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(invalid(pointer, "Il testo è obbligatorio."));
@@ -250,7 +254,10 @@ pub(crate) struct OfficeInfo {
     pub(crate) email: Option<String>,
 }
 
-pub(crate) fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, BackofficeError> {
+pub(crate) fn office(
+    conn: &mut DbConn,
+    office_id: Option<i64>,
+) -> Result<OfficeInfo, BackofficeError> {
     let office_id = office_id.ok_or_else(|| {
         BackofficeError::Other(anyhow::anyhow!("a submitted instance without an office"))
     })?;
@@ -431,7 +438,12 @@ pub(crate) fn event(
     record_event(conn, id, now, actor, &e)
 }
 
-pub(crate) fn queued(conn: &mut DbConn, id: &str, now: NaiveDateTime, keys: Vec<String>) -> QueryResult<()> {
+pub(crate) fn queued(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    keys: Vec<String>,
+) -> QueryResult<()> {
     if keys.is_empty() {
         return Ok(());
     }

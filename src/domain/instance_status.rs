@@ -258,8 +258,16 @@ impl Transition {
         use Transition::*;
         match self {
             Edit | Discard | Submit | Withdraw | AnswerIntegration => &[Actor::Citizen],
-            Take | Assign | HandOver | Note | Message | RequestIntegration | Decide | Close
-            | NotifyCounterparties | RecordCounterpartyAnswer => &[Actor::Operator],
+            Take
+            | Assign
+            | HandOver
+            | Note
+            | Message
+            | RequestIntegration
+            | Decide
+            | Close
+            | NotifyCounterparties
+            | RecordCounterpartyAnswer => &[Actor::Operator],
             ExpireIntegration | AutoClose | SilenceAssent | ResumeAfterCounterparties => {
                 &[Actor::System]
             }
@@ -280,8 +288,16 @@ impl Transition {
             Annul => &[R::Reason],
             NotifyCounterparties => &[R::Counterparties],
             RecordCounterpartyAnswer => &[R::Text],
-            Edit | Discard | Submit | Withdraw | Take | Close | ExpireIntegration | AutoClose
-            | SilenceAssent | ResumeAfterCounterparties => &[],
+            Edit
+            | Discard
+            | Submit
+            | Withdraw
+            | Take
+            | Close
+            | ExpireIntegration
+            | AutoClose
+            | SilenceAssent
+            | ResumeAfterCounterparties => &[],
         }
     }
 
@@ -418,13 +434,11 @@ impl InstanceStatus {
                 transition,
                 allowed: allowed(),
             }),
-            Some(_) if facts.done_once(transition) => {
-                Err(NotAllowed::OnlyOnce {
-                    from: self,
-                    transition,
-                    allowed: allowed(),
-                })
-            }
+            Some(_) if facts.done_once(transition) => Err(NotAllowed::OnlyOnce {
+                from: self,
+                transition,
+                allowed: allowed(),
+            }),
             Some(to) => Ok(to),
         }
     }
@@ -560,12 +574,32 @@ mod tests {
         (S::AwaitingIntegration, T::ExpireIntegration, S::InProgress),
         (S::AwaitingIntegration, T::Withdraw, S::Withdrawn),
         (S::AwaitingIntegration, T::Annul, S::Annulled),
-        (S::InProgress, T::NotifyCounterparties, S::AwaitingCounterparties),
+        (
+            S::InProgress,
+            T::NotifyCounterparties,
+            S::AwaitingCounterparties,
+        ),
         (S::InProgress, T::RecordCounterpartyAnswer, S::InProgress),
-        (S::AwaitingCounterparties, T::Take, S::AwaitingCounterparties),
-        (S::AwaitingCounterparties, T::Assign, S::AwaitingCounterparties),
-        (S::AwaitingCounterparties, T::Note, S::AwaitingCounterparties),
-        (S::AwaitingCounterparties, T::Message, S::AwaitingCounterparties),
+        (
+            S::AwaitingCounterparties,
+            T::Take,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Assign,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Note,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Message,
+            S::AwaitingCounterparties,
+        ),
         (
             S::AwaitingCounterparties,
             T::RecordCounterpartyAnswer,

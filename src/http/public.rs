@@ -156,7 +156,9 @@ pub async fn foia_register(
     let (ente, ente_ref) = ente(&state, path.into_inner()).await?;
     let q = query.into_inner();
     let csv = wants_csv(&req, q.format);
-    let year = q.year.unwrap_or_else(|| chrono::Datelike::year(&state.clock.today()));
+    let year = q
+        .year
+        .unwrap_or_else(|| chrono::Datelike::year(&state.clock.today()));
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::BadRequest(
             "Il parametro «year» deve essere un anno tra il 2000 e il 2100.".into(),
