@@ -983,3 +983,30 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
         .unwrap();
     assert_problem(res, 404, "not-found").await;
 }
+
+#[tokio::test]
+async fn the_transparency_officer_must_be_a_staff_member_of_the_bundle() {
+    let dir = tempdir();
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let path = dir.join("ente.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "transparency_officer = \"responsabile.trasparenza\"",
+        "transparency_officer = \"nessuno\"",
+    );
+    std::fs::write(&path, text).unwrap();
+    let err = sportello::bundle::Bundle::read(&dir).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("ente.transparency_officer: `nessuno`"),
+        "{err:#}"
+    );
+    // Without one, nobody decides reviews.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("transparency_officer = \"nessuno\"", "");
+    std::fs::write(&path, text).unwrap();
+    let app = spawn_empty_app_with(|_| {}).await;
+    app.load_bundle(&dir);
+    let rpct = app.staff_browser(RPCT).await;
+    let res = app.get_as(&rpct, "/api/v1/staff/foia/reviews").await;
+    assert_problem(res, 403, "forbidden").await;
+}
