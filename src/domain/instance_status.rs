@@ -709,7 +709,8 @@ mod tests {
             S::InProgress.allowed(
                 Actor::Operator,
                 Facts {
-                    integration_requested: true
+                    integration_requested: true,
+                    ..Facts::default()
                 }
             ),
             vec![
