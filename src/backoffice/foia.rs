@@ -401,7 +401,7 @@ fn check_parties(
         let name = p.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             errors.push(FieldError::new(
-                &format!("/counterparties/{i}/name"),
+                format!("/counterparties/{i}/name"),
                 "Il nome è obbligatorio (al massimo 200 caratteri).",
             ));
         }
@@ -413,7 +413,7 @@ fn check_parties(
             .map(str::to_owned);
         if address.as_ref().is_some_and(|a| a.chars().count() > 500) {
             errors.push(FieldError::new(
-                &format!("/counterparties/{i}/address"),
+                format!("/counterparties/{i}/address"),
                 "L'indirizzo supera i 500 caratteri ammessi.",
             ));
         }
@@ -423,7 +423,7 @@ fn check_parties(
                 Ok(parsed) => Some(parsed.to_string()),
                 Err(_) => {
                     errors.push(FieldError::new(
-                        &format!("/counterparties/{i}/email"),
+                        format!("/counterparties/{i}/email"),
                         "L'indirizzo e-mail non è valido.",
                     ));
                     None
