@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::work::{
-    self, canonical, event, mail, parties, queued, register, required_text, Expected, MailLink,
-    Parties, StaffCtx,
+    self, canonical, event, mail, parties, queued, required_text, Expected, MailLink, Parties,
+    StaffCtx,
 };
 use super::BackofficeError;
 use crate::catalog::EnteRef;
@@ -40,7 +40,7 @@ use crate::domain::terms::{self, Suspension, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{calendar, Actor, FieldError, InstanceStatus, Outcome, Transition};
 use crate::instances::{iso, Event, InstanceRow};
 use crate::procedures::ProcedureKind;
-use crate::protocol::{self, Direction};
+use crate::protocol::{self, external, Direction, NewRegistration, Registration};
 
 /// Days the counter-interested parties have to answer (art. 5 c. 5).
 pub const COUNTERPARTY_DAYS: i64 = 10;
@@ -188,6 +188,51 @@ impl FoiaKind {
             _ => Self::Generalizzato,
         }
     }
+}
+
+/// Registers a FOIA act (a notice to or an answer of a counter-interested party, a request
+/// for review or its decision) in the built-in register of the instance's AOO. These acts
+/// carry no `instance_messages` row, which an external register's follow-up needs: with an
+/// external register they are refused (409) rather than numbered by the wrong register.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the fields of one register entry"
+)]
+fn register(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+    aoo_id: i64,
+    now: NaiveDateTime,
+    direction: Direction,
+    sender: String,
+    recipient: Option<String>,
+    subject: String,
+    digest: &str,
+    files: &[(String, String)],
+) -> Result<Registration, BackofficeError> {
+    if external::adapter_of_aoo(conn, aoo_id)?.is_some() {
+        return Err(BackofficeError::Conflict(
+            "Il registro di protocollo di questa AOO è un sistema esterno: le comunicazioni ai \
+             controinteressati e il riesame non si possono ancora protocollare da Sportello."
+                .into(),
+        ));
+    }
+    Ok(protocol::register(
+        conn,
+        &NewRegistration {
+            ente_id: row.ente_id,
+            aoo_id,
+            at: now,
+            direction,
+            sender,
+            recipient,
+            subject,
+            document_digest: digest.to_owned(),
+            attachments: files.iter().map(|(f, _)| (f.clone(), None)).collect(),
+            instance_id: Some(row.id.clone()),
+            primary: false,
+        },
+    )?)
 }
 
 fn bad(pointer: &str, message: &str) -> BackofficeError {

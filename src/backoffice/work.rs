@@ -25,7 +25,7 @@ use crate::domain::terms::{self, Suspension, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{calendar, FieldError, InstanceStatus, Outcome, Transition};
 use crate::instances::{iso_rome, record_event, Event, InstanceRow};
 use crate::notify::{enqueue_emails, EmailPayload};
-use crate::protocol::{self, Direction, NewRegistration, Registration};
+use crate::protocol::{self, external, Direction, NewRegistration, Registration};
 use crate::text::sha256_hex;
 
 /// A staff member as the back office needs them: who, and which offices they work in.
@@ -186,7 +186,7 @@ pub(crate) fn staff_act<T>(
     })
 }
 
-pub(crate) fn invalid(pointer: &str, message: &str) -> BackofficeError {
+fn invalid(pointer: &str, message: &str) -> BackofficeError {
     BackofficeError::Invalid(vec![FieldError::new(pointer, message)])
 }
 
@@ -217,7 +217,7 @@ pub(crate) struct Applicant {
     pub(crate) email: Option<String>,
 }
 
-pub(crate) fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
+fn applicant(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<Applicant> {
     let (cf, given, family, email): (String, Option<String>, Option<String>, Option<String>) =
         citizens::table
             .find(row.citizen_id)
@@ -254,10 +254,7 @@ pub(crate) struct OfficeInfo {
     pub(crate) email: Option<String>,
 }
 
-pub(crate) fn office(
-    conn: &mut DbConn,
-    office_id: Option<i64>,
-) -> Result<OfficeInfo, BackofficeError> {
+fn office(conn: &mut DbConn, office_id: Option<i64>) -> Result<OfficeInfo, BackofficeError> {
     let office_id = office_id.ok_or_else(|| {
         BackofficeError::Other(anyhow::anyhow!("a submitted instance without an office"))
     })?;
@@ -278,7 +275,7 @@ pub(crate) fn office(
     })
 }
 
-pub(crate) fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
+fn service_title(conn: &mut DbConn, row: &InstanceRow) -> QueryResult<String> {
     services::table
         .find(row.service_id)
         .select(services::title)
@@ -306,38 +303,171 @@ pub(crate) fn canonical(doc: &Value) -> Result<(String, String), BackofficeError
     Ok((text, digest))
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the fields of one register entry"
-)]
-pub(crate) fn register(
-    conn: &mut DbConn,
-    row: &InstanceRow,
-    aoo_id: i64,
-    now: NaiveDateTime,
+/// The register entry of a later act of the instance (a request for integration, its
+/// answer, the decision, a withdrawal): the message that carries it and what is registered.
+struct Act<'a> {
+    message: i64,
     direction: Direction,
     sender: String,
     recipient: Option<String>,
     subject: String,
-    digest: &str,
-    files: &[(String, String)],
-) -> Result<Registration, BackofficeError> {
-    Ok(protocol::register(
+    /// SHA-256 of the primary document.
+    digest: &'a str,
+    /// File name and SHA-256 of each document bound to the message.
+    files: &'a [(String, String)],
+    /// The act's frozen JSON text when it is the primary document.
+    document: Option<String>,
+    /// The uploaded document that is the primary one instead (the decision's reply PDF).
+    primary_document: Option<String>,
+}
+
+/// How an act was registered.
+enum Numbered {
+    /// By the built-in register, in this transaction.
+    Now(Registration),
+    /// Requested from the AOO's external register (`protocol::external`): the number comes
+    /// when the system answers, and the e-mails quoting it wait until then.
+    Pending {
+        request_id: i64,
+        system: &'static str,
+        placeholders: external::Placeholders,
+    },
+}
+
+impl Numbered {
+    fn number(&self) -> Option<String> {
+        match self {
+            Self::Now(r) => Some(r.number.to_string()),
+            Self::Pending { .. } => None,
+        }
+    }
+
+    fn year(&self) -> Option<i32> {
+        match self {
+            Self::Now(r) => Some(r.year),
+            Self::Pending { .. } => None,
+        }
+    }
+
+    /// The number as an e-mail quotes it (a placeholder filled in when it is known).
+    fn number_text(&self) -> String {
+        match self {
+            Self::Now(r) => r.number.to_string(),
+            Self::Pending { placeholders, .. } => placeholders.number.clone(),
+        }
+    }
+
+    /// The Italian date of registration (`dd/mm/yyyy`) as an e-mail quotes it.
+    fn date_text(&self) -> String {
+        match self {
+            Self::Now(r) => protocol::local_time(r).format("%d/%m/%Y").to_string(),
+            Self::Pending { placeholders, .. } => placeholders.date.clone(),
+        }
+    }
+
+    /// The act's e-mail (none without an address): queued now with the built-in register,
+    /// kept with the request until the number comes with an external one (whose pending
+    /// request the history then shows).
+    #[expect(clippy::too_many_arguments, reason = "the parts of one e-mail")]
+    fn mail(
+        &self,
+        conn: &mut DbConn,
+        row: &InstanceRow,
+        message: i64,
+        now: NaiveDateTime,
+        key: String,
+        to: Option<&str>,
+        subject: String,
+        body: String,
+    ) -> Result<(), BackofficeError> {
+        match self {
+            Self::Now(_) => {
+                let keys = mail(conn, row.ente_id, key, to, subject, body)?;
+                queued(conn, &row.id, now, keys)?;
+            }
+            Self::Pending {
+                request_id, system, ..
+            } => {
+                if let Some(to) = to {
+                    external::add_email(
+                        conn,
+                        *request_id,
+                        key,
+                        EmailPayload {
+                            to: to.to_owned(),
+                            subject,
+                            body,
+                        },
+                    )?;
+                }
+                event(
+                    conn,
+                    &row.id,
+                    now,
+                    "system",
+                    Event::RegistrationRequested {
+                        system: (*system).to_owned(),
+                        message: Some(message),
+                    },
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Registers a later act of the instance in the AOO's register: numbered now by the built-in
+/// one (the message linked to its entry), or requested from the external system in the same
+/// transaction (idempotency key `<instance>:message:<id>`; `external::record` links it).
+fn register(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+    aoo_id: i64,
+    now: NaiveDateTime,
+    act: Act<'_>,
+) -> Result<Numbered, BackofficeError> {
+    let new = NewRegistration {
+        ente_id: row.ente_id,
+        aoo_id,
+        at: now,
+        direction: act.direction,
+        sender: act.sender,
+        recipient: act.recipient,
+        subject: act.subject,
+        document_digest: act.digest.to_owned(),
+        attachments: act.files.iter().map(|(f, _)| (f.clone(), None)).collect(),
+        instance_id: Some(row.id.clone()),
+        primary: false,
+    };
+    let Some(adapter) = external::adapter_of_aoo(conn, aoo_id)? else {
+        let reg = protocol::register(conn, &new)?;
+        diesel::update(msg::table.find(act.message))
+            .set(msg::registration_id.eq(reg.id))
+            .execute(conn)?;
+        return Ok(Numbered::Now(reg));
+    };
+    let placeholders = external::Placeholders::new();
+    let request_id = external::enqueue(
         conn,
-        &NewRegistration {
-            ente_id: row.ente_id,
-            aoo_id,
-            at: now,
-            direction,
-            sender,
-            recipient,
-            subject,
-            document_digest: digest.to_owned(),
-            attachments: files.iter().map(|(f, _)| (f.clone(), None)).collect(),
-            instance_id: Some(row.id.clone()),
-            primary: false,
+        adapter,
+        &external::RequestPayload {
+            registration: new,
+            notices: None,
+            follow_up: Some(external::FollowUp {
+                message_id: act.message,
+                document: act.document,
+                primary_document: act.primary_document,
+                placeholders: placeholders.clone(),
+                emails: Vec::new(),
+            }),
         },
-    )?)
+        now,
+    )?;
+    Ok(Numbered::Pending {
+        request_id,
+        system: adapter.as_str(),
+        placeholders,
+    })
 }
 
 #[expect(clippy::too_many_arguments, reason = "the columns of one message")]
@@ -746,7 +876,7 @@ pub fn request_integration(
             )?;
             let files = bind_documents(conn, row, "office", &req.documents, message, "/documents")?;
             let Parties { who, off, title } = parties(conn, row)?;
-            let (_, digest) = canonical(&json!({
+            let (document, digest) = canonical(&json!({
                 "type": "richiesta_integrazione",
                 "instance": row.id,
                 "text": text,
@@ -760,16 +890,18 @@ pub fn request_integration(
                 row,
                 off.aoo_id,
                 now,
-                Direction::Out,
-                off.name.clone(),
-                Some(who.register_name.clone()),
-                format!("{title} – richiesta di integrazione"),
-                &digest,
-                &files,
+                Act {
+                    message,
+                    direction: Direction::Out,
+                    sender: off.name.clone(),
+                    recipient: Some(who.register_name.clone()),
+                    subject: format!("{title} – richiesta di integrazione"),
+                    digest: &digest,
+                    files: &files,
+                    document: Some(document),
+                    primary_document: None,
+                },
             )?;
-            diesel::update(msg::table.find(message))
-                .set(msg::registration_id.eq(reg.id))
-                .execute(conn)?;
             diesel::insert_into(ir::table)
                 .values((
                     ir::instance_id.eq(&row.id),
@@ -788,8 +920,8 @@ pub fn request_integration(
                 now,
                 &ctx.actor(),
                 Event::IntegrationRequested {
-                    protocol_number: reg.number.to_string(),
-                    year: reg.year,
+                    protocol_number: reg.number(),
+                    year: reg.year(),
                     days: req.days,
                     answer_by,
                 },
@@ -799,15 +931,17 @@ pub fn request_integration(
             } else {
                 format!("\nDati richiesti: {}\n", req.fields.join(", "))
             };
-            let keys = mail(
+            reg.mail(
                 conn,
-                row.ente_id,
+                row,
+                message,
+                now,
                 format!("integration-request:{}", row.id),
                 who.email.as_deref(),
                 format!(
                     "Richiesta di integrazione – {title} – Prot. n. {} del {}",
-                    reg.number,
-                    protocol::local_time(&reg).format("%d/%m/%Y")
+                    reg.number_text(),
+                    reg.date_text()
                 ),
                 format!(
                     "Gentile {},\n\n{} chiede di integrare la sua pratica «{title}»:\n\n{text}\n{asked}\n\
@@ -819,7 +953,6 @@ pub fn request_integration(
                     footer(link.0)
                 ),
             )?;
-            queued(conn, id, now, keys)?;
             Ok(())
         },
     )
@@ -932,16 +1065,16 @@ pub fn decide(
                 }
             }
             let files = bind_documents(conn, row, "office", &ids, message, "/reply_document")?;
-            let digest = match files.first() {
-                Some((_, sha)) => sha.clone(),
+            let (document, digest) = match files.first() {
+                Some((_, sha)) => (None, sha.clone()),
                 None => {
-                    canonical(&json!({
+                    let (text, digest) = canonical(&json!({
                         "type": "provvedimento",
                         "instance": row.id,
                         "outcome": d.outcome,
                         "motivation": motivation,
-                    }))?
-                    .1
+                    }))?;
+                    (Some(text), digest)
                 }
             };
             let Parties { who, off, title } = parties(conn, row)?;
@@ -950,19 +1083,21 @@ pub fn decide(
                 row,
                 off.aoo_id,
                 now,
-                Direction::Out,
-                off.name.clone(),
-                Some(who.register_name.clone()),
-                format!(
-                    "{title} – provvedimento finale: istanza {}",
-                    d.outcome.label()
-                ),
-                &digest,
-                &files,
+                Act {
+                    message,
+                    direction: Direction::Out,
+                    sender: off.name.clone(),
+                    recipient: Some(who.register_name.clone()),
+                    subject: format!(
+                        "{title} – provvedimento finale: istanza {}",
+                        d.outcome.label()
+                    ),
+                    digest: &digest,
+                    files: &files,
+                    document,
+                    primary_document: d.reply_document.clone(),
+                },
             )?;
-            diesel::update(msg::table.find(message))
-                .set(msg::registration_id.eq(reg.id))
-                .execute(conn)?;
             diesel::update(inst::table.find(&row.id))
                 .set((
                     inst::outcome.eq(d.outcome.as_str()),
@@ -976,8 +1111,8 @@ pub fn decide(
                 &ctx.actor(),
                 Event::Decided {
                     outcome: d.outcome,
-                    protocol_number: reg.number.to_string(),
-                    year: reg.year,
+                    protocol_number: reg.number(),
+                    year: reg.year(),
                 },
             )?;
             super::foia::record_decision(conn, row, d.foia_limit, now)?;
@@ -986,15 +1121,17 @@ pub fn decide(
             } else {
                 "\nIl provvedimento è disponibile nella sua area personale.\n".to_owned()
             };
-            let keys = mail(
+            reg.mail(
             conn,
-            row.ente_id,
+            row,
+            message,
+            now,
             format!("decision:{}", row.id),
             who.email.as_deref(),
             format!(
                 "Esito della sua pratica – {title} – Prot. n. {} del {}",
-                reg.number,
-                protocol::local_time(&reg).format("%d/%m/%Y")
+                reg.number_text(),
+                reg.date_text()
             ),
             format!(
                 "Gentile {},\n\nla sua istanza «{title}» è stata {}.\n\nMotivazione:\n{motivation}\n{reply}\n{}",
@@ -1003,7 +1140,6 @@ pub fn decide(
                 footer(link.0)
             ),
         )?;
-            queued(conn, id, now, keys)?;
             Ok(())
         },
     )
@@ -1181,16 +1317,18 @@ pub fn answer_integration(
                 row,
                 off.aoo_id,
                 now,
-                Direction::In,
-                who.register_name.clone(),
-                None,
-                format!("{title} – integrazione dell'istanza"),
-                &digest,
-                &files,
+                Act {
+                    message,
+                    direction: Direction::In,
+                    sender: who.register_name.clone(),
+                    recipient: None,
+                    subject: format!("{title} – integrazione dell'istanza"),
+                    digest: &digest,
+                    files: &files,
+                    document: Some(document.clone()),
+                    primary_document: None,
+                },
             )?;
-            diesel::update(msg::table.find(message))
-                .set(msg::registration_id.eq(reg.id))
-                .execute(conn)?;
             diesel::update(ir::table.find(&row.id))
                 .set((
                     ir::answered_at.eq(now),
@@ -1220,30 +1358,34 @@ pub fn answer_integration(
                 now,
                 "citizen",
                 Event::IntegrationAnswered {
-                    protocol_number: reg.number.to_string(),
-                    year: reg.year,
+                    protocol_number: reg.number(),
+                    year: reg.year(),
                     document_digest: digest.clone(),
                     due_date: due,
                 },
             )?;
-            let keys = mail(
+            reg.mail(
                 conn,
-                row.ente_id,
+                row,
+                message,
+                now,
                 format!("integration-answer:{}", row.id),
                 off.email.as_deref(),
-                format!("Integrazione ricevuta – {title} – Prot. n. {}", reg.number),
+                format!(
+                    "Integrazione ricevuta – {title} – Prot. n. {}",
+                    reg.number_text()
+                ),
                 format!(
                     "{} ha risposto alla richiesta di integrazione della pratica «{title}» \
                  (identificativo {}).\n\n- Protocollo n. {} del {}\n- Da concludere entro: {}\n",
                     who.register_name,
                     row.id,
-                    reg.number,
+                    reg.number_text(),
                     iso_rome(now),
                     due.map(|d| d.format("%d/%m/%Y").to_string())
                         .unwrap_or_default(),
                 ),
             )?;
-            queued(conn, id, now, keys)?;
             Ok(())
         },
     )
@@ -1287,7 +1429,7 @@ pub fn withdraw(
                 None,
                 None,
             )?;
-            let (_, digest) = canonical(&json!({
+            let (document, digest) = canonical(&json!({
                 "type": "ritiro",
                 "instance": row.id,
                 "reason": reason,
@@ -1299,32 +1441,39 @@ pub fn withdraw(
                 row,
                 off.aoo_id,
                 now,
-                Direction::In,
-                who.register_name.clone(),
-                None,
-                format!("{title} – ritiro dell'istanza"),
-                &digest,
-                &[],
+                Act {
+                    message,
+                    direction: Direction::In,
+                    sender: who.register_name.clone(),
+                    recipient: None,
+                    subject: format!("{title} – ritiro dell'istanza"),
+                    digest: &digest,
+                    files: &[],
+                    document: Some(document),
+                    primary_document: None,
+                },
             )?;
-            diesel::update(msg::table.find(message))
-                .set(msg::registration_id.eq(reg.id))
-                .execute(conn)?;
             event(
                 conn,
                 id,
                 now,
                 "citizen",
                 Event::Withdrawn {
-                    protocol_number: reg.number.to_string(),
-                    year: reg.year,
+                    protocol_number: reg.number(),
+                    year: reg.year(),
                 },
             )?;
-            let keys = mail(
+            reg.mail(
                 conn,
-                row.ente_id,
+                row,
+                message,
+                now,
                 format!("withdrawal:{}", row.id),
                 off.email.as_deref(),
-                format!("Istanza ritirata – {title} – Prot. n. {}", reg.number),
+                format!(
+                    "Istanza ritirata – {title} – Prot. n. {}",
+                    reg.number_text()
+                ),
                 format!(
                     "{} ha ritirato la pratica «{title}» (identificativo {}).\n{}",
                     who.register_name,
@@ -1334,7 +1483,6 @@ pub fn withdraw(
                         .unwrap_or_default()
                 ),
             )?;
-            queued(conn, id, now, keys)?;
             Ok(())
         },
     )

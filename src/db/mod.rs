@@ -285,14 +285,18 @@ pub fn claim_outbox(
            AND (locked_until IS NULL OR locked_until <= $3) ORDER BY id LIMIT $4 {lock}) \
          RETURNING id, ente_id, kind, payload, attempts"
     );
-    write_tx(conn, |conn| {
+    // RETURNING follows no order on PostgreSQL: sorted here, so messages of one instance go
+    // out in the order they were queued (an external register numbers its acts in order).
+    let mut claimed: Vec<ClaimedMessage> = write_tx(conn, |conn| {
         diesel::sql_query(sql)
             .bind::<Text, _>(worker)
             .bind::<Timestamp, _>(lease_until)
             .bind::<Timestamp, _>(at)
             .bind::<BigInt, _>(limit)
             .load(conn)
-    })
+    })?;
+    claimed.sort_by_key(|m| m.id);
+    Ok(claimed)
 }
 
 /// Claims the job lease `name` for `holder` until `until`, if nobody holds it now (no row, or

@@ -72,6 +72,9 @@ pub struct MessageView {
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
     pub protocol: Option<RegistrationRef>,
+    /// True while the AOO's external protocol system has not numbered this message's act
+    /// ("in attesa di protocollazione"); `protocol` is set when it has.
+    pub registration_pending: bool,
     pub documents: Vec<DocumentInfo>,
 }
 
@@ -251,6 +254,16 @@ pub fn messages(
         .into_iter()
         .filter_map(|r| r.7.map(|m| (m, doc_info(links, instance_id, r))))
         .collect();
+    // The acts an external register has not numbered yet (their requests' keys name them).
+    let prefix = format!("{instance_id}:message:");
+    let pending: Vec<i64> = crate::db::schema::protocol_requests::table
+        .filter(crate::db::schema::protocol_requests::instance_id.eq(instance_id))
+        .filter(crate::db::schema::protocol_requests::registration_id.is_null())
+        .select(crate::db::schema::protocol_requests::idempotency_key)
+        .load::<String>(conn)?
+        .iter()
+        .filter_map(|k| k.strip_prefix(&prefix)?.parse().ok())
+        .collect();
     let mut out = Vec::with_capacity(rows.len());
     for (id, at, sender, author, kind, body, data, reg) in rows {
         let (mine, rest): (Vec<_>, Vec<_>) = by_message.into_iter().partition(|(m, _)| *m == id);
@@ -265,6 +278,7 @@ pub fn messages(
             text: body,
             data: data.and_then(|d| serde_json::from_str(&d).ok()),
             protocol: reg_ref(conn, reg)?,
+            registration_pending: reg.is_none() && pending.contains(&id),
             documents,
         });
     }

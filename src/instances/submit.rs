@@ -239,7 +239,8 @@ pub fn submit(
                 adapter,
                 &external::RequestPayload {
                     registration: prepared.registration.clone(),
-                    notices: prepared.notices.clone(),
+                    notices: Some(prepared.notices.clone()),
+                    follow_up: None,
                 },
                 ts,
             )?;
@@ -253,6 +254,7 @@ pub fn submit(
                         "system",
                         Event::RegistrationRequested {
                             system: adapter.as_str().to_owned(),
+                            message: None,
                         },
                     ),
                     routed,

@@ -153,9 +153,20 @@ pub enum Event {
         registered_at: String,
     },
     /// The AOO's register is an external protocol system: the request for a number is queued
-    /// (`system`: `rest` or `pec`); `registered` follows when the system answers.
+    /// (`system`: `rest` or `pec`); `registered` follows when the system answers — or, for a
+    /// later act of the instance (`message`: the one it registers), `message_registered`.
     RegistrationRequested {
         system: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<i64>,
+    },
+    /// The external protocol system numbered a later act of the instance (the message).
+    MessageRegistered {
+        message: i64,
+        protocol_number: String,
+        year: i32,
+        #[schema(format = DateTime)]
+        registered_at: String,
     },
     Routed {
         office: String,
@@ -187,14 +198,16 @@ pub enum Event {
         message: i64,
     },
     IntegrationRequested {
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`message_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
         days: i32,
         answer_by: NaiveDate,
     },
     IntegrationAnswered {
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`message_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
         document_digest: String,
         /// The new due date, the term running again.
         due_date: Option<NaiveDate>,
@@ -205,15 +218,17 @@ pub enum Event {
     },
     Decided {
         outcome: Outcome,
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`message_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
     },
     Closed {
         automatic: bool,
     },
     Withdrawn {
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`message_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
     },
     SilenceAssent {
         due_date: NaiveDate,
@@ -270,6 +285,7 @@ impl Event {
             Self::Submitted { .. } => "submitted",
             Self::Registered { .. } => "registered",
             Self::RegistrationRequested { .. } => "registration_requested",
+            Self::MessageRegistered { .. } => "message_registered",
             Self::Routed { .. } => "routed",
             Self::NotificationsQueued { .. } => "notifications_queued",
             Self::Taken { .. } => "taken",

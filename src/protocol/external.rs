@@ -79,11 +79,30 @@ pub enum ExternalConfig {
         from_address: String,
         imap_host: String,
         imap_port: u16,
+        /// How the IMAP connection is protected: `tls` (implicit TLS, port 993: what PEC
+        /// providers offer; the default), `starttls` (port 143 upgraded), or `plain` (only
+        /// for a mailbox on the same machine or behind a TLS-terminating tunnel).
+        #[serde(default)]
+        imap_security: ImapSecurity,
+        /// A PEM file of certificate authorities to trust besides the system's (a private
+        /// mail server's); the server's name is always checked against its certificate.
+        #[serde(default)]
+        imap_ca_file: Option<PathBuf>,
         imap_user: String,
         imap_password_file: PathBuf,
         #[serde(default = "default_mailbox")]
         imap_mailbox: String,
     },
+}
+
+/// See `ExternalConfig::Pec::imap_security`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapSecurity {
+    #[default]
+    Tls,
+    Starttls,
+    Plain,
 }
 
 fn default_timeout() -> u64 {
@@ -113,8 +132,18 @@ impl ExternalConfig {
             Self::Pec {
                 protocol_address,
                 from_address,
+                imap_host,
+                imap_security,
                 ..
             } => {
+                let local = ["127.0.0.1", "::1", "localhost"].contains(&imap_host.as_str());
+                if *imap_security == ImapSecurity::Plain && !local {
+                    anyhow::bail!(
+                        "external.imap_security = \"plain\" would send the mailbox's password in \
+                         clear to {imap_host}: use \"tls\" or \"starttls\" (plain is for a \
+                         mailbox on this machine)"
+                    );
+                }
                 for (name, a) in [
                     ("protocol_address", protocol_address),
                     ("from_address", from_address),
@@ -141,11 +170,83 @@ pub fn adapter_of(register: &str, external: Option<&str>) -> anyhow::Result<Opti
     }
 }
 
-/// What a request carries: the registration to write once numbered, and the notices to send.
+/// What a request carries: the registration to write once numbered, and what follows the
+/// number — the submission's receipt and office notice, or a later act's e-mails.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RequestPayload {
     pub registration: NewRegistration,
-    pub notices: Notices,
+    /// The submission's receipt and office notice (a submission's request).
+    #[serde(default)]
+    pub notices: Option<Notices>,
+    /// A later registration of the instance (a request for integration, its answer, the
+    /// decision, a withdrawal): the message it registers and its e-mails.
+    #[serde(default)]
+    pub follow_up: Option<FollowUp>,
+}
+
+/// A later registration of an instance whose AOO has an external register: the act is done
+/// at once (the message is written, the term suspended, the decision taken), its number comes
+/// when the system answers, and the e-mails that quote the number wait for it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The `instance_messages` row the registration belongs to.
+    pub message_id: i64,
+    /// The primary document when it is the act's frozen JSON (RFC 8785) text.
+    pub document: Option<String>,
+    /// The primary document when it is an uploaded file (`instance_documents` id: the
+    /// decision's reply PDF, whose SHA-256 is the registered digest).
+    pub primary_document: Option<String>,
+    /// The texts that stand for the number and the Italian date in `emails` until they are
+    /// known (random, so no citizen's or operator's text can contain them).
+    pub placeholders: Placeholders,
+    /// Outbox key and e-mail of each message to send once numbered.
+    pub emails: Vec<(String, crate::notify::EmailPayload)>,
+}
+
+/// See [`FollowUp::placeholders`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placeholders {
+    pub number: String,
+    pub date: String,
+}
+
+impl Placeholders {
+    pub fn new() -> Self {
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        Self {
+            number: format!("[n. {tag}]"),
+            date: format!("[data {tag}]"),
+        }
+    }
+
+    /// The e-mails with the number and the date (`dd/mm/yyyy`) in place.
+    pub fn fill(
+        &self,
+        emails: &[(String, crate::notify::EmailPayload)],
+        number: &str,
+        date: &str,
+    ) -> Vec<(String, crate::notify::EmailPayload)> {
+        let put = |t: &str| t.replace(&self.number, number).replace(&self.date, date);
+        emails
+            .iter()
+            .map(|(k, e)| {
+                (
+                    k.clone(),
+                    crate::notify::EmailPayload {
+                        to: e.to.clone(),
+                        subject: put(&e.subject),
+                        body: put(&e.body),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+impl Default for Placeholders {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The outbox job's payload.
@@ -159,7 +260,22 @@ pub fn submission_key(instance_id: &str) -> String {
     format!("{instance_id}:submission")
 }
 
-/// Queues the registration request of a submission (inside its transaction).
+/// The idempotency key of a later registration of an instance: the message it registers.
+pub fn message_key(instance_id: &str, message_id: i64) -> String {
+    format!("{instance_id}:message:{message_id}")
+}
+
+/// The adapter of an AOO by id (None for the built-in register).
+pub fn adapter_of_aoo(conn: &mut DbConn, aoo_id: i64) -> anyhow::Result<Option<Adapter>> {
+    let (register, external): (String, Option<String>) = aoo::table
+        .find(aoo_id)
+        .select((aoo::register, aoo::external))
+        .first(conn)?;
+    adapter_of(&register, external.as_deref())
+}
+
+/// Queues a registration request (inside the transaction of the act it registers): the
+/// submission's (key [`submission_key`]) or a later one's ([`message_key`]).
 pub fn enqueue(
     conn: &mut DbConn,
     adapter: Adapter,
@@ -171,7 +287,10 @@ pub fn enqueue(
         .instance_id
         .clone()
         .context("a registration request belongs to an instance")?;
-    let key = submission_key(&instance_id);
+    let key = match &payload.follow_up {
+        Some(f) => message_key(&instance_id, f.message_id),
+        None => submission_key(&instance_id),
+    };
     let id: i64 = diesel::insert_into(preq::table)
         .values((
             preq::ente_id.eq(r.ente_id),
@@ -208,10 +327,48 @@ pub struct Request {
     pub person: super::segnatura::Person,
     pub instance_id: String,
     pub payload: RequestPayload,
-    /// The frozen primary document (RFC 8785 JSON) whose SHA-256 is registered.
-    pub document: String,
-    /// The instance's attachments, in the order they were added.
+    /// The primary document, whose SHA-256 is registered.
+    pub primary: PrimaryDoc,
+    /// The attachments registered with it (the instance's for a submission, the message's
+    /// documents for a later act), in the order they were added.
     pub attachments: Vec<RequestAttachment>,
+}
+
+/// The primary document of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrimaryDoc {
+    /// A frozen JSON document (RFC 8785): the submission's, or a later act's.
+    Json { filename: String, text: String },
+    /// An uploaded file (the decision's reply PDF).
+    Stored(RequestAttachment),
+}
+
+impl PrimaryDoc {
+    pub fn filename(&self) -> &str {
+        match self {
+            Self::Json { filename, .. } => filename,
+            Self::Stored(a) => &a.filename,
+        }
+    }
+
+    pub fn mime(&self) -> &str {
+        match self {
+            Self::Json { .. } => "application/json",
+            Self::Stored(a) => &a.mime,
+        }
+    }
+
+    /// Its bytes (a stored file read and checked against its digest).
+    pub fn bytes(&self, store: Option<&dyn BlobStore>) -> Result<Vec<u8>, SendError> {
+        match self {
+            Self::Json { text, .. } => Ok(text.clone().into_bytes()),
+            Self::Stored(a) => a.read(store.ok_or_else(|| {
+                SendError::Permanent(
+                    "no attachment store: the primary document is an uploaded file".to_owned(),
+                )
+            })?),
+        }
+    }
 }
 
 /// An attachment of the instance a request registers.
@@ -323,12 +480,52 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
             .context("the AOO has no external system any more")?,
     )
     .context("aoo.external")?;
-    use crate::db::schema::attachments as att;
-    let attachments: Vec<RequestAttachment> = att::table
-        .filter(att::instance_id.eq(&instance_id))
-        .order((att::created_at, att::id))
-        .select((att::filename, att::mime, att::sha256, att::storage_key))
-        .load(conn)?;
+    let payload: RequestPayload =
+        serde_json::from_str(&payload).context("protocol request payload")?;
+    let (primary, attachments) = match &payload.follow_up {
+        None => {
+            use crate::db::schema::attachments as att;
+            let attachments: Vec<RequestAttachment> = att::table
+                .filter(att::instance_id.eq(&instance_id))
+                .order((att::created_at, att::id))
+                .select((att::filename, att::mime, att::sha256, att::storage_key))
+                .load(conn)?;
+            let primary = PrimaryDoc::Json {
+                filename: "istanza.json".to_owned(),
+                text: document.unwrap_or_default(),
+            };
+            (primary, attachments)
+        }
+        Some(f) => {
+            use crate::db::schema::instance_documents as docs;
+            let mut rows: Vec<(String, RequestAttachment)> = docs::table
+                .filter(docs::instance_id.eq(&instance_id))
+                .filter(docs::message_id.eq(f.message_id))
+                .order((docs::created_at, docs::id))
+                .select((
+                    docs::id,
+                    (docs::filename, docs::mime, docs::sha256, docs::storage_key),
+                ))
+                .load(conn)?;
+            let primary = match &f.primary_document {
+                Some(id) => {
+                    let at = rows
+                        .iter()
+                        .position(|(d, _)| d == id)
+                        .context("the primary document is not among the message's")?;
+                    PrimaryDoc::Stored(rows.remove(at).1)
+                }
+                None => PrimaryDoc::Json {
+                    filename: "documento.json".to_owned(),
+                    text: f
+                        .document
+                        .clone()
+                        .context("a later registration without its document")?,
+                },
+            };
+            (primary, rows.into_iter().map(|(_, a)| a).collect())
+        }
+    };
     Ok(Some((
         Request {
             id,
@@ -348,12 +545,36 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
             },
             aoo_code,
             instance_id,
-            payload: serde_json::from_str(&payload).context("protocol request payload")?,
-            document: document.unwrap_or_default(),
+            payload,
+            primary,
             attachments,
         },
         config,
     )))
+}
+
+/// Adds an e-mail to a pending later registration's request (sent when the number comes).
+pub fn add_email(
+    conn: &mut DbConn,
+    request_id: i64,
+    key: String,
+    email: crate::notify::EmailPayload,
+) -> anyhow::Result<()> {
+    let text: String = preq::table
+        .find(request_id)
+        .select(preq::payload)
+        .first(conn)?;
+    let mut payload: RequestPayload = serde_json::from_str(&text)?;
+    payload
+        .follow_up
+        .as_mut()
+        .context("only a later registration's request waits with e-mails")?
+        .emails
+        .push((key, email));
+    diesel::update(preq::table.find(request_id))
+        .set(preq::payload.eq(serde_json::to_string(&payload)?))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Delivers one request (the outbox job): called by the outbox worker.
@@ -371,7 +592,7 @@ pub fn deliver(
         return Ok(());
     };
     let outcome = match &config {
-        ExternalConfig::Rest { .. } => RestRegister::new(&config)
+        ExternalConfig::Rest { .. } => RestRegister::new(&config, store)
             .map_err(|e| SendError::Permanent(format!("{e:#}")))?
             .deliver(&req),
         ExternalConfig::Pec { .. } => {
@@ -479,27 +700,44 @@ pub fn record(
             ))
             .execute(conn)?;
         let number = registration.number.to_string();
-        let emails = payload
-            .notices
-            .emails(&number, protocol::local_time(&registration));
+        let local = protocol::local_time(&registration);
+        let (emails, registered) = match (&payload.follow_up, &payload.notices) {
+            (Some(f), _) => {
+                use crate::db::schema::instance_messages as msg;
+                diesel::update(msg::table.find(f.message_id))
+                    .set(msg::registration_id.eq(registration.id))
+                    .execute(conn)?;
+                let emails =
+                    f.placeholders
+                        .fill(&f.emails, &number, &local.format("%d/%m/%Y").to_string());
+                let event = Event::MessageRegistered {
+                    message: f.message_id,
+                    protocol_number: number,
+                    year: registration.year,
+                    registered_at: iso_rome(registration.registered_at),
+                };
+                (emails, event)
+            }
+            (None, notices) => {
+                let emails = notices
+                    .as_ref()
+                    .map(|n| n.emails(&number, local))
+                    .unwrap_or_default();
+                let event = Event::Registered {
+                    protocol_number: number,
+                    year: registration.year,
+                    registered_at: iso_rome(registration.registered_at),
+                };
+                (emails, event)
+            }
+        };
         enqueue_emails(conn, ente_id, &emails)?;
         if let Some(instance) = &new.instance_id {
-            record_events(
-                conn,
-                instance,
-                ts,
-                &[
-                    (
-                        "system",
-                        Event::Registered {
-                            protocol_number: number,
-                            year: registration.year,
-                            registered_at: iso_rome(registration.registered_at),
-                        },
-                    ),
-                    ("system", Notices::queued_event(&emails)),
-                ],
-            )?;
+            let mut events = vec![("system", registered)];
+            if !emails.is_empty() {
+                events.push(("system", Notices::queued_event(&emails)));
+            }
+            record_events(conn, instance, ts, &events)?;
         }
         Ok(true)
     })
@@ -552,10 +790,12 @@ pub fn refuse(conn: &mut DbConn, request_id: i64, reason: &str) -> anyhow::Resul
 
 /// The REST adapter: `POST <base_url>/registrations` with the `Idempotency-Key` header (the
 /// contract is `docs/protocol-rest.openapi.yaml`).
-pub struct RestRegister {
+pub struct RestRegister<'a> {
     url: String,
     token: Option<String>,
     client: reqwest::blocking::Client,
+    /// Where an uploaded primary document (the decision's PDF) is read from.
+    store: Option<&'a dyn BlobStore>,
 }
 
 /// The body of a registration request (REST contract).
@@ -565,6 +805,9 @@ struct RestRequest<'a> {
     aoo: &'a str,
     direction: &'static str,
     sender: &'a str,
+    /// The addressee of an outgoing document (the applicant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient: Option<&'a str>,
     subject: &'a str,
     instance_id: &'a str,
     submitted_at: String,
@@ -574,10 +817,15 @@ struct RestRequest<'a> {
 
 #[derive(Debug, Serialize)]
 struct RestDocument<'a> {
-    media_type: &'static str,
+    filename: &'a str,
+    media_type: &'a str,
     sha256: &'a str,
-    /// The frozen document itself (RFC 8785 JSON), so the system can store it.
-    content: &'a str,
+    /// A JSON primary document itself (RFC 8785 text), so the system can store it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+    /// Any other primary document (the decision's PDF), base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_base64: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -596,8 +844,8 @@ struct RestRegistered {
     registered_at: String,
 }
 
-impl RestRegister {
-    pub fn new(config: &ExternalConfig) -> anyhow::Result<Self> {
+impl<'a> RestRegister<'a> {
+    pub fn new(config: &ExternalConfig, store: Option<&'a dyn BlobStore>) -> anyhow::Result<Self> {
         let ExternalConfig::Rest {
             base_url,
             token_file,
@@ -620,11 +868,12 @@ impl RestRegister {
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(*timeout_secs))
                 .build()?,
+            store,
         })
     }
 }
 
-impl ExternalRegister for RestRegister {
+impl ExternalRegister for RestRegister<'_> {
     fn deliver(&self, req: &Request) -> Result<Delivered, SendError> {
         let r = &req.payload.registration;
         let body = RestRequest {
@@ -632,23 +881,36 @@ impl ExternalRegister for RestRegister {
             aoo: &req.aoo_code,
             direction: r.direction.as_str(),
             sender: &r.sender,
+            recipient: r.recipient.as_deref(),
             subject: &r.subject,
             instance_id: &req.instance_id,
             submitted_at: r.at.and_utc().to_rfc3339(),
-            document: RestDocument {
-                media_type: "application/json",
-                sha256: &r.document_digest,
-                content: &req.document,
+            document: match &req.primary {
+                PrimaryDoc::Json { filename, text } => RestDocument {
+                    filename,
+                    media_type: "application/json",
+                    sha256: &r.document_digest,
+                    content: Some(text),
+                    content_base64: None,
+                },
+                PrimaryDoc::Stored(a) => RestDocument {
+                    filename: &a.filename,
+                    media_type: &a.mime,
+                    sha256: &r.document_digest,
+                    content: None,
+                    content_base64: Some(openssl::base64::encode_block(
+                        &req.primary.bytes(self.store)?,
+                    )),
+                },
             },
             attachments: req
                 .attachments
                 .iter()
-                .zip(r.attachments.iter().map(|(_, d)| d.as_deref()))
-                .map(|(a, description)| RestAttachment {
+                .map(|a| RestAttachment {
                     filename: &a.filename,
                     media_type: &a.mime,
                     sha256: &a.sha256,
-                    description,
+                    description: r.description_of(&a.filename),
                 })
                 .collect(),
         };
@@ -724,6 +986,34 @@ mod tests {
         .is_err());
         assert_eq!(adapter_of("builtin", None).unwrap(), None);
         assert!(adapter_of("external", None).is_err());
+    }
+
+    #[test]
+    fn a_mailbox_is_read_over_tls_unless_it_is_on_this_machine() {
+        let pec = |host: &str, security: Option<&str>| {
+            let mut v = serde_json::json!({
+                "adapter": "pec", "protocol_address": "protocollo@pec.example.it",
+                "from_address": "sportello@pec.example.it", "imap_host": host,
+                "imap_port": 993, "imap_user": "u", "imap_password_file": "/run/p"
+            });
+            if let Some(s) = security {
+                v["imap_security"] = serde_json::json!(s);
+            }
+            serde_json::from_value::<ExternalConfig>(v).unwrap()
+        };
+        let ExternalConfig::Pec { imap_security, .. } = pec("imap.pec.example.it", None) else {
+            panic!()
+        };
+        assert_eq!(imap_security, ImapSecurity::Tls, "TLS by default");
+        pec("imap.pec.example.it", None).check().unwrap();
+        pec("imap.pec.example.it", Some("starttls"))
+            .check()
+            .unwrap();
+        let err = pec("imap.pec.example.it", Some("plain"))
+            .check()
+            .unwrap_err();
+        assert!(err.to_string().contains("in clear"), "{err}");
+        pec("127.0.0.1", Some("plain")).check().unwrap();
     }
 
     #[test]

@@ -73,6 +73,16 @@ pub struct NewRegistration {
     pub primary: bool,
 }
 
+impl NewRegistration {
+    /// The description of the attachment with this file name, if it has one.
+    pub fn description_of(&self, filename: &str) -> Option<&str> {
+        self.attachments
+            .iter()
+            .find(|(f, _)| f == filename)
+            .and_then(|(_, d)| d.as_deref())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Registration {
     #[serde(skip)]

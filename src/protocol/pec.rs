@@ -2,7 +2,8 @@
 //!
 //! Delivering a request sends one message by SMTP (the relay of `[mail]`) from Sportello's
 //! mailbox to the protocol system's: a short text, the segnatura (`Segnatura.xml`), the
-//! primary document (`istanza.json`) and each attachment of the instance under its file name
+//! primary document (`istanza.json` for a submission; `documento.json` or the reply PDF for a
+//! later act of the instance) and each attachment of the instance under its file name
 //! (read from the attachment store and checked against its recorded SHA-256: an altered or
 //! missing file is a permanent failure, never sent). The segnatura is `protocol::segnatura`'s, signed XAdES
 //! with the AOO's key (`segnatura.key_dir`). The message's `Message-ID` is stable per request,
@@ -27,7 +28,8 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
-use super::external::{self, Delivered, ExternalConfig, ExternalRegister, Request};
+use super::external::{self, Delivered, ExternalConfig, ExternalRegister, ImapSecurity, Request};
+use super::Direction;
 use crate::db::schema::{aoo, protocol_requests as preq};
 use crate::db::DbConn;
 use crate::domain::calendar;
@@ -109,24 +111,34 @@ pub fn segnatura(
         classification: None,
         fascicolo: None,
         primary: DocRef {
-            file_name: "istanza.json".to_owned(),
-            mime: "application/json".to_owned(),
-            description: Some("Istanza presentata online (JSON, RFC 8785)".to_owned()),
+            file_name: req.primary.filename().to_owned(),
+            mime: req.primary.mime().to_owned(),
+            description: Some(primary_description(req).to_owned()),
             sha256_hex: r.document_digest.clone(),
         },
         attachments: req
             .attachments
             .iter()
-            .zip(r.attachments.iter().map(|(_, d)| d.clone()))
-            .map(|(a, description)| DocRef {
+            .map(|a| DocRef {
                 file_name: a.filename.clone(),
                 mime: a.mime.clone(),
-                description,
+                description: r.description_of(&a.filename).map(str::to_owned),
                 sha256_hex: a.sha256.clone(),
             })
             .collect(),
     };
     sign(&data, key, at)
+}
+
+/// What the primary document is, in the segnatura and the message.
+fn primary_description(req: &Request) -> &'static str {
+    match (&req.payload.follow_up, &req.primary) {
+        (None, _) => "Istanza presentata online (JSON, RFC 8785)",
+        (Some(_), external::PrimaryDoc::Stored(_)) => "Provvedimento dell'ufficio",
+        (Some(_), external::PrimaryDoc::Json { .. }) => {
+            "Documento del procedimento (JSON, RFC 8785)"
+        }
+    }
 }
 
 impl ExternalRegister for PecRegister<'_> {
@@ -164,24 +176,36 @@ impl ExternalRegister for PecRegister<'_> {
             let names: Vec<&str> = files.iter().map(|(a, _)| a.filename.as_str()).collect();
             format!(" e gli allegati ({})", names.join(", "))
         };
+        let what = match (req.payload.follow_up.is_some(), r.direction) {
+            (false, _) => "di un'istanza presentata online",
+            (true, Direction::Out) => "di un documento in uscita del procedimento",
+            (true, Direction::In) => "di un documento in entrata del procedimento",
+        };
+        let primary = req.primary.bytes(self.store)?;
         let text = format!(
-            "Richiesta di protocollazione di un'istanza presentata online.\n\n\
-             Oggetto: {}\nMittente: {}\nIdentificativo: {} n. {}\n\n\
-             In allegato la segnatura (Segnatura.xml), il documento primario (istanza.json){listed}.\n",
+            "Richiesta di protocollazione {what}.\n\n\
+             Oggetto: {}\nMittente: {}\n{}Identificativo: {} n. {}\n\n\
+             In allegato la segnatura (Segnatura.xml), il documento primario ({}){listed}.\n",
             r.subject,
             r.sender,
+            r.recipient
+                .as_ref()
+                .map(|d| format!("Destinatario: {d}\n"))
+                .unwrap_or_default(),
             super::segnatura::REGISTER_CODE,
-            request_number(req.id)
+            request_number(req.id),
+            req.primary.filename(),
         );
         let xml_type = ContentType::parse("application/xml")
             .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
-        let json_type = ContentType::parse("application/json")
+        let primary_type = ContentType::parse(req.primary.mime())
+            .or_else(|_| ContentType::parse("application/octet-stream"))
             .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
         let mut parts = MultiPart::mixed()
             .singlepart(SinglePart::plain(text))
             .singlepart(Attachment::new("Segnatura.xml".to_owned()).body(xml, xml_type))
             .singlepart(
-                Attachment::new("istanza.json".to_owned()).body(req.document.clone(), json_type),
+                Attachment::new(req.primary.filename().to_owned()).body(primary, primary_type),
             );
         for (a, bytes) in files {
             let mime = ContentType::parse(&a.mime)
@@ -346,6 +370,8 @@ fn poll_aoo(conn: &mut DbConn, aoo_id: i64, config: &ExternalConfig) -> anyhow::
     let ExternalConfig::Pec {
         imap_host,
         imap_port,
+        imap_security,
+        imap_ca_file,
         imap_user,
         imap_password_file,
         imap_mailbox,
@@ -363,11 +389,75 @@ fn poll_aoo(conn: &mut DbConn, aoo_id: i64, config: &ExternalConfig) -> anyhow::
     let stream = TcpStream::connect((imap_host.as_str(), *imap_port))
         .with_context(|| format!("IMAP {imap_host}:{imap_port}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut client = imap::Client::new(stream);
-    client.read_greeting().context("IMAP greeting")?;
-    let mut session = client
-        .login(imap_user, password.trim_end())
-        .map_err(|(e, _)| anyhow::anyhow!("IMAP login: {e}"))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    let login = |e: imap::error::Error| anyhow::anyhow!("IMAP login: {e}");
+    match imap_security {
+        ImapSecurity::Plain => {
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+        ImapSecurity::Tls => {
+            let tls = tls_connector(imap_ca_file.as_deref())?;
+            let stream = tls
+                .connect(imap_host, stream)
+                .map_err(|e| anyhow::anyhow!("IMAP TLS with {imap_host}: {e}"))?;
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+        ImapSecurity::Starttls => {
+            let tls = tls_connector(imap_ca_file.as_deref())?;
+            let mut client = imap::Client::new(stream);
+            client.read_greeting().context("IMAP greeting")?;
+            let client = client
+                .secure(imap_host, &tls)
+                .map_err(|e| anyhow::anyhow!("IMAP STARTTLS with {imap_host}: {e}"))?;
+            let mut session = client
+                .login(imap_user, password.trim_end())
+                .map_err(|(e, _)| login(e))?;
+            read_answers(conn, aoo_id, &mut session, imap_mailbox)
+        }
+    }
+}
+
+/// A TLS client that checks the server's certificate and name against the system's
+/// authorities and, when given, those of `ca_file` (PEM).
+pub fn tls_connector(
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<native_tls::TlsConnector> {
+    let mut b = native_tls::TlsConnector::builder();
+    b.min_protocol_version(Some(native_tls::Protocol::Tlsv12));
+    if let Some(f) = ca_file {
+        let pem =
+            std::fs::read(f).with_context(|| format!("external.imap_ca_file {}", f.display()))?;
+        let certs = openssl::x509::X509::stack_from_pem(&pem)
+            .with_context(|| format!("external.imap_ca_file {}: not PEM", f.display()))?;
+        anyhow::ensure!(
+            !certs.is_empty(),
+            "external.imap_ca_file {}: no certificate",
+            f.display()
+        );
+        for c in certs {
+            b.add_root_certificate(native_tls::Certificate::from_der(&c.to_der()?)?);
+        }
+    }
+    Ok(b.build()?)
+}
+
+/// Reads the unseen messages of the mailbox and records the answers among them.
+fn read_answers<S: std::io::Read + std::io::Write>(
+    conn: &mut DbConn,
+    aoo_id: i64,
+    session: &mut imap::Session<S>,
+    imap_mailbox: &str,
+) -> anyhow::Result<usize> {
     session.select(imap_mailbox).context("IMAP select")?;
     let mut uids: Vec<u32> = session
         .uid_search("UNSEEN")

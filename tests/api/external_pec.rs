@@ -26,10 +26,53 @@ fn xsd_dir() -> PathBuf {
 }
 
 /// Dovecot on a free port with a static passdb and a Maildir in a temp dir, killed on drop.
+/// It speaks implicit TLS (as a PEC provider's IMAPS) with a certificate made for the run
+/// (`ca_file`, for 127.0.0.1), and nothing in clear.
 struct Dovecot {
     child: Child,
     port: u16,
     dir: PathBuf,
+    ca_file: PathBuf,
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key (PEM), written to `dir`.
+fn server_certificate(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    use openssl::{asn1, bn, hash, pkey, rsa, x509};
+    let key = pkey::PKey::from_rsa(rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "127.0.0.1").unwrap();
+    let name = name.build();
+    let mut b = x509::X509Builder::new().unwrap();
+    b.set_version(2).unwrap();
+    let serial = bn::BigNum::from_u32(1).unwrap().to_asn1_integer().unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&asn1::Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&asn1::Asn1Time::days_from_now(2).unwrap())
+        .unwrap();
+    let ctx = b.x509v3_context(None, None);
+    let san = x509::extension::SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&ctx)
+        .unwrap();
+    b.append_extension(san).unwrap();
+    b.append_extension(
+        x509::extension::BasicConstraints::new()
+            .critical()
+            .ca()
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    b.sign(&key, hash::MessageDigest::sha256()).unwrap();
+    let cert = dir.join("imap-cert.pem");
+    let key_file = dir.join("imap-key.pem");
+    std::fs::write(&cert, b.build().to_pem().unwrap()).unwrap();
+    std::fs::write(&key_file, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+    (cert, key_file)
 }
 
 impl Dovecot {
@@ -52,19 +95,23 @@ impl Dovecot {
         )
         .unwrap();
         let port = free_port();
+        let (ca_file, key_file) = server_certificate(&dir);
         let d = dir.display();
         std::fs::write(
             dir.join("dovecot.conf"),
             format!(
                 "protocols = imap\nlisten = 127.0.0.1\nbase_dir = {d}/run\nstate_dir = {d}/state\n\
-                 log_path = {d}/dovecot.log\nssl = no\ndisable_plaintext_auth = no\n\
+                 log_path = {d}/dovecot.log\nssl = required\nssl_cert = <{cert}\nssl_key = <{key}\n\
+                 disable_plaintext_auth = yes\n\
                  auth_mechanisms = plain login\nfirst_valid_uid = 1\n\
                  mail_location = maildir:{d}/mail/%u\n\
                  passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
                  userdb {{\n  driver = static\n  args = uid={uid} gid={gid} home={d}/mail/%u\n}}\n\
-                 service imap-login {{\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  \
-                 inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
-                 service stats {{\n  unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n"
+                 service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  \
+                 inet_listener imaps {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n}}\n\
+                 service stats {{\n  unix_listener stats-writer {{\n    mode = 0666\n  }}\n}}\n",
+                cert = ca_file.display(),
+                key = key_file.display(),
             ),
         )
         .unwrap();
@@ -90,31 +137,36 @@ impl Dovecot {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { child, port, dir }
+        Self {
+            child,
+            port,
+            dir,
+            ca_file,
+        }
+    }
+
+    /// A logged-in IMAPS session (the test's own: as the protocol system or an observer).
+    fn session(&self) -> imap::Session<native_tls::TlsStream<std::net::TcpStream>> {
+        let tls = sportello::protocol::pec::tls_connector(Some(&self.ca_file)).unwrap();
+        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut client = imap::Client::new(tls.connect("127.0.0.1", stream).unwrap());
+        client.read_greeting().unwrap();
+        client
+            .login(IMAP_USER, IMAP_PASSWORD)
+            .map_err(|(e, _)| e)
+            .unwrap()
     }
 
     /// APPENDs a message to Sportello's INBOX, as the protocol system's answer arriving.
     fn deliver(&self, raw: &[u8]) {
-        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let mut client = imap::Client::new(stream);
-        client.read_greeting().unwrap();
-        let mut s = client
-            .login(IMAP_USER, IMAP_PASSWORD)
-            .map_err(|(e, _)| e)
-            .unwrap();
+        let mut s = self.session();
         s.append("INBOX", raw).unwrap();
         s.logout().unwrap();
     }
 
     /// UIDs of the messages not yet seen.
     fn unseen(&self) -> usize {
-        let stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        let mut client = imap::Client::new(stream);
-        client.read_greeting().unwrap();
-        let mut s = client
-            .login(IMAP_USER, IMAP_PASSWORD)
-            .map_err(|(e, _)| e)
-            .unwrap();
+        let mut s = self.session();
         s.select("INBOX").unwrap();
         let n = s.uid_search("UNSEEN").unwrap().len();
         s.logout().unwrap();
@@ -158,7 +210,15 @@ fn user_ids(name: &str) -> Option<(u32, u32)> {
     })
 }
 
-fn pec_bundle(imap_port: u16) -> PathBuf {
+/// The demo bundle with its AOO's register reached by PEC, the mailbox at `imap` over TLS
+/// (trusting the run's certificate when `trust` is set; the system's authorities otherwise).
+fn pec_bundle(imap: &Dovecot, trust: bool) -> PathBuf {
+    let imap_port = imap.port;
+    let ca = if trust {
+        format!("imap_ca_file = \"{}\"\n", imap.ca_file.display())
+    } else {
+        String::new()
+    };
     let dir = std::env::temp_dir().join(format!("sportello-pec-{}", uuid::Uuid::new_v4()));
     copy_dir(&repo_dir().join("config/demo"), &dir);
     let pw = dir.join("imap-password");
@@ -170,8 +230,8 @@ fn pec_bundle(imap_port: u16) -> PathBuf {
         &format!(
             "{aoo_name}register = \"external\"\n\n[aoo.external]\nadapter = \"pec\"\n\
              protocol_address = \"{PROTOCOL_ADDRESS}\"\nfrom_address = \"{SPORTELLO_ADDRESS}\"\n\
-             imap_host = \"127.0.0.1\"\nimap_port = {imap_port}\nimap_user = \"{IMAP_USER}\"\n\
-             imap_password_file = \"{}\"\n",
+             imap_host = \"127.0.0.1\"\nimap_port = {imap_port}\nimap_security = \"tls\"\n{ca}\
+             imap_user = \"{IMAP_USER}\"\nimap_password_file = \"{}\"\n",
             pw.display()
         ),
         1,
@@ -386,7 +446,7 @@ fn attachment_bytes() -> Vec<u8> {
 
 async fn submitted(imap: &Dovecot) -> (TestApp, String) {
     let app = spawn_app().await;
-    app.load_bundle(&pec_bundle(imap.port));
+    app.load_bundle(&pec_bundle(imap, true));
     app.login_citizen(CITIZEN_CF).await;
     let mut data = form_fixture("cambio-di-residenza", "valid");
     data["contatti"]["email"] = json!("cittadino.pec@example.org");
@@ -478,6 +538,31 @@ async fn pec_register_numbers_the_submission_once_and_the_receipt_follows() {
         .as_str()
         .unwrap()
         .contains("Prot. n. 0004242"));
+}
+
+#[tokio::test]
+async fn the_mailbox_is_read_over_tls_and_an_untrusted_certificate_reads_nothing() {
+    let imap = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let (app, _) = submitted(&imap).await;
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let received = read_request(&smtp, 0);
+    imap.deliver(&reply(
+        &received,
+        "ConfermaRicezione",
+        conferma(&received, "0000011"),
+    ));
+    // The same mailbox without the run's authority: the certificate is not trusted, the
+    // password is never sent, nothing is read or marked.
+    app.load_bundle(&pec_bundle(&imap, false));
+    assert_eq!(poll(&app).await, 0);
+    assert_eq!(imap.unseen(), 1);
+    assert_eq!(app.count("protocol_registrations"), 0);
+    // Trusted: read over TLS and recorded.
+    app.load_bundle(&pec_bundle(&imap, true));
+    assert_eq!(poll(&app).await, 1);
+    assert_eq!(imap.unseen(), 0);
+    assert_eq!(app.count("protocol_registrations"), 1);
 }
 
 #[tokio::test]

@@ -110,7 +110,9 @@ fn worker_settings(smtp_port: u16) -> Settings {
 
 /// One round of an outbox worker (as `sportello worker` does), off the async executor.
 async fn work(app: &TestApp, smtp_port: u16) -> usize {
-    let w = Worker::new(app.db.clone(), &worker_settings(smtp_port).mail).unwrap();
+    let w = Worker::new(app.db.clone(), &worker_settings(smtp_port).mail)
+        .unwrap()
+        .with_attachment_store(app.state.store.clone());
     tokio::task::spawn_blocking(move || w.run_once())
         .await
         .unwrap()
@@ -258,6 +260,202 @@ async fn rest_register_numbers_the_submission_and_the_receipt_follows() {
         ),
         1
     );
+}
+
+/// The outbox rows whose dedupe key starts with `prefix`.
+fn outbox_with(app: &TestApp, prefix: &str) -> i64 {
+    scalar(
+        app,
+        &format!("SELECT COUNT(*) AS n FROM outbox WHERE dedupe_key LIKE '{prefix}%'"),
+    )
+}
+
+/// The message of `kind` in a view of the instance.
+fn message_of<'a>(view: &'a Value, kind: &str) -> &'a Value {
+    view["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} message in {view}"))
+}
+
+#[tokio::test]
+async fn the_later_acts_are_registered_by_the_external_system_and_their_mails_wait_for_it() {
+    use crate::backoffice::{act_ok, upload_doc, PDF};
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, id, _) = submitted(&peer).await;
+    assert_eq!(work(&app, smtp.port).await, 1, "the submission's request");
+    assert_eq!(work(&app, smtp.port).await, 2, "receipt and office notice");
+    let op = app.staff_browser("operatore.anagrafe").await;
+    act_ok(&app, &op, &id, "take", json!({})).await;
+
+    // The request for integration is made at once (the term suspended), its number is the
+    // external system's to give: no built-in number, the citizen's e-mail waits.
+    let v = act_ok(
+        &app,
+        &op,
+        &id,
+        "integration-request",
+        json!({ "text": "Manca la copia del contratto di locazione.", "days": 10 }),
+    )
+    .await;
+    assert_eq!(v["status"], "awaiting_integration");
+    assert_eq!(v["terms"]["suspended"], true);
+    let asked = message_of(&v, "integration_request");
+    assert_eq!(asked["registration_pending"], true, "{asked}");
+    assert!(asked["protocol"].is_null());
+    let last: Vec<&Value> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .take(2)
+        .collect();
+    assert_eq!(last[0]["event"], "registration_requested", "{last:?}");
+    assert_eq!(last[0]["details"]["message"], asked["id"]);
+    assert_eq!(last[1]["event"], "integration_requested");
+    assert!(last[1]["details"]["protocol_number"].is_null());
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(outbox_with(&app, "integration-request:"), 0);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) AS n FROM protocol_counters"),
+        0,
+        "the built-in counter is never used for an external AOO"
+    );
+
+    // The worker delivers it: outgoing, to the applicant, the act's JSON as primary.
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let state = peer.state().await;
+    let key = format!("{id}:message:{}", asked["id"]);
+    assert_eq!(state["registrations"][&key]["number"], 2, "{state}");
+    let sent = &state["bodies"][1];
+    assert_eq!(sent["idempotency_key"], key.as_str());
+    assert_eq!(sent["direction"], "out");
+    assert!(sent["recipient"].as_str().unwrap().contains(CITIZEN_CF));
+    assert_eq!(sent["document"]["filename"], "documento.json");
+    let doc: Value = serde_json::from_str(sent["document"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["type"], "richiesta_integrazione");
+    assert_eq!(doc["text"], "Manca la copia del contratto di locazione.");
+    let (v, _) = crate::backoffice::staff_get(&app, &op, &id).await;
+    let asked = message_of(&v, "integration_request");
+    assert_eq!(asked["registration_pending"], false);
+    assert_eq!(asked["protocol"]["number"], "0000002", "{asked}");
+    assert_eq!(
+        v["timeline"].as_array().unwrap().last().unwrap()["event"],
+        "notifications_queued"
+    );
+    assert!(v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"] == "message_registered"
+            && e["details"]["protocol_number"] == "0000002"
+            && e["details"]["message"] == asked["id"]));
+    // Only now the citizen's e-mail, quoting the external number.
+    assert_eq!(outbox_with(&app, "integration-request:"), 1);
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let mail = smtp.wait_for(3, 20).await;
+    let told = mail
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Richiesta di integrazione")
+        })
+        .expect("the integration request e-mail");
+    let subject = told["subject"].as_str().unwrap();
+    assert!(subject.contains("Prot. n. 0000002 del "), "{subject}");
+    assert!(!subject.contains('['), "no placeholder left: {subject}");
+
+    // The citizen answers (incoming), the office decides with a reply PDF (outgoing, the PDF
+    // is the primary document): both numbered by the system, in order.
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/instances/{id}/integration")))
+        .json(&json!({ "text": "Allego il contratto." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let reply = upload_doc(
+        &app,
+        &op,
+        &format!("/api/v1/staff/instances/{id}/documents"),
+        "provvedimento.pdf",
+        PDF,
+    )
+    .await;
+    let v = act_ok(
+        &app,
+        &op,
+        &id,
+        "decision",
+        json!({
+            "outcome": "accolta",
+            "motivation": "Requisiti verificati.",
+            "reply_document": reply["id"],
+        }),
+    )
+    .await;
+    assert_eq!(v["status"], "decided");
+    assert_eq!(message_of(&v, "decision")["registration_pending"], true);
+    assert_eq!(outbox_with(&app, "decision:"), 0);
+    assert_eq!(work(&app, smtp.port).await, 2, "two requests");
+    let state = peer.state().await;
+    let bodies = state["bodies"].as_array().unwrap();
+    assert_eq!(bodies.len(), 4);
+    assert_eq!(bodies[2]["direction"], "in");
+    let answer: Value =
+        serde_json::from_str(bodies[2]["document"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(answer["type"], "integrazione");
+    assert_eq!(answer["in_reply_to"]["number"], "0000002");
+    let decision = &bodies[3]["document"];
+    assert_eq!(decision["filename"], "provvedimento.pdf");
+    assert_eq!(decision["media_type"], "application/pdf");
+    assert!(decision.get("content").is_none());
+    let bytes =
+        openssl::base64::decode_block(decision["content_base64"].as_str().unwrap()).unwrap();
+    assert_eq!(bytes, PDF);
+    assert_eq!(decision["sha256"], reply["sha256"]);
+    let (v, _) = crate::backoffice::staff_get(&app, &op, &id).await;
+    assert_eq!(
+        message_of(&v, "integration_answer")["protocol"]["number"],
+        "0000003"
+    );
+    assert_eq!(message_of(&v, "decision")["protocol"]["number"], "0000004");
+    assert_eq!(v["registrations"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM protocol_registrations WHERE external_system = 'rest'"
+        ),
+        4
+    );
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) AS n FROM protocol_counters"),
+        0
+    );
+    // The e-mails follow their numbers; nothing is delivered twice.
+    assert_eq!(work(&app, smtp.port).await, 2);
+    let mail = smtp.wait_for(5, 20).await;
+    let decided = mail
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Esito della sua pratica")
+        })
+        .expect("the decision e-mail");
+    assert!(decided["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Prot. n. 0000004 del "));
+    assert_eq!(work(&app, smtp.port).await, 0);
+    assert_eq!(peer.state().await["calls"], 4);
 }
 
 #[tokio::test]

@@ -15,7 +15,9 @@ Prints READY <port> once listening.
 """
 
 import argparse
+import base64
 import datetime
+import hashlib
 import json
 import threading
 import time
@@ -74,8 +76,19 @@ class Handler(BaseHTTPRequestHandler):
         if not key or missing or body.get("idempotency_key") != key:
             return self.problem(400, "Bad Request", f"missing {missing} or key mismatch")
         doc = body["document"]
-        import hashlib
-        if hashlib.sha256(doc["content"].encode()).hexdigest() != doc["sha256"]:
+        if ("content" in doc) == ("content_base64" in doc) or "filename" not in doc:
+            return self.problem(400, "Bad Request", "document: filename and one content")
+        if "content" in doc:
+            data = doc["content"].encode()
+        else:
+            try:
+                data = base64.b64decode(doc["content_base64"], validate=True)
+            except ValueError:
+                return self.problem(400, "Bad Request", "content_base64 is not base64")
+        if body["direction"] not in ("in", "out") or (body["direction"] == "out") != (
+                "recipient" in body):
+            return self.problem(400, "Bad Request", "direction and recipient")
+        if hashlib.sha256(data).hexdigest() != doc["sha256"]:
             return self.problem(422, "Unprocessable Content", "document digest mismatch")
         with LOCK:
             STATE["bodies"].append(body)
