@@ -1010,3 +1010,25 @@ async fn the_transparency_officer_must_be_a_staff_member_of_the_bundle() {
     let res = app.get_as(&rpct, "/api/v1/staff/foia/reviews").await;
     assert_problem(res, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn with_an_external_register_the_foia_acts_are_refused_not_numbered_by_the_built_in_one() {
+    let dir = crate::external_protocol::external_bundle(free_port());
+    let app = spawn_empty_app_with(|_| {}).await;
+    app.load_bundle(&dir);
+    let id = foia_request(&app, valid()).await;
+    let op = app.staff_browser(OP).await;
+    act_ok(&app, &op, &id, "take", json!({})).await;
+    let (_, etag) = staff_get(&app, &op, &id).await;
+    let res = act(&app, &op, &id, "counterparties", &etag, parties()).await;
+    let p = assert_problem(res, 409, "conflict").await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("sistema esterno"),
+        "{p}"
+    );
+    let (v, etag2) = staff_get(&app, &op, &id).await;
+    assert_eq!(v["status"], "in_progress");
+    assert_eq!(etag, etag2, "nothing changed");
+    assert_eq!(app.count("protocol_registrations"), 0);
+    assert_eq!(app.count("foia_counterparty_notices"), 0);
+}
