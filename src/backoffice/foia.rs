@@ -1187,6 +1187,22 @@ pub fn decide_review(
                 work::footer(link.0)
             ),
         )?;
+        let mut keys = keys;
+        // The office that holds the data acts on the outcome (grants the access).
+        keys.extend(mail(
+            conn,
+            ente_id,
+            format!("foia-review-decision-office:{}", row.id),
+            off.email.as_deref(),
+            format!("Riesame deciso – {title} – Prot. n. {}", reg.number),
+            format!(
+                "Il responsabile della trasparenza ha deciso la richiesta di riesame della pratica \
+                 «{title}» (identificativo {}): {verdict}.\n\n- Protocollo n. {} del {}\n",
+                row.id,
+                reg.number,
+                protocol::local_time(&reg).format("%d/%m/%Y"),
+            ),
+        )?);
         queued(conn, id, now, keys)?;
         Ok(())
     })
@@ -1864,6 +1880,81 @@ mod tests {
         }
         assert!(check_limit(Outcome::Accolta, None).is_ok());
         assert!(check_limit(Outcome::Accolta, Some(FoiaLimit::C1A)).is_err());
+    }
+
+    fn row(
+        status: InstanceStatus,
+        outcome: Option<Outcome>,
+        due: Option<NaiveDate>,
+    ) -> InstanceRow {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        InstanceRow {
+            id: "i".into(),
+            ente_id: 1,
+            service_id: 1,
+            form_id: 1,
+            citizen_id: 1,
+            status,
+            data: "{}".into(),
+            created_at: at,
+            updated_at: at,
+            expires_at: None,
+            submitted_at: Some(at),
+            office_id: Some(1),
+            document: None,
+            document_digest: None,
+            registration_id: None,
+            due_date: due,
+            submit_key: None,
+            version: 1,
+            assignee_id: None,
+            outcome: outcome.map(|o| o.as_str().to_owned()),
+            decided_at: outcome.map(|_| at),
+            closed_at: None,
+            suspended_days: 0,
+            integration_expired: false,
+            rated: false,
+        }
+    }
+
+    #[test]
+    fn a_review_follows_a_refusal_partial_grant_deferral_or_silence_past_the_term() {
+        use InstanceStatus as S;
+        let today = NaiveDate::from_ymd_opt(2027, 1, 10).unwrap();
+        let past = Some(NaiveDate::from_ymd_opt(2027, 1, 9).unwrap());
+        let future = Some(today);
+        for (status, outcome, expected) in [
+            (S::Decided, Outcome::Respinta, ReviewGround::Refused),
+            (S::Closed, Outcome::Respinta, ReviewGround::Refused),
+            (
+                S::Decided,
+                Outcome::ParzialmenteAccolta,
+                ReviewGround::PartlyGranted,
+            ),
+            (S::Decided, Outcome::Differita, ReviewGround::Deferred),
+        ] {
+            assert_eq!(
+                review_ground(&row(status, Some(outcome), past), today),
+                Ok(expected)
+            );
+        }
+        assert!(review_ground(&row(S::Decided, Some(Outcome::Accolta), past), today).is_err());
+        assert_eq!(
+            review_ground(&row(S::InProgress, None, past), today),
+            Ok(ReviewGround::NoAnswer)
+        );
+        assert_eq!(
+            review_ground(&row(S::Submitted, None, past), today),
+            Ok(ReviewGround::NoAnswer)
+        );
+        // The due date itself is still within the term; a suspended term has not run out.
+        assert!(review_ground(&row(S::InProgress, None, future), today).is_err());
+        assert!(review_ground(&row(S::AwaitingCounterparties, None, past), today).is_err());
+        assert!(review_ground(&row(S::AwaitingIntegration, None, past), today).is_err());
+        assert!(review_ground(&row(S::Withdrawn, None, past), today).is_err());
     }
 
     #[test]

@@ -684,6 +684,7 @@ async fn a_refused_citizen_asks_the_rpct_for_review_who_decides_within_20_days()
     assert_eq!(f["review"]["outcome"], "accolta");
     assert!(f["review"]["days_left"].is_null());
     assert!(outbox_keys(&app).contains(&format!("foia-review-decision:{id}")));
+    assert!(outbox_keys(&app).contains(&format!("foia-review-decision-office:{id}")));
     let res = decide_review(&app, &rpct, &id, body).await;
     assert_problem(res, 409, "conflict").await;
     let mine = app
