@@ -18,8 +18,8 @@ use serde::Deserialize;
 use crate::catalog::forms::FormDefinition;
 use crate::catalog::routing::{Routing, Rule};
 use crate::db::schema::{
-    aoo, classes, enti, form_definitions, offices, service_categories, services, staff_roles,
-    staff_users,
+    aoo, calendars, classes, enti, form_definitions, offices, service_categories, services,
+    staff_roles, staff_users,
 };
 use crate::db::{now, write_tx, DbConn};
 use crate::domain::email::Email;
@@ -155,6 +155,43 @@ pub struct ServiceDef {
     pub form: Option<String>,
     #[serde(default)]
     pub routing: RoutingDef,
+    /// Appointment booking: the service's rules (`[booking]`, defaults when omitted) and its
+    /// calendars (`[[calendar]]`); a service with calendars is bookable.
+    pub booking: Option<crate::booking::BookingRules>,
+    #[serde(default, rename = "calendar")]
+    pub calendars: Vec<CalendarDef>,
+}
+
+/// A calendar of a bookable service (`[[calendar]]` in its file): an office's desk(s), its
+/// weekly hours, slot length, places per slot and days off.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarDef {
+    /// Unique in the ente (a slug).
+    pub code: String,
+    pub name: String,
+    pub office: String,
+    pub location: Option<String>,
+    pub slot_minutes: i32,
+    /// Places per slot (the desks serving it).
+    pub capacity: i32,
+    pub hours: Vec<crate::booking::schedule::OpeningHours>,
+    /// The ente's own days off for this calendar, `YYYY-MM-DD` (national holidays and the
+    /// patron day are closed anyway).
+    #[serde(default)]
+    pub closures: Vec<String>,
+}
+
+impl CalendarDef {
+    fn closure_days(&self) -> anyhow::Result<Vec<chrono::NaiveDate>> {
+        self.closures
+            .iter()
+            .map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| anyhow::anyhow!("closure `{d}` is not a date YYYY-MM-DD"))
+            })
+            .collect()
+    }
 }
 
 /// A service's `[procedure]` table: the kind and its `[procedure.settings]`.
@@ -465,6 +502,8 @@ impl Bundle {
             if !(1..=3).contains(&s.min_auth_level) {
                 bail!("service `{}`: min_auth_level must be 1, 2 or 3", s.slug);
             }
+            self.check_booking(s, &office_codes)
+                .with_context(|| format!("service `{}`", s.slug))?;
             let offices_named = s
                 .routing
                 .default_office
@@ -499,6 +538,57 @@ impl Bundle {
     }
 
     /// Writes the bundle into the database; one transaction, only the differences.
+    /// A service's `[booking]` and `[[calendar]]` tables.
+    fn check_booking(&self, s: &ServiceDef, office_codes: &BTreeSet<&str>) -> anyhow::Result<()> {
+        if s.calendars.is_empty() {
+            if s.booking.is_some() {
+                bail!("[booking] without any [[calendar]]");
+            }
+            return Ok(());
+        }
+        let rules = s.booking.clone().unwrap_or_default();
+        rules.check()?;
+        for c in &s.calendars {
+            if !is_slug(&c.code) {
+                bail!("calendar code `{}` must be a slug", c.code);
+            }
+            if !office_codes.contains(c.office.as_str()) {
+                bail!("calendar `{}` names unknown office `{}`", c.code, c.office);
+            }
+            if !(1..=100).contains(&c.capacity) {
+                bail!("calendar `{}`: capacity must be from 1 to 100", c.code);
+            }
+            crate::booking::schedule::Schedule::new(
+                &c.hours,
+                c.slot_minutes,
+                c.closure_days()?,
+                self.ente.ente.patron_day.as_deref(),
+            )
+            .with_context(|| format!("calendar `{}`", c.code))?;
+            if rules.register_in_protocol {
+                let aoo = self
+                    .ente
+                    .offices
+                    .iter()
+                    .find(|o| o.code == c.office)
+                    .map(|o| o.aoo.as_str());
+                if self
+                    .ente
+                    .aoo
+                    .iter()
+                    .any(|a| Some(a.code.as_str()) == aoo && a.register != "builtin")
+                {
+                    bail!(
+                        "calendar `{}`: booking.register_in_protocol needs the built-in register \
+                         (the office's AOO has an external one)",
+                        c.code
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn load(&self, conn: &mut DbConn) -> anyhow::Result<LoadReport> {
         write_tx(conn, |conn| self.load_in_tx(conn))
     }
@@ -587,7 +677,35 @@ impl Bundle {
             if let Some(form) = form {
                 report.count(load_form(conn, ente_id, service_id, form, ts)?);
             }
+            for c in &s.calendars {
+                let row = CalendarRow {
+                    service_id,
+                    office_id: office_ids[c.office.as_str()],
+                    name: c.name.clone(),
+                    location: c.location.clone(),
+                    slot_minutes: c.slot_minutes,
+                    capacity: c.capacity,
+                    hours: serde_json::to_string(&c.hours)?,
+                    closures: serde_json::to_string(&c.closure_days()?)?,
+                    active: true,
+                };
+                sync(conn, &mut report, (ente_id, c.code.as_str()), &row, ts)?;
+            }
         }
+        // A calendar the bundle no longer has takes no more bookings (its bookings stay).
+        let codes: Vec<&str> = self
+            .services
+            .iter()
+            .flat_map(|s| s.calendars.iter().map(|c| c.code.as_str()))
+            .collect();
+        diesel::update(
+            calendars::table
+                .filter(calendars::ente_id.eq(ente_id))
+                .filter(calendars::code.ne_all(&codes))
+                .filter(calendars::active.eq(true)),
+        )
+        .set((calendars::active.eq(false), calendars::updated_at.eq(ts)))
+        .execute(conn)?;
         tracing::info!(ente = %code, %report, "bundle loaded");
         Ok(report)
     }
@@ -646,6 +764,13 @@ impl ServiceDef {
                 .as_ref()
                 .map(|p| p.settings_json().map(|v| v.to_string()))
                 .transpose()?,
+            booking: if self.calendars.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(
+                    &self.booking.clone().unwrap_or_default(),
+                )?)
+            },
         })
     }
 }
@@ -881,8 +1006,25 @@ struct ServiceRow {
     default_class: Option<String>,
     procedure_kind: Option<String>,
     procedure_settings: Option<String>,
+    booking: Option<String>,
 }
 synced_below_ente!(ServiceRow, services, slug);
+
+/// The calendar columns a bundle decides.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = calendars, treat_none_as_null = true, treat_none_as_default_value = false)]
+struct CalendarRow {
+    service_id: i64,
+    office_id: i64,
+    name: String,
+    location: Option<String>,
+    slot_minutes: i32,
+    capacity: i32,
+    hours: String,
+    closures: String,
+    active: bool,
+}
+synced_below_ente!(CalendarRow, calendars, code);
 
 /// A titolario entry's columns.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod backoffice;
+pub mod booking;
 pub mod bundle;
 pub mod catalog;
 pub mod citizens;

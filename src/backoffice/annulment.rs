@@ -448,6 +448,7 @@ fn effect_on_instance(
                          Dettagli nella sua area personale: {link_base}/{instance_id}\n\n\
                          Questo messaggio è generato automaticamente: non rispondere.\n"
                     ),
+                    attachments: Vec::new(),
                 },
             )],
         )?;

@@ -275,6 +275,7 @@ pub fn run(
                         due_soon.len()
                     ),
                     body,
+                    attachments: Vec::new(),
                 },
             )],
         )?;

@@ -397,6 +397,7 @@ impl Numbered {
                             to: to.to_owned(),
                             subject,
                             body,
+                            attachments: Vec::new(),
                         },
                     )?;
                 }
@@ -552,6 +553,7 @@ pub(crate) fn mail(
                 to: to.to_owned(),
                 subject,
                 body,
+                attachments: Vec::new(),
             },
         )],
     )?;

@@ -118,6 +118,7 @@ diesel::table! {
         default_class -> Nullable<Text>,
         procedure_kind -> Nullable<Text>,
         procedure_settings -> Nullable<Text>,
+        booking -> Nullable<Text>,
     }
 }
 
@@ -471,7 +472,113 @@ diesel::joinable!(spid_sessions -> sessions (session_id_hash));
 diesel::joinable!(cie_sessions -> sessions (session_id_hash));
 diesel::joinable!(oidc_authorizations -> enti (ente_id));
 
+diesel::table! {
+    calendars (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        service_id -> BigInt,
+        office_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        location -> Nullable<Text>,
+        slot_minutes -> Integer,
+        capacity -> Integer,
+        hours -> Text,
+        closures -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_closures (id) {
+        id -> BigInt,
+        calendar_id -> BigInt,
+        day -> Date,
+        reason -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    booking_slots (id) {
+        id -> BigInt,
+        calendar_id -> BigInt,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        capacity -> Integer,
+        booked -> Integer,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    booking_limits (citizen_id, service_id) {
+        citizen_id -> BigInt,
+        service_id -> BigInt,
+        active -> Integer,
+        max_active -> Integer,
+    }
+}
+
+diesel::table! {
+    bookings (id) {
+        id -> Text,
+        ente_id -> BigInt,
+        service_id -> BigInt,
+        calendar_id -> BigInt,
+        slot_id -> BigInt,
+        citizen_id -> BigInt,
+        code -> Text,
+        status -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        reason -> Text,
+        notes -> Nullable<Text>,
+        email -> Nullable<Text>,
+        hold_until -> Nullable<Timestamp>,
+        sequence -> Integer,
+        reminder_queued_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        cancelled_by -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    booking_waitlist (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        calendar_id -> BigInt,
+        day -> Date,
+        citizen_id -> BigInt,
+        email -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+        offered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(calendars -> services (service_id));
+diesel::joinable!(calendars -> offices (office_id));
+diesel::joinable!(calendar_closures -> calendars (calendar_id));
+diesel::joinable!(booking_slots -> calendars (calendar_id));
+diesel::joinable!(bookings -> calendars (calendar_id));
+diesel::joinable!(bookings -> services (service_id));
+diesel::joinable!(bookings -> citizens (citizen_id));
+diesel::joinable!(booking_waitlist -> calendars (calendar_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
+    calendars,
+    calendar_closures,
+    booking_slots,
+    booking_limits,
+    bookings,
+    booking_waitlist,
     enti,
     aoo,
     offices,

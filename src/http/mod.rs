@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod backoffice;
+pub mod booking;
 pub mod catalog;
 pub mod cie;
 pub mod daily_register;
@@ -403,6 +404,38 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/protocol/{aoo}/daily-registers/{date}",
             vec![get!(daily_register::download)],
+        )
+        .add(
+            "/api/v1/services/{slug}/availability",
+            vec![get!(booking::availability)],
+        )
+        .add(
+            "/api/v1/services/{slug}/waiting-list",
+            vec![post!(booking::join_waitlist)],
+        )
+        .add("/api/v1/bookings", vec![post!(booking::book)])
+        .add("/api/v1/me/bookings", vec![get!(booking::mine)])
+        .add("/api/v1/me/bookings/{id}", vec![get!(booking::show)])
+        .add("/api/v1/me/bookings/{id}/ical", vec![get!(booking::ical)])
+        .add(
+            "/api/v1/me/bookings/{id}/cancel",
+            vec![post!(booking::cancel)],
+        )
+        .add(
+            "/api/v1/me/bookings/{id}/move",
+            vec![post!(booking::move_to)],
+        )
+        .add(
+            "/api/v1/staff/calendars/{code}/agenda",
+            vec![get!(booking::agenda)],
+        )
+        .add(
+            "/api/v1/staff/calendars/{code}/cancellations",
+            vec![post!(booking::staff_cancel)],
+        )
+        .add(
+            "/api/v1/staff/bookings/{id}/attendance",
+            vec![post!(booking::attendance)],
         )
         .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
         .add(

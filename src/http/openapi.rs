@@ -114,6 +114,17 @@ pub const SESSION: &str = "session";
         foia_review_decision,
         citizen_foia,
         citizen_review,
+        booking_availability,
+        booking_join_waitlist,
+        booking_book,
+        booking_mine,
+        booking_show,
+        booking_ical,
+        booking_cancel,
+        booking_move,
+        booking_agenda,
+        booking_staff_cancel,
+        booking_attendance,
     ),
     components(schemas(Problem, OutboxStatus)),
     modifiers(&StandardProblems, &ResponseLinks),
@@ -124,6 +135,7 @@ pub const SESSION: &str = "session";
         (name = "instances", description = "The citizen's instances (istanze)"),
         (name = "backoffice", description = "Office staff"),
         (name = "foia", description = "Access requests (FOIA): counter-interested parties, review (riesame), the public register's subject line"),
+        (name = "booking", description = "Appointments at an office's desk: availability, bookings, waiting lists, the office's agenda"),
         (name = "transparency", description = "What the ente publishes about its work (public, JSON or CSV)"),
         (name = "protocol", description = "The protocol register, for its clerks"),
         (name = "admin", description = "The ente's administrators"),
@@ -1489,3 +1501,142 @@ mod tests {
         );
     }
 }
+
+/// The free places of a bookable service's calendars, per day, within its booking window;
+/// a day open but full says `full` (the citizen may join its waiting list).
+#[utoipa::path(get, path = "/api/v1/services/{slug}/availability", tag = "booking",
+    params(("slug" = String, Path, example = "carta-identita-elettronica"), crate::http::booking::RangeQuery),
+    responses(
+        (status = 200, body = crate::booking::Availability),
+        (status = 404, description = "No such bookable service", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A range backwards or longer than 92 days (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_availability() {}
+
+/// The citizen joins the waiting list of a full day: told by e-mail when a place frees up
+/// (the first to book it gets it).
+#[utoipa::path(post, path = "/api/v1/services/{slug}/waiting-list", tag = "booking", security(("session" = [])),
+    params(("slug" = String, Path)),
+    request_body = crate::booking::WaitingRequest,
+    responses(
+        (status = 201, body = crate::booking::WaitingView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such bookable service", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The day still has free places (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A day without bookings (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_join_waitlist() {}
+
+/// A logged-in citizen books a slot: confirmed at once with a short code (or
+/// `pending_payment`, holding the place, for a service with a fee) and e-mailed with its
+/// iCalendar file. The database never lets a slot take more bookings than its places.
+#[utoipa::path(post, path = "/api/v1/bookings", tag = "booking", security(("session" = [])),
+    request_body = crate::booking::BookingRequest,
+    responses(
+        (status = 201, body = crate::booking::BookingView),
+        (status = 403, description = "Not a citizen's session, or a login level too low", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The place was just taken (`slot-taken`: «posto non più disponibile») or the citizen holds as many bookings as allowed (`booking-limit`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a slot of the calendar, outside the booking window, a closed day, missing reason (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_book() {}
+
+/// The citizen's bookings (the latest first) and waiting-list places.
+#[utoipa::path(get, path = "/api/v1/me/bookings", tag = "booking", security(("session" = [])),
+    responses(
+        (status = 200, body = crate::booking::MyBookings),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_mine() {}
+
+/// One of the citizen's bookings.
+#[utoipa::path(get, path = "/api/v1/me/bookings/{id}", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::booking::BookingView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_show() {}
+
+/// The booking as an iCalendar file (RFC 5545).
+#[utoipa::path(get, path = "/api/v1/me/bookings/{id}/ical", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The iCalendar file", body = String, content_type = "text/calendar"),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_ical() {}
+
+/// The citizen cancels a booking, until the service's deadline; the place goes to the
+/// day's waiting list.
+#[utoipa::path(post, path = "/api/v1/me/bookings/{id}/cancel", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::booking::BookingView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Past the deadline, or no longer active (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_cancel() {}
+
+/// The citizen moves a booking to another slot, until the service's deadline: the new
+/// place is taken first; a full slot leaves the booking as it was.
+#[utoipa::path(post, path = "/api/v1/me/bookings/{id}/move", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::booking::MoveRequest,
+    responses(
+        (status = 200, body = crate::booking::BookingView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new place was just taken (`slot-taken`), past the deadline, no longer active (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a slot of the calendar, outside the window (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_move() {}
+
+/// A calendar's day for its office: every slot, its places and its bookings.
+#[utoipa::path(get, path = "/api/v1/staff/calendars/{code}/agenda", tag = "booking", security(("session" = [])),
+    params(("code" = String, Path), crate::http::booking::DayQuery),
+    responses(
+        (status = 200, body = crate::booking::Agenda),
+        (status = 403, description = "Not a staff session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such calendar in the staff member's offices", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_agenda() {}
+
+/// The office cancels one slot (`starts_at`) or closes a whole day (`date`): nobody can
+/// book it any more and every citizen booked in it is told by e-mail.
+#[utoipa::path(post, path = "/api/v1/staff/calendars/{code}/cancellations", tag = "booking", security(("session" = [])),
+    params(("code" = String, Path)),
+    request_body = crate::booking::StaffCancellation,
+    responses(
+        (status = 200, body = crate::booking::CancellationResult),
+        (status = 403, description = "Not a staff session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such calendar in the staff member's offices", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The day is closed already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `starts_at` and `date`, not a slot, no reason (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_staff_cancel() {}
+
+/// The office marks a booking attended or no-show (from its start on).
+#[utoipa::path(post, path = "/api/v1/staff/bookings/{id}/attendance", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::booking::AttendanceRequest,
+    responses(
+        (status = 200, body = crate::booking::AgendaBooking),
+        (status = 403, description = "Not a staff session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such booking in the staff member's offices", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed, or not started yet (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_attendance() {}

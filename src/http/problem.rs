@@ -52,6 +52,8 @@ pub enum ProblemType {
     NotAcceptable,
     Conflict,
     TransitionNotAllowed,
+    SlotTaken,
+    BookingLimit,
     PreconditionFailed,
     PreconditionRequired,
     RequestTimeout,
@@ -65,7 +67,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [Self; 42] = [
+    pub const ALL: [Self; 44] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -98,6 +100,8 @@ impl ProblemType {
         Self::NotAcceptable,
         Self::Conflict,
         Self::TransitionNotAllowed,
+        Self::SlotTaken,
+        Self::BookingLimit,
         Self::PreconditionFailed,
         Self::PreconditionRequired,
         Self::RequestTimeout,
@@ -145,6 +149,8 @@ impl ProblemType {
             Self::NotAcceptable => "not-acceptable",
             Self::Conflict => "conflict",
             Self::TransitionNotAllowed => "transition-not-allowed",
+            Self::SlotTaken => "slot-taken",
+            Self::BookingLimit => "booking-limit",
             Self::PreconditionFailed => "precondition-failed",
             Self::PreconditionRequired => "precondition-required",
             Self::RequestTimeout => "request-timeout",
@@ -293,6 +299,36 @@ impl From<crate::backoffice::BackofficeError> for ApiError {
                 ApiError::Conflict("La registrazione è già stata annullata.".into())
             }
             crate::backoffice::BackofficeError::Conflict(m) => ApiError::Conflict(m),
+        }
+    }
+}
+
+impl From<crate::booking::BookingError> for ApiError {
+    fn from(e: crate::booking::BookingError) -> Self {
+        use crate::booking::BookingError as B;
+        match e {
+            B::NotFound => ApiError::NotFound,
+            B::Invalid(errors) => ApiError::Validation(errors),
+            B::SlotTaken => ApiError::Problem(Box::new(Problem::new(
+                StatusCode::CONFLICT,
+                ProblemType::SlotTaken,
+                "Posto non più disponibile",
+                "Il posto scelto è stato appena prenotato da qualcun altro (o l'ufficio l'ha \
+                 annullato): scelga un altro orario tra quelli disponibili.",
+            ))),
+            B::LimitReached(max) => ApiError::Problem(Box::new(Problem::new(
+                StatusCode::CONFLICT,
+                ProblemType::BookingLimit,
+                "Prenotazioni già attive",
+                &format!(
+                    "Per questo servizio si possono avere al massimo {max} prenotazioni attive: \
+                     annulli o sposti quella che ha già."
+                ),
+            ))),
+            B::Conflict(m) => ApiError::Conflict(m),
+            B::Forbidden(m) => ApiError::Forbidden(m),
+            B::Db(e) => e.into(),
+            B::Other(e) => ApiError::Internal(e),
         }
     }
 }

@@ -413,6 +413,7 @@ impl Notices {
                         n = self.attachments,
                         link = self.link,
                     ),
+                    attachments: Vec::new(),
                 },
             ));
         }
@@ -434,6 +435,7 @@ impl Notices {
                         applicant = self.sender,
                         id = self.instance_id,
                     ),
+                    attachments: Vec::new(),
                 },
             ));
         }

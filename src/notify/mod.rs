@@ -37,6 +37,18 @@ pub struct EmailPayload {
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// Files sent with it (a booking's iCalendar file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<MailAttachment>,
+}
+
+/// A text file attached to an e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MailAttachment {
+    pub filename: String,
+    /// Its MIME type, e.g. `text/calendar; method=REQUEST; charset=UTF-8`.
+    pub content_type: String,
+    pub content: String,
 }
 
 /// Queues e-mails, each under a `dedupe_key`: enqueueing the same key twice queues it once.
@@ -192,14 +204,25 @@ impl Mailer {
         let to: Mailbox =
             p.to.parse()
                 .map_err(|e| SendError::Permanent(format!("invalid recipient: {e}")))?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(p.subject.clone())
-            .message_id(Some(self.message_id(outbox_id)))
-            .header(ContentType::TEXT_PLAIN)
-            .body(p.body.clone())
-            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+            .message_id(Some(self.message_id(outbox_id)));
+        let message = if p.attachments.is_empty() {
+            builder.header(ContentType::TEXT_PLAIN).body(p.body.clone())
+        } else {
+            use lettre::message::{Attachment, MultiPart, SinglePart};
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(p.body.clone()));
+            for a in &p.attachments {
+                let mime = ContentType::parse(&a.content_type)
+                    .map_err(|e| SendError::Permanent(format!("content type: {e}")))?;
+                parts = parts
+                    .singlepart(Attachment::new(a.filename.clone()).body(a.content.clone(), mime));
+            }
+            builder.multipart(parts)
+        }
+        .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
         match &self.transport {
             None => {
                 tracing::info!(outbox_id, to = %p.to, subject = %p.subject, body = %p.body, "e-mail (log transport, not sent)");

@@ -236,6 +236,7 @@ impl Placeholders {
                         to: e.to.clone(),
                         subject: put(&e.subject),
                         body: put(&e.body),
+                        attachments: e.attachments.clone(),
                     },
                 )
             })
