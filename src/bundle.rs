@@ -52,6 +52,9 @@ pub struct EnteDef {
     pub ipa_code: Option<String>,
     /// The patron saint's day, `MM-DD`: not a working day for the ente's terms.
     pub patron_day: Option<String>,
+    /// The transparency officer (RPCT, D.Lgs. 33/2013 art. 43): the username of a staff
+    /// member of this file, who decides the FOIA reviews (riesame, art. 5 c. 7).
+    pub transparency_officer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +450,11 @@ impl Bundle {
                 }
             }
         }
+        if let Some(rpct) = &e.ente.transparency_officer {
+            if !usernames.contains(rpct.as_str()) {
+                bail!("ente.transparency_officer: `{rpct}` is not a staff username of this file");
+            }
+        }
         let mut categories = BTreeSet::new();
         for c in &e.categories {
             if !is_slug(&c.slug) || !categories.insert(c.slug.as_str()) {
@@ -602,6 +610,7 @@ impl Bundle {
             fiscal_code: def.fiscal_code.clone(),
             ipa_code: def.ipa_code.clone(),
             patron_day: def.patron_day.clone(),
+            transparency_officer: def.transparency_officer.clone(),
         };
         let ente_id = sync(conn, &mut report, code.as_str(), &ente, ts)?;
 
@@ -912,6 +921,7 @@ struct EnteRow {
     fiscal_code: Option<String>,
     ipa_code: Option<String>,
     patron_day: Option<String>,
+    transparency_officer: Option<String>,
 }
 
 impl SyncedRow for EnteRow {

@@ -6,6 +6,8 @@
 //!    operator, flagged `integration_expired`, and the term runs again;
 //! 2. a decided instance is closed after `backoffice.auto_close_days`;
 //! 3. on a silence-assent service, an instance whose term ran out is accolta by silence;
+//! 5. FOIA: where the counter-interested parties had their 10 days and did not all answer,
+//!    the term runs again (`foia::resume_expired`);
 //! 4. each office gets one digest a day (outbox key `office-digest:<office>:<date>`) of what
 //!    is overdue or due within 3 days.
 
@@ -38,6 +40,7 @@ pub struct DailyReport {
     pub closed: usize,
     pub silence_assent: usize,
     pub digests: usize,
+    pub counterparties_resumed: usize,
 }
 
 /// Moves one instance by a system transition if it is still in the state read.
@@ -143,6 +146,10 @@ pub fn run(
             Ok(())
         })?;
     }
+
+    // 5. FOIA counter-interested parties past their 10 days (before the digest, so that the
+    // digest sees the term running again).
+    report.counterparties_resumed = super::foia::resume_expired(conn, now)?;
 
     // 2. Decided instances past the closing days.
     let limit = now - Duration::days(i64::from(auto_close_days));

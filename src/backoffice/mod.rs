@@ -6,6 +6,7 @@
 pub mod annulment;
 pub mod daily;
 pub mod documents;
+pub mod foia;
 pub mod review;
 pub mod view;
 pub mod work;
@@ -45,6 +46,9 @@ pub enum BackofficeError {
     /// The registration was annulled already.
     #[error("the registration is already annulled")]
     AlreadyAnnulled,
+    /// The request conflicts with what was done already (the Italian message says what).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A file refused (size, type), with the same answers as submission attachments.
     #[error(transparent)]
     Upload(crate::instances::InstanceError),

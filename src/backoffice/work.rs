@@ -111,8 +111,11 @@ pub fn facts(conn: &mut DbConn, instance_id: &str) -> QueryResult<Facts> {
         .filter(ir::instance_id.eq(instance_id))
         .count()
         .get_result(conn)?;
+    let (foia, counterparties_notified) = super::foia::procedure_facts(conn, instance_id)?;
     Ok(Facts {
         integration_requested: requested > 0,
+        foia,
+        counterparties_notified,
     })
 }
 
@@ -294,7 +297,7 @@ pub(crate) fn parties(conn: &mut DbConn, row: &InstanceRow) -> Result<Parties, B
     })
 }
 
-fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
+pub(crate) fn canonical(doc: &Value) -> Result<(String, String), BackofficeError> {
     let text = serde_json_canonicalizer::to_string(doc).map_err(anyhow::Error::from)?;
     let digest = sha256_hex(text.as_bytes());
     Ok((text, digest))
@@ -965,6 +968,18 @@ pub fn due_after(
     row: &InstanceRow,
     suspension: Suspension,
 ) -> QueryResult<Option<NaiveDate>> {
+    // A FOIA instance may also have been suspended for its counter-interested parties.
+    let mut all = super::foia::counterparty_suspensions(conn, &row.id)?;
+    all.push(suspension);
+    due_with(conn, row, &all)
+}
+
+/// The due date with these suspensions of the term.
+pub(crate) fn due_with(
+    conn: &mut DbConn,
+    row: &InstanceRow,
+    suspensions: &[Suspension],
+) -> QueryResult<Option<NaiveDate>> {
     let Some(submitted) = row.submitted_at else {
         return Ok(row.due_date);
     };
@@ -983,7 +998,7 @@ pub fn due_after(
             days,
             unit: TermUnit::parse(&unit).unwrap_or(TermUnit::CalendarDays),
         },
-        &[suspension],
+        suspensions,
         &WorkCalendar::for_ente(patron.as_deref()),
     ))
 }
@@ -998,6 +1013,10 @@ pub struct Decision {
     /// The reply document (a PDF uploaded by the office), if any.
     #[serde(default)]
     pub reply_document: Option<String>,
+    /// FOIA services only: the art. 5-bis limit a refusal, partial grant or deferral rests on
+    /// (required then; `differita` is a FOIA outcome only).
+    #[serde(default)]
+    pub foia_limit: Option<super::foia::FoiaLimit>,
 }
 
 /// The decision: outcome, motivation and optional reply PDF, an outgoing registration to the
@@ -1020,6 +1039,7 @@ pub fn decide(
         Transition::Decide,
         now,
         |conn, row, _| {
+            super::foia::check_decision(conn, row, d.outcome, d.foia_limit)?;
             let message = insert_message(
                 conn,
                 row,
@@ -1097,6 +1117,7 @@ pub fn decide(
                     year: reg.year(),
                 },
             )?;
+            super::foia::record_decision(conn, row, d.foia_limit, now)?;
             let reply = if files.is_empty() {
                 String::new()
             } else {

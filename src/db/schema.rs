@@ -11,6 +11,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         patron_day -> Nullable<Text>,
+        transparency_officer -> Nullable<Text>,
     }
 }
 
@@ -613,7 +614,75 @@ diesel::allow_tables_to_appear_in_same_query!(
     daily_registers,
     job_leases,
     refusal_notices,
+    foia_requests,
+    foia_counterparty_notices,
+    foia_counterparties,
+    foia_reviews,
 );
+
+diesel::table! {
+    foia_requests (instance_id) {
+        instance_id -> Text,
+        ente_id -> BigInt,
+        public_subject -> Nullable<Text>,
+        subject_edited_by -> Nullable<BigInt>,
+        subject_edited_at -> Nullable<Timestamp>,
+        decision_limit -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    foia_counterparty_notices (instance_id) {
+        instance_id -> Text,
+        ente_id -> BigInt,
+        notified_at -> Timestamp,
+        notified_by -> BigInt,
+        suspended_from -> Date,
+        answer_by -> Date,
+        resumed_on -> Nullable<Date>,
+        resumed_because -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    foia_counterparties (id) {
+        id -> BigInt,
+        instance_id -> Text,
+        ente_id -> BigInt,
+        position -> Integer,
+        name -> Text,
+        address -> Nullable<Text>,
+        email -> Nullable<Text>,
+        registration_id -> BigInt,
+        answered_at -> Nullable<Timestamp>,
+        opposed -> Nullable<Bool>,
+        answer_text -> Nullable<Text>,
+        answer_registration_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    foia_reviews (instance_id) {
+        instance_id -> Text,
+        ente_id -> BigInt,
+        requested_at -> Timestamp,
+        ground -> Text,
+        reason -> Text,
+        due_date -> Date,
+        registration_id -> BigInt,
+        decided_at -> Nullable<Timestamp>,
+        decided_by -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        decision_limit -> Nullable<Text>,
+        motivation -> Nullable<Text>,
+        decision_registration_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(foia_requests -> instances (instance_id));
+diesel::joinable!(foia_counterparty_notices -> instances (instance_id));
+diesel::joinable!(foia_reviews -> instances (instance_id));
 
 diesel::table! {
     classes (id) {

@@ -9,6 +9,8 @@
 //!                                                   └──────answer / expire──────────────┘
 //! withdrawn: the citizen, before a decision · annulled: its registration annulled
 //! silence_assent: the term ran out on a service whose rule says silence means yes
+//! FOIA (D.Lgs. 33/2013 art. 5 c. 5): in_progress ──notify_counterparties──▶
+//! awaiting_counterparties ──resume_after_counterparties──▶ in_progress (all answered, or 10 days)
 //! ```
 
 use chrono::NaiveDateTime;
@@ -27,6 +29,9 @@ pub enum InstanceStatus {
     InProgress,
     /// The office asked the citizen for an integration: the term is suspended.
     AwaitingIntegration,
+    /// FOIA: the office told the counter-interested parties (controinteressati) of the
+    /// request; the term is suspended until they answer or 10 days pass.
+    AwaitingCounterparties,
     /// The office decided (accolta, parzialmente accolta, respinta).
     Decided,
     /// Closed: nothing more happens but internal notes.
@@ -77,6 +82,13 @@ pub enum Transition {
     SilenceAssent,
     /// The protocol registration of the instance is annulled.
     Annul,
+    /// FOIA: an operator notifies the counter-interested parties (once; the term is
+    /// suspended, D.Lgs. 33/2013 art. 5 c. 5).
+    NotifyCounterparties,
+    /// FOIA: an operator records a counter-interested party's answer (or opposition).
+    RecordCounterpartyAnswer,
+    /// FOIA: the term runs again, every party having answered or 10 days having passed.
+    ResumeAfterCounterparties,
 }
 
 /// Who makes a transition happen (staff roles as the machine sees them: an ente's
@@ -108,6 +120,8 @@ pub enum Requirement {
     Office,
     /// The outcome (decision).
     Outcome,
+    /// The counter-interested parties (their names, optional addresses).
+    Counterparties,
 }
 
 /// The outcome of a decision.
@@ -117,16 +131,25 @@ pub enum Outcome {
     Accolta,
     ParzialmenteAccolta,
     Respinta,
+    /// Access deferred (differimento, D.Lgs. 33/2013 art. 5-bis c. 5): only for FOIA
+    /// services.
+    Differita,
 }
 
 impl Outcome {
-    pub const ALL: [Self; 3] = [Self::Accolta, Self::ParzialmenteAccolta, Self::Respinta];
+    pub const ALL: [Self; 4] = [
+        Self::Accolta,
+        Self::ParzialmenteAccolta,
+        Self::Respinta,
+        Self::Differita,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Accolta => "accolta",
             Self::ParzialmenteAccolta => "parzialmente_accolta",
             Self::Respinta => "respinta",
+            Self::Differita => "differita",
         }
     }
 
@@ -140,6 +163,7 @@ impl Outcome {
             Self::Accolta => "accolta",
             Self::ParzialmenteAccolta => "parzialmente accolta",
             Self::Respinta => "respinta",
+            Self::Differita => "differita",
         }
     }
 }
@@ -149,6 +173,30 @@ impl Outcome {
 pub struct Facts {
     /// An integration was already requested (the term is suspended at most once).
     pub integration_requested: bool,
+    /// The service follows the FOIA procedure (`procedures::ProcedureKind::Foia`): only then
+    /// may counter-interested parties be notified.
+    pub foia: bool,
+    /// The counter-interested parties were notified already (once per instance).
+    pub counterparties_notified: bool,
+}
+
+impl Facts {
+    /// Whether a once-only transition was done already.
+    fn done_once(self, transition: Transition) -> bool {
+        match transition {
+            Transition::RequestIntegration => self.integration_requested,
+            Transition::NotifyCounterparties => self.counterparties_notified,
+            _ => false,
+        }
+    }
+
+    /// Whether the kind of procedure allows the transition at all.
+    fn procedure_allows(self, transition: Transition) -> bool {
+        match transition {
+            Transition::NotifyCounterparties | Transition::RecordCounterpartyAnswer => self.foia,
+            _ => true,
+        }
+    }
 }
 
 /// Why a transition is refused.
@@ -182,7 +230,7 @@ pub enum NotAllowed {
 pub struct UnknownStatus(pub String);
 
 impl Transition {
-    pub const ALL: [Self; 17] = [
+    pub const ALL: [Self; 20] = [
         Self::Edit,
         Self::Discard,
         Self::Submit,
@@ -200,6 +248,9 @@ impl Transition {
         Self::AutoClose,
         Self::SilenceAssent,
         Self::Annul,
+        Self::NotifyCounterparties,
+        Self::RecordCounterpartyAnswer,
+        Self::ResumeAfterCounterparties,
     ];
 
     /// Who may make it.
@@ -207,10 +258,19 @@ impl Transition {
         use Transition::*;
         match self {
             Edit | Discard | Submit | Withdraw | AnswerIntegration => &[Actor::Citizen],
-            Take | Assign | HandOver | Note | Message | RequestIntegration | Decide | Close => {
-                &[Actor::Operator]
+            Take
+            | Assign
+            | HandOver
+            | Note
+            | Message
+            | RequestIntegration
+            | Decide
+            | Close
+            | NotifyCounterparties
+            | RecordCounterpartyAnswer => &[Actor::Operator],
+            ExpireIntegration | AutoClose | SilenceAssent | ResumeAfterCounterparties => {
+                &[Actor::System]
             }
-            ExpireIntegration | AutoClose | SilenceAssent => &[Actor::System],
             Annul => &[Actor::ProtocolClerk, Actor::System],
         }
     }
@@ -226,8 +286,18 @@ impl Transition {
             RequestIntegration => &[R::Text, R::Days],
             Decide => &[R::Outcome, R::Text],
             Annul => &[R::Reason],
-            Edit | Discard | Submit | Withdraw | Take | Close | ExpireIntegration | AutoClose
-            | SilenceAssent => &[],
+            NotifyCounterparties => &[R::Counterparties],
+            RecordCounterpartyAnswer => &[R::Text],
+            Edit
+            | Discard
+            | Submit
+            | Withdraw
+            | Take
+            | Close
+            | ExpireIntegration
+            | AutoClose
+            | SilenceAssent
+            | ResumeAfterCounterparties => &[],
         }
     }
 
@@ -252,16 +322,20 @@ impl Transition {
             AutoClose => "auto_close",
             SilenceAssent => "silence_assent",
             Annul => "annul",
+            NotifyCounterparties => "notify_counterparties",
+            RecordCounterpartyAnswer => "record_counterparty_answer",
+            ResumeAfterCounterparties => "resume_after_counterparties",
         }
     }
 }
 
 impl InstanceStatus {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Draft,
         Self::Submitted,
         Self::InProgress,
         Self::AwaitingIntegration,
+        Self::AwaitingCounterparties,
         Self::Decided,
         Self::Closed,
         Self::Withdrawn,
@@ -276,6 +350,7 @@ impl InstanceStatus {
             Self::Submitted => "submitted",
             Self::InProgress => "in_progress",
             Self::AwaitingIntegration => "awaiting_integration",
+            Self::AwaitingCounterparties => "awaiting_counterparties",
             Self::Decided => "decided",
             Self::Closed => "closed",
             Self::Withdrawn => "withdrawn",
@@ -291,6 +366,7 @@ impl InstanceStatus {
             Self::Submitted => "Presentata",
             Self::InProgress => "In lavorazione",
             Self::AwaitingIntegration => "In attesa di integrazione",
+            Self::AwaitingCounterparties => "In attesa dei controinteressati",
             Self::Decided => "Conclusa con provvedimento",
             Self::Closed => "Archiviata",
             Self::Withdrawn => "Ritirata",
@@ -316,11 +392,23 @@ impl InstanceStatus {
         matches!(self, Self::Submitted | Self::InProgress)
     }
 
+    /// The term is suspended: awaiting the citizen's integration or the counter-interested
+    /// parties' answers.
+    pub fn term_suspended(self) -> bool {
+        matches!(
+            self,
+            Self::AwaitingIntegration | Self::AwaitingCounterparties
+        )
+    }
+
     /// Still before a decision: in an office's open work.
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            Self::Submitted | Self::InProgress | Self::AwaitingIntegration
+            Self::Submitted
+                | Self::InProgress
+                | Self::AwaitingIntegration
+                | Self::AwaitingCounterparties
         )
     }
 
@@ -341,15 +429,16 @@ impl InstanceStatus {
                 transition,
                 allowed: allowed(),
             }),
-            Some(_)
-                if transition == Transition::RequestIntegration && facts.integration_requested =>
-            {
-                Err(NotAllowed::OnlyOnce {
-                    from: self,
-                    transition,
-                    allowed: allowed(),
-                })
-            }
+            Some(_) if !facts.procedure_allows(transition) => Err(NotAllowed::State {
+                from: self,
+                transition,
+                allowed: allowed(),
+            }),
+            Some(_) if facts.done_once(transition) => Err(NotAllowed::OnlyOnce {
+                from: self,
+                transition,
+                allowed: allowed(),
+            }),
             Some(to) => Ok(to),
         }
     }
@@ -365,7 +454,7 @@ impl InstanceStatus {
             .into_iter()
             .filter(|t| t.actors().contains(&actor))
             .filter(|t| self.target(*t).is_some())
-            .filter(|t| !(*t == Transition::RequestIntegration && facts.integration_requested))
+            .filter(|t| facts.procedure_allows(*t) && !facts.done_once(*t))
             .collect()
     }
 
@@ -382,11 +471,19 @@ impl InstanceStatus {
 
             (S::Submitted | S::InProgress, T::Take | T::Assign) => S::InProgress,
             (S::AwaitingIntegration, T::Take | T::Assign) => S::AwaitingIntegration,
+            (S::AwaitingCounterparties, T::Take | T::Assign) => S::AwaitingCounterparties,
+            (S::InProgress, T::NotifyCounterparties) => S::AwaitingCounterparties,
+            // A late answer (after the 10 days) is still recorded.
+            (s @ (S::AwaitingCounterparties | S::InProgress), T::RecordCounterpartyAnswer) => s,
+            (S::AwaitingCounterparties, T::ResumeAfterCounterparties) => S::InProgress,
             (S::Submitted | S::InProgress, T::HandOver) => S::Submitted,
             (S::InProgress, T::RequestIntegration) => S::AwaitingIntegration,
             (S::InProgress, T::Decide) => S::Decided,
             (S::AwaitingIntegration, T::AnswerIntegration | T::ExpireIntegration) => S::InProgress,
-            (S::Submitted | S::InProgress | S::AwaitingIntegration, T::Withdraw) => S::Withdrawn,
+            (
+                S::Submitted | S::InProgress | S::AwaitingIntegration | S::AwaitingCounterparties,
+                T::Withdraw,
+            ) => S::Withdrawn,
             (S::Submitted | S::InProgress, T::SilenceAssent) => S::SilenceAssent,
             (S::Decided | S::SilenceAssent, T::Close | T::AutoClose) => S::Closed,
 
@@ -395,6 +492,7 @@ impl InstanceStatus {
                 s @ (S::Submitted
                 | S::InProgress
                 | S::AwaitingIntegration
+                | S::AwaitingCounterparties
                 | S::Decided
                 | S::SilenceAssent),
                 T::Message,
@@ -476,6 +574,44 @@ mod tests {
         (S::AwaitingIntegration, T::ExpireIntegration, S::InProgress),
         (S::AwaitingIntegration, T::Withdraw, S::Withdrawn),
         (S::AwaitingIntegration, T::Annul, S::Annulled),
+        (
+            S::InProgress,
+            T::NotifyCounterparties,
+            S::AwaitingCounterparties,
+        ),
+        (S::InProgress, T::RecordCounterpartyAnswer, S::InProgress),
+        (
+            S::AwaitingCounterparties,
+            T::Take,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Assign,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Note,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::Message,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::RecordCounterpartyAnswer,
+            S::AwaitingCounterparties,
+        ),
+        (
+            S::AwaitingCounterparties,
+            T::ResumeAfterCounterparties,
+            S::InProgress,
+        ),
+        (S::AwaitingCounterparties, T::Withdraw, S::Withdrawn),
+        (S::AwaitingCounterparties, T::Annul, S::Annulled),
         (S::Decided, T::Note, S::Decided),
         (S::Decided, T::Message, S::Decided),
         (S::Decided, T::Close, S::Closed),
@@ -509,6 +645,8 @@ mod tests {
                     for requested in [false, true] {
                         let facts = Facts {
                             integration_requested: requested,
+                            foia: true,
+                            counterparties_notified: false,
                         };
                         let got = from.apply(t, actor, facts);
                         let by_role = t.actors().contains(&actor);
@@ -571,7 +709,8 @@ mod tests {
             S::InProgress.allowed(
                 Actor::Operator,
                 Facts {
-                    integration_requested: true
+                    integration_requested: true,
+                    ..Facts::default()
                 }
             ),
             vec![
@@ -661,8 +800,50 @@ mod tests {
         let open: Vec<S> = S::ALL.into_iter().filter(|s| s.is_open()).collect();
         assert_eq!(
             open,
-            vec![S::Submitted, S::InProgress, S::AwaitingIntegration]
+            vec![
+                S::Submitted,
+                S::InProgress,
+                S::AwaitingIntegration,
+                S::AwaitingCounterparties
+            ]
         );
+        let suspended: Vec<S> = S::ALL.into_iter().filter(|s| s.term_suspended()).collect();
+        assert_eq!(
+            suspended,
+            vec![S::AwaitingIntegration, S::AwaitingCounterparties]
+        );
+    }
+
+    #[test]
+    fn counterparties_are_notified_once_and_only_on_a_foia_service() {
+        let foia = Facts {
+            foia: true,
+            ..Facts::default()
+        };
+        let op = Actor::Operator;
+        assert_eq!(
+            S::InProgress.apply(T::NotifyCounterparties, op, foia),
+            Ok(S::AwaitingCounterparties)
+        );
+        assert!(matches!(
+            S::InProgress.apply(T::NotifyCounterparties, op, Facts::default()),
+            Err(NotAllowed::State { .. })
+        ));
+        assert!(!S::InProgress
+            .allowed(op, Facts::default())
+            .contains(&T::NotifyCounterparties));
+        let done = Facts {
+            counterparties_notified: true,
+            ..foia
+        };
+        assert!(matches!(
+            S::InProgress.apply(T::NotifyCounterparties, op, done),
+            Err(NotAllowed::OnlyOnce { .. })
+        ));
+        assert!(!S::InProgress
+            .allowed(op, done)
+            .contains(&T::NotifyCounterparties));
+        assert!(!S::AwaitingCounterparties.allows(T::Decide, op, foia));
     }
 
     #[test]

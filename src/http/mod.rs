@@ -9,6 +9,7 @@ pub mod cie;
 pub mod daily_register;
 pub mod extract;
 pub mod flow;
+pub mod foia;
 pub mod health;
 pub mod instances;
 pub mod middleware;
@@ -256,6 +257,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             "/api/v1/public/enti/{ente}/ratings",
             vec![get!(public::ratings)],
         )
+        .add(
+            "/api/v1/public/enti/{ente}/foia-register",
+            vec![get!(public::foia_register)],
+        )
         .add("/api/v1/me/instances", vec![get!(instances::my_instances)])
         .add("/api/v1/me/instances/{id}", vec![get!(instances::show)])
         .add(
@@ -319,6 +324,35 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/staff/instances/{id}/close",
             vec![post!(work::close)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/counterparties",
+            vec![post!(foia::notify_counterparties)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/counterparties/{position}/answer",
+            vec![post!(foia::counterparty_answer)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/foia",
+            vec![get!(foia::staff_foia)],
+        )
+        .add(
+            "/api/v1/staff/instances/{id}/foia/public-subject",
+            vec![put!(foia::public_subject)],
+        )
+        .add("/api/v1/staff/foia/reviews", vec![get!(foia::reviews)])
+        .add(
+            "/api/v1/staff/foia/reviews/{id}/decision",
+            vec![post!(foia::decide_review)],
+        )
+        .add(
+            "/api/v1/me/instances/{id}/foia",
+            vec![get!(foia::citizen_foia)],
+        )
+        .add(
+            "/api/v1/instances/{id}/review",
+            vec![post!(foia::request_review)],
         )
         .add(
             "/api/v1/staff/instances/{id}/documents",

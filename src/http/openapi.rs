@@ -106,6 +106,15 @@ pub const SESSION: &str = "session";
         outbox_retry,
         procedure_times,
         ratings,
+        foia_register,
+        staff_counterparties,
+        staff_counterparty_answer,
+        staff_foia,
+        staff_foia_public_subject,
+        foia_reviews,
+        foia_review_decision,
+        citizen_foia,
+        citizen_review,
         booking_availability,
         booking_join_waitlist,
         booking_book,
@@ -126,6 +135,7 @@ pub const SESSION: &str = "session";
         (name = "catalog", description = "The ente's services (public)"),
         (name = "instances", description = "The citizen's instances (istanze)"),
         (name = "backoffice", description = "Office staff"),
+        (name = "foia", description = "Access requests (FOIA): counter-interested parties, review (riesame), the public register's subject line"),
         (name = "booking", description = "Appointments at an office's desk: availability, bookings, waiting lists, the office's agenda"),
         (name = "transparency", description = "What the ente publishes about its work (public, JSON or CSV)"),
         (name = "protocol", description = "The protocol register, for its clerks"),
@@ -1228,6 +1238,118 @@ fn outbox_retry() {}
     ))]
 #[allow(dead_code)]
 fn procedure_times() {}
+
+/// FOIA: notify the counter-interested parties (D.Lgs. 33/2013 art. 5 c. 5), once: one outgoing registration per party, an e-mail to those with an address, a message to the applicant; the term is suspended (`awaiting_counterparties`) until every party answered or 10 days passed.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/counterparties", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::backoffice::foia::CounterpartyNotice,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state or on this service (`transition-not-allowed`, with `current_status` and `allowed_actions`), or done already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_counterparties() {}
+
+/// FOIA: record a counter-interested party's answer or opposition (an incoming registration); the last answer awaited makes the term run again.
+#[utoipa::path(post, path = "/api/v1/staff/instances/{id}/counterparties/{position}/answer", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path), ("position" = i32, Path, description = "The party's position in the notice, from 1"), ("If-Match" = String, Header, description = "The ETag of the last read")),
+    request_body = crate::backoffice::foia::CounterpartyAnswer,
+    responses(
+        (status = 200, description = "Done: the instance screen after it", body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The new version"))),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in this state or on this service (`transition-not-allowed`, with `current_status` and `allowed_actions`), or done already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read (`precondition-failed`, with `current_version`)", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or wrong values (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_counterparty_answer() {}
+
+/// FOIA: the FOIA side of an instance (kind, counter-interested parties, public subject line, review) for the operators of its office, the administrators and the transparency officer.
+#[utoipa::path(get, path = "/api/v1/staff/instances/{id}/foia", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The FOIA view", body = crate::backoffice::foia::FoiaView),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_foia() {}
+
+/// FOIA: the subject line the public register shows (no personal data: names, codici fiscali and e-mail addresses are refused); `null` goes back to the neutral default.
+#[utoipa::path(put, path = "/api/v1/staff/instances/{id}/foia/public-subject", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::backoffice::foia::PublicSubject,
+    responses(
+        (status = 200, description = "The FOIA view after it", body = crate::backoffice::foia::FoiaView),
+        (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too short or long, or personal data (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn staff_foia_public_subject() {}
+
+/// FOIA: the reviews (riesame) of the ente, undecided first, for the transparency officer.
+#[utoipa::path(get, path = "/api/v1/staff/foia/reviews", tag = "foia", security(("session" = [])),
+    responses(
+        (status = 200, description = "The reviews", body = Vec<crate::backoffice::foia::ReviewItem>),
+        (status = 403, description = "Not the transparency officer (RPCT)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn foia_reviews() {}
+
+/// FOIA: the transparency officer decides a review (once): an outgoing registration to the applicant, an e-mail.
+#[utoipa::path(post, path = "/api/v1/staff/foia/reviews/{id}/decision", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path, description = "The instance")),
+    request_body = crate::backoffice::foia::ReviewDecision,
+    responses(
+        (status = 200, description = "The FOIA view after it", body = crate::backoffice::foia::FoiaView),
+        (status = 403, description = "Not the transparency officer (RPCT)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Decided already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing motivation or art. 5-bis limit (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn foia_review_decision() {}
+
+/// FOIA: the citizen's view of their request (no counter-interested party named): kind, suspension, whether and why a review may be asked, the review.
+#[utoipa::path(get, path = "/api/v1/me/instances/{id}/foia", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The FOIA view", body = crate::backoffice::foia::FoiaView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn citizen_foia() {}
+
+/// FOIA: the citizen asks the transparency officer for a review (riesame, D.Lgs. 33/2013 art. 5 c. 7) after a refusal, a partial grant, a deferral or no answer within the term; once; the officer decides within 20 days.
+#[utoipa::path(post, path = "/api/v1/instances/{id}/review", tag = "foia", security(("session" = [])),
+    params(("id" = String, Path)),
+    request_body = crate::backoffice::foia::ReviewRequest,
+    responses(
+        (status = 201, description = "Requested: the FOIA view with the review and its due date", body = crate::backoffice::foia::FoiaView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No ground for a review, not a FOIA request, or asked already (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn citizen_review() {}
+
+/// The registro degli accessi (ANAC Linee guida 1309/2016 §9, circolare FOIA 2/2017): every FOIA request of the year with kind, subject line (never the citizen's text), date, whether counter-interested parties were notified, outcome, date of decision, the art. 5-bis limit cited, review and its outcome. No personal data. CSV with `Accept: text/csv` or `format=csv` (columns in docs/foia.md).
+#[utoipa::path(get, path = "/api/v1/public/enti/{ente}/foia-register", tag = "transparency",
+    params(("ente" = String, Path, description = "The ente's code"), crate::http::public::RegisterQuery),
+    responses(
+        (status = 200, description = "The register (JSON, or CSV with a header row and one row per request)",
+            content(
+                (crate::backoffice::foia::FoiaRegister = "application/json"),
+                (String = "text/csv"),
+            )),
+    ))]
+#[allow(dead_code)]
+fn foia_register() {}
 
 /// Satisfaction ratings of the ente's services, per service and month: count, mean stars,
 /// count per star and per reason. Comments are not published. CSV with `Accept: text/csv` or

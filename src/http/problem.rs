@@ -298,6 +298,7 @@ impl From<crate::backoffice::BackofficeError> for ApiError {
             crate::backoffice::BackofficeError::AlreadyAnnulled => {
                 ApiError::Conflict("La registrazione è già stata annullata.".into())
             }
+            crate::backoffice::BackofficeError::Conflict(m) => ApiError::Conflict(m),
         }
     }
 }
@@ -362,11 +363,19 @@ fn transition_problem(e: &crate::domain::NotAllowed) -> ApiError {
             transition,
             allowed,
         } => (
-            format!(
-                "L'operazione «{}» è consentita una sola volta per pratica ed è già stata fatta \
-                 (L. 241/1990, art. 2 c. 7: il termine si sospende una volta sola).",
-                transition.as_str()
-            ),
+            if *transition == crate::domain::Transition::NotifyCounterparties {
+                format!(
+                    "L'operazione «{}» è consentita una sola volta per pratica ed è già stata \
+                     fatta (D.Lgs. 33/2013, art. 5 c. 5).",
+                    transition.as_str()
+                )
+            } else {
+                format!(
+                    "L'operazione «{}» è consentita una sola volta per pratica ed è già stata \
+                     fatta (L. 241/1990, art. 2 c. 7: il termine si sospende una volta sola).",
+                    transition.as_str()
+                )
+            },
             Some(*from),
             allowed.clone(),
         ),

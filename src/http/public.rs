@@ -132,6 +132,50 @@ pub async fn ratings(
     answer(text, &view)
 }
 
+/// The year of the register and the format.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RegisterQuery {
+    /// Year of the requests (Italian date of submission); default: this year.
+    #[param(minimum = 2000, maximum = 2100)]
+    pub year: Option<i32>,
+    /// `csv` or `json`; overrides `Accept`.
+    #[param(inline)]
+    pub format: Option<Format>,
+}
+
+/// `GET /api/v1/public/enti/{ente}/foia-register[?year&format]` — the registro degli accessi.
+#[tracing::instrument(skip_all, fields(ente = %path))]
+pub async fn foia_register(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<RegisterQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (ente, ente_ref) = ente(&state, path.into_inner()).await?;
+    let q = query.into_inner();
+    let csv = wants_csv(&req, q.format);
+    let year = q
+        .year
+        .unwrap_or_else(|| chrono::Datelike::year(&state.clock.today()));
+    if !(2000..=2100).contains(&year) {
+        return Err(ApiError::BadRequest(
+            "Il parametro «year» deve essere un anno tra il 2000 e il 2100.".into(),
+        ));
+    }
+    let view = blocking(&state, move |conn, _| {
+        crate::backoffice::foia::public_register(conn, ente_ref, ente.id, year)
+    })
+    .await?;
+    let text = if csv {
+        Some(view.to_csv().map_err(ApiError::Internal)?)
+    } else {
+        None
+    };
+    answer(text, &view)
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;

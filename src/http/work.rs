@@ -17,7 +17,7 @@ use crate::instances::attachments;
 use crate::instances::Links;
 
 /// The version a staff client read: `If-Match: "<version>"`.
-fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
+pub(crate) fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
     let Some(v) = req.headers().get(header::IF_MATCH) else {
         return Err(ApiError::Problem(Box::new(Problem::new(
             actix_web::http::StatusCode::PRECONDITION_REQUIRED,
@@ -46,7 +46,7 @@ fn if_match(req: &HttpRequest) -> Result<Expected, ApiError> {
     }
 }
 
-fn with_etag(view: StaffInstanceView) -> HttpResponse {
+pub(crate) fn with_etag(view: StaffInstanceView) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::ETAG, format!("\"{}\"", view.version)))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -16,7 +16,7 @@ use crate::db::schema::{
 use crate::db::DbConn;
 use crate::domain::calendar;
 use crate::domain::protocol_number::ProtocolNumber;
-use crate::domain::{InstanceStatus, Outcome};
+use crate::domain::Outcome;
 use crate::protocol::Direction;
 
 /// A protocol registration of the instance.
@@ -440,7 +440,7 @@ pub fn registrations(conn: &mut DbConn, instance_id: &str) -> QueryResult<Vec<Re
 
 /// The terms of an instance today.
 pub fn terms(row: &InstanceRow, legal_term_days: i32, today: NaiveDate) -> TermsView {
-    let suspended = row.status == InstanceStatus::AwaitingIntegration;
+    let suspended = row.status.term_suspended();
     let running = row.status.term_runs();
     let days_left = row
         .due_date

@@ -247,6 +247,38 @@ pub enum Event {
         reason: String,
         act: String,
     },
+    /// FOIA: the counter-interested parties were notified (one outgoing registration each);
+    /// the term is suspended until they answer or `answer_by` passes.
+    CounterpartiesNotified {
+        parties: usize,
+        protocol_numbers: Vec<String>,
+        year: i32,
+        answer_by: NaiveDate,
+    },
+    /// FOIA: a counter-interested party's answer was recorded (an incoming registration).
+    CounterpartyAnswered {
+        position: i32,
+        opposed: bool,
+        protocol_number: String,
+        year: i32,
+    },
+    /// FOIA: the term runs again (`because`: `answers` or `expiry`).
+    CounterpartiesResumed {
+        because: String,
+        due_date: Option<NaiveDate>,
+    },
+    /// FOIA: the citizen asked the transparency officer for a review (riesame).
+    ReviewRequested {
+        protocol_number: String,
+        year: i32,
+        due_date: NaiveDate,
+    },
+    /// FOIA: the transparency officer decided the review.
+    ReviewDecided {
+        outcome: Outcome,
+        protocol_number: String,
+        year: i32,
+    },
 }
 
 impl Event {
@@ -276,6 +308,11 @@ impl Event {
             Self::SilenceAssent { .. } => "silence_assent",
             Self::RefusalNotice { .. } => "refusal_notice",
             Self::RegistrationAnnulled { .. } => "registration_annulled",
+            Self::CounterpartiesNotified { .. } => "counterparties_notified",
+            Self::CounterpartyAnswered { .. } => "counterparty_answered",
+            Self::CounterpartiesResumed { .. } => "counterparties_resumed",
+            Self::ReviewRequested { .. } => "review_requested",
+            Self::ReviewDecided { .. } => "review_decided",
         }
     }
 

@@ -631,7 +631,10 @@ async fn attendance_is_marked_from_the_start_and_ends_the_active_booking() {
     let mine = app.get_json(&c, &format!("/api/v1/me/bookings/{id}")).await;
     assert_eq!(mine["status"], "no_show");
     assert_eq!(
-        scalar(&app, "SELECT CAST(active AS BIGINT) AS n FROM booking_limits"),
+        scalar(
+            &app,
+            "SELECT CAST(active AS BIGINT) AS n FROM booking_limits"
+        ),
         0,
         "no longer an active booking"
     );

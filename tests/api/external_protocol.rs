@@ -79,7 +79,7 @@ impl Drop for RestPeer {
 }
 
 /// The demo bundle with its AOO's register at the REST peer; the token in a file beside it.
-fn external_bundle(peer_port: u16) -> PathBuf {
+pub fn external_bundle(peer_port: u16) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sportello-ext-{}", uuid::Uuid::new_v4()));
     copy_dir(&repo_dir().join("config/demo"), &dir);
     let token_file = dir.join("protocol-token");

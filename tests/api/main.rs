@@ -16,6 +16,7 @@ mod crash;
 mod daily_register;
 mod external_pec;
 mod external_protocol;
+mod foia;
 mod health;
 mod helpers;
 mod http;
