@@ -305,24 +305,24 @@ pub(crate) fn canonical(doc: &Value) -> Result<(String, String), BackofficeError
 
 /// The register entry of a later act of the instance (a request for integration, its
 /// answer, the decision, a withdrawal): the message that carries it and what is registered.
-struct Act<'a> {
-    message: i64,
-    direction: Direction,
-    sender: String,
-    recipient: Option<String>,
-    subject: String,
+pub(crate) struct Act<'a> {
+    pub(crate) message: i64,
+    pub(crate) direction: Direction,
+    pub(crate) sender: String,
+    pub(crate) recipient: Option<String>,
+    pub(crate) subject: String,
     /// SHA-256 of the primary document.
-    digest: &'a str,
+    pub(crate) digest: &'a str,
     /// File name and SHA-256 of each document bound to the message.
-    files: &'a [(String, String)],
+    pub(crate) files: &'a [(String, String)],
     /// The act's frozen JSON text when it is the primary document.
-    document: Option<String>,
+    pub(crate) document: Option<String>,
     /// The uploaded document that is the primary one instead (the decision's reply PDF).
-    primary_document: Option<String>,
+    pub(crate) primary_document: Option<String>,
 }
 
 /// How an act was registered.
-enum Numbered {
+pub(crate) enum Numbered {
     /// By the built-in register, in this transaction.
     Now(Registration),
     /// Requested from the AOO's external register (`protocol::external`): the number comes
@@ -335,14 +335,14 @@ enum Numbered {
 }
 
 impl Numbered {
-    fn number(&self) -> Option<String> {
+    pub(crate) fn number(&self) -> Option<String> {
         match self {
             Self::Now(r) => Some(r.number.to_string()),
             Self::Pending { .. } => None,
         }
     }
 
-    fn year(&self) -> Option<i32> {
+    pub(crate) fn year(&self) -> Option<i32> {
         match self {
             Self::Now(r) => Some(r.year),
             Self::Pending { .. } => None,
@@ -350,7 +350,7 @@ impl Numbered {
     }
 
     /// The number as an e-mail quotes it (a placeholder filled in when it is known).
-    fn number_text(&self) -> String {
+    pub(crate) fn number_text(&self) -> String {
         match self {
             Self::Now(r) => r.number.to_string(),
             Self::Pending { placeholders, .. } => placeholders.number.clone(),
@@ -358,7 +358,7 @@ impl Numbered {
     }
 
     /// The Italian date of registration (`dd/mm/yyyy`) as an e-mail quotes it.
-    fn date_text(&self) -> String {
+    pub(crate) fn date_text(&self) -> String {
         match self {
             Self::Now(r) => protocol::local_time(r).format("%d/%m/%Y").to_string(),
             Self::Pending { placeholders, .. } => placeholders.date.clone(),
@@ -369,7 +369,7 @@ impl Numbered {
     /// kept with the request until the number comes with an external one (whose pending
     /// request the history then shows).
     #[expect(clippy::too_many_arguments, reason = "the parts of one e-mail")]
-    fn mail(
+    pub(crate) fn mail(
         &self,
         conn: &mut DbConn,
         row: &InstanceRow,
@@ -420,7 +420,7 @@ impl Numbered {
 /// Registers a later act of the instance in the AOO's register: numbered now by the built-in
 /// one (the message linked to its entry), or requested from the external system in the same
 /// transaction (idempotency key `<instance>:message:<id>`; `external::record` links it).
-fn register(
+pub(crate) fn register(
     conn: &mut DbConn,
     row: &InstanceRow,
     aoo_id: i64,

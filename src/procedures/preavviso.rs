@@ -5,15 +5,16 @@
 //!
 //! A staff action like those of `backoffice::work` (same frame: access, `If-Match`, state
 //! machine, one transaction): the state machine's `message` transition, allowed only while
-//! the term runs, once per instance (`refusal_notices`' primary key).
+//! the term runs, once per instance (`refusal_notices`' primary key). Like every formal act it
+//! is registered (outgoing) in the AOO's register, and its e-mail quotes the number.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{of_service, residenza, ProcedureKind};
 use crate::backoffice::work::{
-    event, footer, insert_message, mail, parties, queued, required_text, staff_act, Expected,
-    MailLink, Parties, StaffCtx,
+    canonical, event, footer, insert_message, parties, register, required_text, staff_act, Act,
+    Expected, MailLink, Parties, StaffCtx,
 };
 use crate::backoffice::BackofficeError;
 use crate::db::schema::refusal_notices as rn;
@@ -109,13 +110,44 @@ pub fn send(
                     observations_by: by,
                 },
             )?;
+            // A formal act to the citizen: an outgoing registration (by the AOO's register,
+            // built-in or external), the e-mail quoting its number.
             let Parties { who, off, title } = parties(conn, row)?;
-            let keys = mail(
+            let (document, digest) = canonical(&serde_json::json!({
+                "type": "preavviso_di_rigetto",
+                "instance": row.id,
+                "text": text,
+                "observations_by": by,
+            }))?;
+            let reg = register(
                 conn,
-                row.ente_id,
+                row,
+                off.aoo_id,
+                now,
+                Act {
+                    message,
+                    direction: crate::protocol::Direction::Out,
+                    sender: off.name.clone(),
+                    recipient: Some(who.register_name.clone()),
+                    subject: format!("{title} – preavviso di rigetto"),
+                    digest: &digest,
+                    files: &[],
+                    document: Some(document),
+                    primary_document: None,
+                },
+            )?;
+            reg.mail(
+                conn,
+                row,
+                message,
+                now,
                 format!("refusal-notice:{id}"),
                 who.email.as_deref(),
-                format!("Preavviso di rigetto – {title}"),
+                format!(
+                    "Preavviso di rigetto – {title} – Prot. n. {} del {}",
+                    reg.number_text(),
+                    reg.date_text()
+                ),
                 format!(
                     "Gentile {},\n\n{} le comunica, per la sua pratica «{title}»:\n\n{text}\n\n{}",
                     who.display,
@@ -123,7 +155,6 @@ pub fn send(
                     footer(link.0)
                 ),
             )?;
-            queued(conn, id, now, keys)?;
             Ok(())
         },
     )

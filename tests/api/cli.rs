@@ -120,12 +120,12 @@ fn migrate_and_load_are_idempotent() {
     assert!(run(&["migrate"]).starts_with("0 migration(s) applied"));
     let first = run(&["load", "config/demo"]);
     assert!(
-        first.contains("25 created, 0 updated, 0 unchanged"),
+        first.contains("30 created, 0 updated, 0 unchanged"),
         "{first}"
     );
     let second = run(&["load", "config/demo"]);
     assert!(
-        second.contains("0 created, 0 updated, 25 unchanged"),
+        second.contains("0 created, 0 updated, 30 unchanged"),
         "{second}"
     );
 }

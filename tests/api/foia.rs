@@ -888,7 +888,7 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
     assert_eq!(e["kind"], "generalizzato");
     assert_eq!(
         e["subject"],
-        "Accesso civico generalizzato (FOIA) – accesso civico generalizzato"
+        "Accesso civico e accesso agli atti (FOIA) – accesso civico generalizzato"
     );
     assert_eq!(e["counterparties"], true);
     assert_eq!(e["status"], "decided");
