@@ -9,12 +9,14 @@
 //! Without `--bench` (under `cargo test`) it runs a small round and checks that exactly the
 //! places were confirmed and every other attempt was 409.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use sportello::bundle::Bundle;
 use sportello::config::{self, Environment, Secret, SqliteSynchronous};
 use sportello::domain::codice_fiscale::CodiceFiscale;
@@ -55,34 +57,6 @@ fn args() -> Args {
     a
 }
 
-fn database_url(backend: &str) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    if backend == "postgres" {
-        let admin = std::env::var("SPORTELLO_BENCH_PG_URL")
-            .or_else(|_| std::env::var("SPORTELLO_TEST_DATABASE"))
-            .ok()
-            .filter(|u| u.starts_with("postgres"))
-            .expect("set SPORTELLO_BENCH_PG_URL=postgres://…/postgres");
-        let mut conn = PgConnection::establish(&admin).expect("connect");
-        diesel::sql_query(format!("CREATE DATABASE \"bench_{id}\""))
-            .execute(&mut conn)
-            .expect("create database");
-        format!(
-            "{}/bench_{id}",
-            admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin)
-        )
-    } else {
-        let dir = std::env::temp_dir().join("sportello-bench");
-        std::fs::create_dir_all(&dir).expect("dir");
-        format!("sqlite://{}", dir.join(format!("{id}.db")).display())
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
-}
-
 /// The demo bundle plus a click-day service: 10 calendars of 50 ten-minute slots a day with one
 /// place each (500 places a day), open every day.
 fn bundle_dir(repo: &std::path::Path) -> PathBuf {
@@ -121,6 +95,8 @@ struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     n: i64,
 }
+
+use common::{database_url, percentile};
 
 fn main() {
     let a = args();

@@ -320,7 +320,10 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
         .unwrap()
         .starts_with("Preavviso di rigetto (art. 10-bis L. 241/1990)."));
     // Registered as an outgoing act, like every formal act of the office.
-    assert!(cv["messages"][0]["protocol"]["year"].as_i64().is_some(), "{cv}");
+    assert!(
+        cv["messages"][0]["protocol"]["year"].as_i64().is_some(),
+        "{cv}"
+    );
     assert_eq!(
         text(
             &app,
