@@ -16,7 +16,7 @@ pub mod schedule;
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -323,9 +323,17 @@ fn bookable(conn: &mut DbConn, ente_id: i64, slug: &str) -> Result<BookableServi
 /// An instant as the API writes it: RFC 3339 in Italian civil time (`+01:00`/`+02:00`).
 pub fn rome_rfc3339(utc: NaiveDateTime) -> String {
     let offset = calendar::rome_offset_hours(utc);
+    let t = utc + Duration::hours(offset);
+    // Integer formatting rather than chrono's format strings: an availability answer writes
+    // tens of thousands of these.
     format!(
-        "{}+{offset:02}:00",
-        (utc + Duration::hours(offset)).format("%Y-%m-%dT%H:%M:%S")
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+{offset:02}:00",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -439,11 +447,14 @@ pub fn availability(
         .collect();
     let mut days = Vec::new();
     let mut d = from;
+    // The day's free slots of every calendar, ordered by time (then by calendar) before any
+    // of them is formatted.
+    let mut free_slots: Vec<(NaiveDateTime, usize, schedule::Slot, i32)> = Vec::new();
     while d <= to {
-        let mut slots = Vec::new();
+        free_slots.clear();
         let mut open = false;
         let mut closed_reason = None;
-        for c in &svc.calendars {
+        for (i, c) in svc.calendars.iter().enumerate() {
             let day_slots = c.schedule.slots(d);
             if day_slots.is_empty() {
                 closed_reason = closed_reason.or(c.schedule.closed(d));
@@ -460,17 +471,21 @@ pub fn availability(
                     None => c.capacity,
                 };
                 if free > 0 {
-                    slots.push(FreeSlot {
-                        calendar: c.code.clone(),
-                        starts_at: rome_rfc3339(s.starts_at),
-                        ends_at: rome_rfc3339(s.ends_at),
-                        time: s.local_start.format("%H:%M").to_string(),
-                        free,
-                    });
+                    free_slots.push((s.starts_at, i, s, free));
                 }
             }
         }
-        slots.sort_by(|a, b| a.starts_at.cmp(&b.starts_at));
+        free_slots.sort_by_key(|(at, i, _, _)| (*at, *i));
+        let slots: Vec<FreeSlot> = free_slots
+            .iter()
+            .map(|(_, i, s, free)| FreeSlot {
+                calendar: svc.calendars[*i].code.clone(),
+                starts_at: rome_rfc3339(s.starts_at),
+                ends_at: rome_rfc3339(s.ends_at),
+                time: format!("{:02}:{:02}", s.local_start.hour(), s.local_start.minute()),
+                free: *free,
+            })
+            .collect();
         days.push(DayAvailability {
             date: d,
             closed: if open {
@@ -726,6 +741,20 @@ fn ensure_slot(conn: &mut DbConn, c: &Cal, slot: &schedule::Slot) -> QueryResult
     .bind::<Integer, _>(c.capacity)
     .execute(conn)?;
     Ok(())
+}
+
+/// Whether a plain read already shows the slot full or cancelled. On a click day most attempts
+/// want a place someone else has just taken: they are answered from the committed counter
+/// without writing, instead of queueing on the slot's row behind the transaction that took
+/// it. Only a hint: [`take_place`]'s conditional update decides for every attempt that passes.
+fn slot_is_gone(conn: &mut DbConn, c: &Cal, slot: &schedule::Slot) -> QueryResult<bool> {
+    let row: Option<(i32, i32, Option<NaiveDateTime>)> = bs::table
+        .filter(bs::calendar_id.eq(c.id))
+        .filter(bs::starts_at.eq(slot.starts_at))
+        .select((bs::booked, bs::capacity, bs::cancelled_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.is_some_and(|(booked, capacity, cancelled)| booked >= capacity || cancelled.is_some()))
 }
 
 /// Takes one place of a slot (its row made on first use): the database's counter decides.
@@ -1036,22 +1065,17 @@ pub fn book(
         2000,
         false,
     )?;
-    let email = match req
+    let given_email = req
         .email
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty())
-    {
-        Some(e) => Some(
+        .map(|e| {
             crate::domain::email::Email::parse(e)
-                .map_err(|err| invalid("/email", &err.to_string()))?
-                .to_string(),
-        ),
-        None => citizens::table
-            .find(who.citizen_id)
-            .select(citizens::email)
-            .first::<Option<String>>(conn)?,
-    };
+                .map(|e| e.to_string())
+                .map_err(|err| invalid("/email", &err.to_string()))
+        })
+        .transpose()?;
     let svc = match bookable(conn, who.ente_id, &req.service) {
         Err(BookingError::NotFound) => {
             return Err(invalid(
@@ -1069,6 +1093,16 @@ pub fn book(
     }
     let c = pick_calendar(&svc, req.calendar.as_deref())?.clone();
     let slot = wanted_slot(&svc, &c, &req.starts_at, now)?;
+    if slot_is_gone(conn, &c, &slot)? {
+        return Err(BookingError::SlotTaken);
+    }
+    let email = match given_email {
+        Some(e) => Some(e),
+        None => citizens::table
+            .find(who.citizen_id)
+            .select(citizens::email)
+            .first::<Option<String>>(conn)?,
+    };
     let row = write_tx(conn, |conn| {
         let slot_id = take_place(conn, &c, &slot)?;
         take_quota(
@@ -1956,6 +1990,12 @@ pub fn staff_cancel(
                         "Il calendario è già chiuso in questo giorno.".into(),
                     ));
                 }
+                // Every slot of the day gets its row, cancelled below: the closure is then
+                // enforced by the slots' counters too, also against a booking that read the
+                // calendar before this transaction committed.
+                for slot in c.schedule.slots(d) {
+                    ensure_slot(conn, &c, &slot)?;
+                }
                 diesel::update(
                     bs::table
                         .filter(bs::calendar_id.eq(c.id))
@@ -2133,4 +2173,45 @@ pub fn entries(conn: &mut DbConn, ente_id: i64) -> QueryResult<HashMap<String, B
             });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rome_rfc3339;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn instants_are_written_in_italian_time_with_their_offset() {
+        let at = |y, m, d, h, min| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .unwrap()
+                .and_hms_opt(h, min, 0)
+                .unwrap()
+        };
+        assert_eq!(
+            rome_rfc3339(at(2026, 12, 9, 7, 30)),
+            "2026-12-09T08:30:00+01:00"
+        );
+        assert_eq!(
+            rome_rfc3339(at(2026, 7, 1, 23, 5)),
+            "2026-07-02T01:05:00+02:00"
+        );
+        // The spring change (29 March 2026, 01:00 UTC) and the autumn one (25 October).
+        assert_eq!(
+            rome_rfc3339(at(2026, 3, 29, 0, 59)),
+            "2026-03-29T01:59:00+01:00"
+        );
+        assert_eq!(
+            rome_rfc3339(at(2026, 3, 29, 1, 0)),
+            "2026-03-29T03:00:00+02:00"
+        );
+        assert_eq!(
+            rome_rfc3339(at(2026, 10, 25, 0, 59)),
+            "2026-10-25T02:59:00+02:00"
+        );
+        assert_eq!(
+            rome_rfc3339(at(2026, 10, 25, 1, 0)),
+            "2026-10-25T02:00:00+01:00"
+        );
+    }
 }

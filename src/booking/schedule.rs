@@ -130,6 +130,12 @@ impl Schedule {
             return Vec::new();
         }
         let mut out = Vec::new();
+        // On a day of 24 hours (all but the two of the clock changes) one offset holds from
+        // midnight to midnight: each slot's instant is a subtraction.
+        let midnight = calendar::rome_day_start_utc(d);
+        let next = calendar::rome_day_start_utc(d + Duration::days(1));
+        let offset =
+            (next - midnight == Duration::days(1)).then(|| d.and_time(NaiveTime::MIN) - midnight);
         for (days, from, to) in &self.ranges {
             if !days.contains(&d.weekday()) {
                 continue;
@@ -139,7 +145,11 @@ impl Schedule {
             while t + self.slot <= end {
                 // A time that does not exist that night (the spring change) has no slot.
                 // A slot lasts its length in real time, across a change too.
-                if let Some(s) = rome_to_utc(t) {
+                let utc = match offset {
+                    Some(o) => Some(t - o),
+                    None => rome_to_utc(t),
+                };
+                if let Some(s) = utc {
                     out.push(Slot {
                         starts_at: s,
                         ends_at: s + self.slot,

@@ -102,9 +102,12 @@ fn migrate_and_load_are_idempotent() {
             .args(args)
             .output()
             .unwrap();
+        // Everything the command said, should it fail: its exit status and both streams.
         assert!(
             out.status.success(),
-            "{}",
+            "sportello {args:?}: {}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -117,7 +120,8 @@ fn migrate_and_load_are_idempotent() {
         first_run.starts_with(&format!("{migrations} migration(s) applied")),
         "{first_run}"
     );
-    assert!(run(&["migrate"]).starts_with("0 migration(s) applied"));
+    let again = run(&["migrate"]);
+    assert!(again.starts_with("0 migration(s) applied"), "{again}");
     let first = run(&["load", "config/demo"]);
     assert!(
         first.contains("30 created, 0 updated, 0 unchanged"),
