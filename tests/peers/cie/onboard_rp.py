@@ -21,6 +21,7 @@ import base64
 import json
 import os
 import sys
+import time
 import urllib.parse
 import urllib.request
 
@@ -60,15 +61,25 @@ def onboard(sub: str, jwks: list):
     validate_public_jwks(jwks)
     ta = get_first_self_trust_anchor(TA)
     profile = FederationEntityProfile.objects.get(profile_id=SP_PUBLIC)
-    with transaction.atomic():
-        desc, _ = FederationDescendant.objects.update_or_create(
-            sub=sub,
-            defaults=dict(name=sub[-33:], type="openid_relying_party", jwks=jwks,
-                          status="valid", is_active=True),
-        )
-        FederationEntityAssignedProfile.objects.get_or_create(
-            descendant=desc, profile=profile, issuer=ta)
-    return desc
+    # SQLite refuses at once (no busy wait) a deferred transaction that read and then wants to
+    # write while another process writes: "database is locked". Parallel tests onboard at the
+    # same time, so the whole transaction (rolled back) is tried again.
+    from django.db import OperationalError
+    for attempt in range(40):
+        try:
+            with transaction.atomic():
+                desc, _ = FederationDescendant.objects.update_or_create(
+                    sub=sub,
+                    defaults=dict(name=sub[-33:], type="openid_relying_party", jwks=jwks,
+                                  status="valid", is_active=True),
+                )
+                FederationEntityAssignedProfile.objects.get_or_create(
+                    descendant=desc, profile=profile, issuer=ta)
+            return desc
+        except OperationalError as e:
+            if "locked" not in str(e) or attempt == 39:
+                raise
+            time.sleep(0.25)
 
 
 def main(argv):
