@@ -449,7 +449,7 @@ pub fn availability(
     let mut d = from;
     // The day's free slots of every calendar, ordered by time (then by calendar) before any
     // of them is formatted.
-    let mut free_slots: Vec<(NaiveDateTime, usize, schedule::Slot, i32)> = Vec::new();
+    let mut free_slots: Vec<(usize, schedule::Slot, i32)> = Vec::new();
     while d <= to {
         free_slots.clear();
         let mut open = false;
@@ -471,14 +471,14 @@ pub fn availability(
                     None => c.capacity,
                 };
                 if free > 0 {
-                    free_slots.push((s.starts_at, i, s, free));
+                    free_slots.push((i, s, free));
                 }
             }
         }
-        free_slots.sort_by_key(|(at, i, _, _)| (*at, *i));
+        free_slots.sort_by_key(|(i, s, _)| (s.starts_at, *i));
         let slots: Vec<FreeSlot> = free_slots
             .iter()
-            .map(|(_, i, s, free)| FreeSlot {
+            .map(|(i, s, free)| FreeSlot {
                 calendar: svc.calendars[*i].code.clone(),
                 starts_at: rome_rfc3339(s.starts_at),
                 ends_at: rome_rfc3339(s.ends_at),
@@ -2188,30 +2188,17 @@ mod tests {
                 .and_hms_opt(h, min, 0)
                 .unwrap()
         };
-        assert_eq!(
-            rome_rfc3339(at(2026, 12, 9, 7, 30)),
-            "2026-12-09T08:30:00+01:00"
-        );
-        assert_eq!(
-            rome_rfc3339(at(2026, 7, 1, 23, 5)),
-            "2026-07-02T01:05:00+02:00"
-        );
-        // The spring change (29 March 2026, 01:00 UTC) and the autumn one (25 October).
-        assert_eq!(
-            rome_rfc3339(at(2026, 3, 29, 0, 59)),
-            "2026-03-29T01:59:00+01:00"
-        );
-        assert_eq!(
-            rome_rfc3339(at(2026, 3, 29, 1, 0)),
-            "2026-03-29T03:00:00+02:00"
-        );
-        assert_eq!(
-            rome_rfc3339(at(2026, 10, 25, 0, 59)),
-            "2026-10-25T02:59:00+02:00"
-        );
-        assert_eq!(
-            rome_rfc3339(at(2026, 10, 25, 1, 0)),
-            "2026-10-25T02:00:00+01:00"
-        );
+        // Winter, summer, then each side of the spring change (29 March 2026, 01:00 UTC) and
+        // of the autumn one (25 October).
+        for (utc, written) in [
+            (at(2026, 12, 9, 7, 30), "2026-12-09T08:30:00+01:00"),
+            (at(2026, 7, 1, 23, 5), "2026-07-02T01:05:00+02:00"),
+            (at(2026, 3, 29, 0, 59), "2026-03-29T01:59:00+01:00"),
+            (at(2026, 3, 29, 1, 0), "2026-03-29T03:00:00+02:00"),
+            (at(2026, 10, 25, 0, 59), "2026-10-25T02:59:00+02:00"),
+            (at(2026, 10, 25, 1, 0), "2026-10-25T02:00:00+01:00"),
+        ] {
+            assert_eq!(rome_rfc3339(utc), written, "{utc}");
+        }
     }
 }
