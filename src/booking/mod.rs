@@ -322,19 +322,77 @@ fn bookable(conn: &mut DbConn, ente_id: i64, slug: &str) -> Result<BookableServi
 
 /// An instant as the API writes it: RFC 3339 in Italian civil time (`+01:00`/`+02:00`).
 pub fn rome_rfc3339(utc: NaiveDateTime) -> String {
-    let offset = calendar::rome_offset_hours(utc);
-    let t = utc + Duration::hours(offset);
-    // Integer formatting rather than chrono's format strings: an availability answer writes
-    // tens of thousands of these.
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}+{offset:02}:00",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    RomeInstant(utc).to_string()
+}
+
+/// An instant (UTC inside) that is written as RFC 3339 in Italian civil time only when it
+/// is serialized, into a buffer on the stack: an availability answer writes tens of
+/// thousands of these, and formatting them into `String`s first was most of its cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RomeInstant(pub NaiveDateTime);
+
+impl RomeInstant {
+    /// `YYYY-MM-DDTHH:MM:SS+HH:00` (years 0–9999).
+    fn write<'b>(&self, buf: &'b mut [u8; 25]) -> &'b str {
+        let offset = calendar::rome_offset_hours(self.0);
+        let t = self.0 + Duration::hours(offset);
+        let two = |b: &mut [u8], v: u32| {
+            b[0] = b'0' + (v / 10 % 10) as u8;
+            b[1] = b'0' + (v % 10) as u8;
+        };
+        let year = t.year().clamp(0, 9999) as u32;
+        two(&mut buf[0..2], year / 100);
+        two(&mut buf[2..4], year % 100);
+        buf[4] = b'-';
+        two(&mut buf[5..7], t.month());
+        buf[7] = b'-';
+        two(&mut buf[8..10], t.day());
+        buf[10] = b'T';
+        two(&mut buf[11..13], t.hour());
+        buf[13] = b':';
+        two(&mut buf[14..16], t.minute());
+        buf[16] = b':';
+        two(&mut buf[17..19], t.second());
+        buf[19] = if offset < 0 { b'-' } else { b'+' };
+        two(&mut buf[20..22], offset.unsigned_abs() as u32);
+        buf[22..25].copy_from_slice(b":00");
+        // Only ASCII digits and separators were written.
+        std::str::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RomeInstant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.write(&mut [0; 25]))
+    }
+}
+
+impl Serialize for RomeInstant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.write(&mut [0; 25]))
+    }
+}
+
+/// A local time of day written `HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourMinute(pub u8, pub u8);
+
+impl Serialize for HourMinute {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let d = |v: u8| b'0' + v % 10;
+        let b = [d(self.0 / 10), d(self.0), b':', d(self.1 / 10), d(self.1)];
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or_default())
+    }
+}
+
+/// A calendar's code shared by all its slots in one answer (one allocation per calendar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarCode(pub std::sync::Arc<str>);
+
+impl Serialize for CalendarCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
 }
 
 fn parse_instant(pointer: &str, s: &str) -> Result<NaiveDateTime, BookingError> {
@@ -367,14 +425,16 @@ pub struct CalendarInfo {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FreeSlot {
     /// The calendar's code.
-    pub calendar: String,
+    #[schema(value_type = String)]
+    pub calendar: CalendarCode,
     /// RFC 3339, Italian time.
-    #[schema(format = DateTime)]
-    pub starts_at: String,
-    #[schema(format = DateTime)]
-    pub ends_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: RomeInstant,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: RomeInstant,
     /// `HH:MM`, Italian time.
-    pub time: String,
+    #[schema(value_type = String)]
+    pub time: HourMinute,
     pub free: i32,
 }
 
@@ -445,6 +505,11 @@ pub fn availability(
         .into_iter()
         .map(|(c, t, cap, booked, cancelled)| ((c, t), (cap, booked, cancelled.is_some())))
         .collect();
+    let codes: Vec<CalendarCode> = svc
+        .calendars
+        .iter()
+        .map(|c| CalendarCode(c.code.as_str().into()))
+        .collect();
     let mut days = Vec::new();
     let mut d = from;
     // The day's free slots of every calendar, ordered by time (then by calendar) before any
@@ -479,10 +544,10 @@ pub fn availability(
         let slots: Vec<FreeSlot> = free_slots
             .iter()
             .map(|(i, s, free)| FreeSlot {
-                calendar: svc.calendars[*i].code.clone(),
-                starts_at: rome_rfc3339(s.starts_at),
-                ends_at: rome_rfc3339(s.ends_at),
-                time: format!("{:02}:{:02}", s.local_start.hour(), s.local_start.minute()),
+                calendar: codes[*i].clone(),
+                starts_at: RomeInstant(s.starts_at),
+                ends_at: RomeInstant(s.ends_at),
+                time: HourMinute(s.local_start.hour() as u8, s.local_start.minute() as u8),
                 free: *free,
             })
             .collect();
@@ -1553,7 +1618,7 @@ pub fn join_waitlist(
             "In questo giorno non si può prenotare: nessuna lista d'attesa.",
         ));
     }
-    if day.slots.iter().any(|s| s.calendar == c.code) {
+    if day.slots.iter().any(|s| *s.calendar.0 == *c.code) {
         return Err(BookingError::Conflict(
             "In questo giorno ci sono ancora posti liberi: li prenoti direttamente.".into(),
         ));
@@ -2177,7 +2242,7 @@ pub fn entries(conn: &mut DbConn, ente_id: i64) -> QueryResult<HashMap<String, B
 
 #[cfg(test)]
 mod tests {
-    use super::rome_rfc3339;
+    use super::{rome_rfc3339, HourMinute, RomeInstant};
     use chrono::NaiveDate;
 
     #[test]
@@ -2199,6 +2264,19 @@ mod tests {
             (at(2026, 10, 25, 1, 0), "2026-10-25T02:00:00+01:00"),
         ] {
             assert_eq!(rome_rfc3339(utc), written, "{utc}");
+            let json = serde_json::to_string(&RomeInstant(utc)).unwrap();
+            assert_eq!(json, format!("\"{written}\""), "{utc}");
+        }
+    }
+
+    #[test]
+    fn times_of_day_are_written_with_two_digits_each() {
+        for (t, written) in [
+            (HourMinute(8, 5), "\"08:05\""),
+            (HourMinute(23, 59), "\"23:59\""),
+            (HourMinute(0, 0), "\"00:00\""),
+        ] {
+            assert_eq!(serde_json::to_string(&t).unwrap(), written);
         }
     }
 }
