@@ -24,6 +24,7 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod text;
+pub mod tokens;
 pub mod transparency;
 
 #[cfg(test)]

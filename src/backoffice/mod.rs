@@ -8,6 +8,7 @@ pub mod daily;
 pub mod documents;
 pub mod foia;
 pub mod review;
+pub mod system;
 pub mod view;
 pub mod work;
 

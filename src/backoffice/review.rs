@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::annulment::{self, rights, ClerkRights, RegisterEntry};
 use super::{bad, day_start_utc, BackofficeError};
 use crate::db::schema::{
-    classes, fascicoli, instances as inst, offices, protocol_registrations as pr,
+    aoo, classes, fascicoli, instances as inst, offices, protocol_registrations as pr,
     registration_filing_history as hist, services, staff_users,
 };
 use crate::db::{write_tx, DbConn};
@@ -339,6 +339,34 @@ pub fn list(
     f: &ReviewFilter,
 ) -> Result<ReviewPage, BackofficeError> {
     let r = rights(conn, ente_id, staff_user_id, aoo_code)?;
+    list_in(conn, ente_id, r.aoo_id, aoo_code, f)
+}
+
+/// The same list for another system of the ente (an API token with `protocol:read`): every
+/// registration of the AOO, read only.
+pub fn list_for_system(
+    conn: &mut DbConn,
+    ente_id: i64,
+    aoo_code: &str,
+    f: &ReviewFilter,
+) -> Result<ReviewPage, BackofficeError> {
+    let aoo_id: i64 = aoo::table
+        .filter(aoo::ente_id.eq(ente_id))
+        .filter(aoo::code.eq(aoo_code))
+        .select(aoo::id)
+        .first(conn)
+        .optional()?
+        .ok_or(BackofficeError::NotFound)?;
+    list_in(conn, ente_id, aoo_id, aoo_code, f)
+}
+
+fn list_in(
+    conn: &mut DbConn,
+    ente_id: i64,
+    aoo_id: i64,
+    aoo_code: &str,
+    f: &ReviewFilter,
+) -> Result<ReviewPage, BackofficeError> {
     let page = f.page.unwrap_or(1).max(1);
     let per_page = f.per_page.unwrap_or(50).clamp(1, 200);
     if let (Some(from), Some(to)) = (f.from, f.to) {
@@ -374,7 +402,7 @@ pub fn list(
         ),
     };
     let build = || {
-        let mut q = pr::table.filter(pr::aoo_id.eq(r.aoo_id)).into_boxed();
+        let mut q = pr::table.filter(pr::aoo_id.eq(aoo_id)).into_boxed();
         if let Some(d) = f.from {
             q = q.filter(pr::registered_at.ge(day_start_utc(d)));
         }
@@ -408,7 +436,7 @@ pub fn list(
     };
     let total: i64 = build().count().get_result(conn)?;
     let to_review: i64 = pr::table
-        .filter(pr::aoo_id.eq(r.aoo_id))
+        .filter(pr::aoo_id.eq(aoo_id))
         .filter(pr::reviewed_at.is_null())
         .count()
         .get_result(conn)?;

@@ -5,7 +5,7 @@ pub mod forms;
 pub mod routing;
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{offices, service_categories, services};
 use crate::db::DbConn;
@@ -148,11 +148,16 @@ fn card_from_row(row: CardRow) -> ServiceCard {
 
 macro_rules! published_cards {
     ($ente_id:expr) => {
+        all_cards!($ente_id).filter(services::published.eq(true))
+    };
+}
+
+macro_rules! all_cards {
+    ($ente_id:expr) => {
         services::table
             .inner_join(service_categories::table)
             .inner_join(offices::table)
             .filter(services::ente_id.eq($ente_id))
-            .filter(services::published.eq(true))
             .select((
                 services::slug,
                 services::title,
@@ -225,4 +230,202 @@ pub fn list_categories(conn: &mut DbConn, ente_id: i64) -> QueryResult<Vec<Categ
             service_categories::description,
         ))
         .load(conn)
+}
+
+// ---------------------------------------------------------------------------------------
+// Managing the catalog from another system (an API token with `catalog:read`/`catalog:write`)
+
+/// A service of the catalog, published or not, as the ente's other systems manage it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ManagedService {
+    /// Whether citizens see it and may apply.
+    pub published: bool,
+    pub card: ServiceCard,
+}
+
+/// `GET /api/v1/integration/services`
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ManagedCatalog {
+    pub items: Vec<ManagedService>,
+}
+
+/// A change of a service's card: only the fields present change. A later load of the
+/// ente's bundle writes the bundle's values again (the bundle stays the source of the
+/// catalog; docs/catalog.md).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceChange {
+    pub published: Option<bool>,
+    /// 1–200 characters.
+    pub title: Option<String>,
+    /// 1–500 characters.
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub who_can_apply: Option<String>,
+    pub requirements: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("service not found")]
+    NotFound,
+    #[error("invalid change")]
+    Invalid(Vec<crate::domain::FieldError>),
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error(transparent)]
+    Pool(#[from] crate::db::DbError),
+}
+
+/// Every service of the ente, unpublished ones included, by category order then title.
+pub fn list_managed(conn: &mut DbConn, ente_id: i64) -> QueryResult<ManagedCatalog> {
+    let published: std::collections::HashMap<String, bool> = services::table
+        .filter(services::ente_id.eq(ente_id))
+        .select((services::slug, services::published))
+        .load::<(String, bool)>(conn)?
+        .into_iter()
+        .collect();
+    let mut entries = crate::booking::entries(conn, ente_id)?;
+    let items = all_cards!(ente_id)
+        .order((service_categories::position, services::title))
+        .load::<CardRow>(conn)?
+        .into_iter()
+        .map(card_from_row)
+        .map(|mut card| {
+            card.booking = entries.remove(&card.slug);
+            ManagedService {
+                published: published.get(&card.slug).copied().unwrap_or(false),
+                card,
+            }
+        })
+        .collect();
+    Ok(ManagedCatalog { items })
+}
+
+/// One service of the ente, published or not.
+pub fn get_managed(
+    conn: &mut DbConn,
+    ente_id: i64,
+    slug: &str,
+) -> Result<ManagedService, CatalogError> {
+    list_managed(conn, ente_id)?
+        .items
+        .into_iter()
+        .find(|s| s.card.slug == slug)
+        .ok_or(CatalogError::NotFound)
+}
+
+fn text_field(
+    errors: &mut Vec<crate::domain::FieldError>,
+    pointer: &str,
+    value: &Option<String>,
+    max: usize,
+) -> Option<String> {
+    let v = value.as_ref()?.trim().to_owned();
+    if v.is_empty() || v.chars().count() > max {
+        errors.push(crate::domain::FieldError::new(
+            pointer,
+            format!("Il testo non può essere vuoto né superare {max} caratteri."),
+        ));
+        return None;
+    }
+    Some(v)
+}
+
+/// Changes a service's card or publication; answers the service as it is now.
+pub fn change(
+    conn: &mut DbConn,
+    ente_id: i64,
+    slug: &str,
+    c: &ServiceChange,
+    now: chrono::NaiveDateTime,
+) -> Result<ManagedService, CatalogError> {
+    let mut errors = Vec::new();
+    let title = text_field(&mut errors, "/title", &c.title, 200);
+    let summary = text_field(&mut errors, "/summary", &c.summary, 500);
+    let description = text_field(&mut errors, "/description", &c.description, 20_000);
+    let who = text_field(&mut errors, "/who_can_apply", &c.who_can_apply, 5_000);
+    let requirements = match &c.requirements {
+        None => None,
+        Some(list) => {
+            let items: Vec<String> = list.iter().map(|r| r.trim().to_owned()).collect();
+            if let Some(i) = items
+                .iter()
+                .position(|r| r.is_empty() || r.chars().count() > 1_000)
+            {
+                errors.push(crate::domain::FieldError::new(
+                    format!("/requirements/{i}"),
+                    "Ogni requisito è un testo da 1 a 1000 caratteri.",
+                ));
+            }
+            Some(serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()))
+        }
+    };
+    if !errors.is_empty() {
+        return Err(CatalogError::Invalid(errors));
+    }
+    crate::db::write_tx(conn, |conn| {
+        apply(
+            conn,
+            ente_id,
+            slug,
+            c.published,
+            [title, summary, description, who, requirements],
+            now,
+        )
+    })?;
+    tracing::info!(service = %slug, "catalog service changed through the API");
+    get_managed(conn, ente_id, slug)
+}
+
+fn apply(
+    conn: &mut DbConn,
+    ente_id: i64,
+    slug: &str,
+    published: Option<bool>,
+    [title, summary, description, who, requirements]: [Option<String>; 5],
+    now: chrono::NaiveDateTime,
+) -> Result<(), CatalogError> {
+    let id: i64 = services::table
+        .filter(services::ente_id.eq(ente_id))
+        .filter(services::slug.eq(slug))
+        .select(services::id)
+        .first(conn)
+        .optional()?
+        .ok_or(CatalogError::NotFound)?;
+    let target = services::table.find(id);
+    if let Some(p) = published {
+        diesel::update(target)
+            .set(services::published.eq(p))
+            .execute(conn)?;
+    }
+    if let Some(v) = title {
+        diesel::update(target)
+            .set(services::title.eq(v))
+            .execute(conn)?;
+    }
+    if let Some(v) = summary {
+        diesel::update(target)
+            .set(services::summary.eq(v))
+            .execute(conn)?;
+    }
+    if let Some(v) = description {
+        diesel::update(target)
+            .set(services::description.eq(v))
+            .execute(conn)?;
+    }
+    if let Some(v) = who {
+        diesel::update(target)
+            .set(services::who_can_apply.eq(v))
+            .execute(conn)?;
+    }
+    if let Some(v) = requirements {
+        diesel::update(target)
+            .set(services::requirements.eq(v))
+            .execute(conn)?;
+    }
+    diesel::update(target)
+        .set(services::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }

@@ -344,6 +344,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        ente_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        secret_sha256 -> Text,
+        scopes -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(aoo -> enti (ente_id));
 diesel::joinable!(form_definitions -> services (service_id));
 diesel::joinable!(instances -> services (service_id));
@@ -453,6 +469,7 @@ diesel::joinable!(integration_requests -> instances (instance_id));
 diesel::joinable!(instance_documents -> instances (instance_id));
 diesel::joinable!(service_ratings -> services (service_id));
 diesel::joinable!(instances -> protocol_registrations (registration_id));
+diesel::joinable!(api_tokens -> staff_users (created_by));
 diesel::joinable!(protocol_requests -> aoo (aoo_id));
 diesel::joinable!(protocol_requests -> instances (instance_id));
 diesel::joinable!(instances -> form_definitions (form_id));
@@ -618,6 +635,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     foia_counterparty_notices,
     foia_counterparties,
     foia_reviews,
+    api_tokens,
 );
 
 diesel::table! {

@@ -37,7 +37,7 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn require_admin(conn: &mut crate::db::DbConn, staff: Staff) -> Result<(), ApiError> {
+pub(crate) fn require_admin(conn: &mut crate::db::DbConn, staff: Staff) -> Result<(), ApiError> {
     let grants = org::staff_grants(conn, staff.staff_user_id)?;
     if grants.iter().any(|g| g.role == Role::Admin) {
         Ok(())

@@ -251,3 +251,57 @@ impl FromRequest for Staff {
         })
     }
 }
+
+/// A request from another system of the ente, carrying a valid API token
+/// (`Authorization: Bearer spt_…`) issued by this ente. Each handler then asks for the one
+/// scope it needs ([`ApiClient::require`]).
+#[derive(Debug, Clone)]
+pub struct ApiClient(pub crate::tokens::Principal);
+
+impl ApiClient {
+    /// 403 `insufficient-scope` unless the token has `scope`.
+    pub fn require(&self, scope: crate::tokens::Scope) -> Result<(), ApiError> {
+        if self.0.may(scope) {
+            Ok(())
+        } else {
+            tracing::info!(token = %self.0.token_id, scope = scope.as_str(), "API token lacks the scope");
+            Err(crate::http::problem::insufficient_scope(scope))
+        }
+    }
+}
+
+/// The secret of an `Authorization: Bearer …` header (scheme case-insensitive, RFC 6750).
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty()).then(|| secret.to_owned())
+}
+
+impl FromRequest for ApiClient {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ente = CurrentEnte::from_request(req, payload);
+        let secret = bearer(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let state = state(&req)?;
+            let ente = ente.await?.0;
+            let Some(secret) = secret else {
+                tracing::info!("API request without a bearer token");
+                return Err(crate::http::problem::invalid_token());
+            };
+            let now = state.clock.now();
+            let principal = state
+                .db
+                .run(move |conn| {
+                    crate::tokens::authenticate(conn, ente.id, &secret, now).map_err(ApiError::from)
+                })
+                .await?;
+            tracing::Span::current().record("token", principal.token_id.as_str());
+            Ok(ApiClient(principal))
+        })
+    }
+}

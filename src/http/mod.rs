@@ -12,6 +12,7 @@ pub mod flow;
 pub mod foia;
 pub mod health;
 pub mod instances;
+pub mod integration;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -24,6 +25,7 @@ mod seam;
 pub mod slow_body;
 pub mod spid;
 pub mod staff_sso;
+pub mod tokens;
 pub mod work;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -446,6 +448,42 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         .add(
             "/api/v1/admin/outbox/{id}/retry",
             vec![post!(backoffice::retry)],
+        )
+        .add(
+            "/api/v1/admin/tokens",
+            vec![get!(tokens::list), post!(tokens::create)],
+        )
+        .add("/api/v1/admin/tokens/{id}", vec![delete!(tokens::revoke)])
+        .add(
+            "/api/v1/integration/instances",
+            vec![get!(integration::instances)],
+        )
+        .add(
+            "/api/v1/integration/instances/{id}",
+            vec![get!(integration::instance)],
+        )
+        .add(
+            "/api/v1/integration/instances/{id}/attachments/{attachment}",
+            vec![get!(integration::attachment)],
+        )
+        .add(
+            "/api/v1/integration/instances/{id}/documents/{document}",
+            vec![get!(integration::document)],
+        )
+        .add(
+            "/api/v1/integration/protocol/{aoo}/registrations",
+            vec![get!(integration::registrations)],
+        )
+        .add(
+            "/api/v1/integration/services",
+            vec![get!(integration::services)],
+        )
+        .add(
+            "/api/v1/integration/services/{slug}",
+            vec![
+                get!(integration::service),
+                patch!(integration::change_service),
+            ],
         );
     if dev_login {
         r.add("/auth/dev/login", vec![post!(auth::dev_login)]);

@@ -13,15 +13,19 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use crate::backoffice::system::SystemFilter;
 use crate::http::extract::AppState;
 use crate::http::problem::{ApiError, Problem, ProblemType, PROBLEM_CONTENT_TYPE};
 
 /// The security scheme of every authenticated operation: the session cookie.
 pub const SESSION: &str = "session";
+/// The security scheme of the machine-to-machine API: an API token as a bearer credential;
+/// each operation lists the one scope it needs.
+pub const API_TOKEN: &str = "api_token";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -104,6 +108,17 @@ pub const SESSION: &str = "session";
         daily_register_document,
         outbox,
         outbox_retry,
+        admin_tokens,
+        admin_token_create,
+        admin_token_revoke,
+        integration_instances,
+        integration_instance,
+        integration_attachment,
+        integration_document,
+        integration_registrations,
+        integration_services,
+        integration_service,
+        integration_change_service,
         procedure_times,
         ratings,
         foia_register,
@@ -140,6 +155,7 @@ pub const SESSION: &str = "session";
         (name = "transparency", description = "What the ente publishes about its work (public, JSON or CSV)"),
         (name = "protocol", description = "The protocol register, for its clerks"),
         (name = "admin", description = "The ente's administrators"),
+        (name = "integration", description = "The ente's other systems, with an API token (`Authorization: Bearer`); each operation names the scope it needs"),
         (name = "docs", description = "This document"),
     )
 )]
@@ -157,6 +173,24 @@ pub fn document(cookie_name: &str) -> Document {
              development login where enabled). Citizen operations need a citizen's session, \
              office and admin operations a staff member's.",
         ))),
+    );
+    let scopes: Vec<String> = crate::tokens::Scope::ALL
+        .iter()
+        .map(|s| format!("`{}` ({})", s.as_str(), s.description()))
+        .collect();
+    components.add_security_scheme(
+        API_TOKEN,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("spt_ followed by 64 hex digits")
+                .description(Some(format!(
+                    "An API token an administrator of the ente created \
+                     (`POST /api/v1/admin/tokens`), valid only on that ente's host. Scopes: {}.",
+                    scopes.join("; ")
+                )))
+                .build(),
+        ),
     );
     doc
 }
@@ -1222,6 +1256,136 @@ fn outbox() {}
     ))]
 #[allow(dead_code)]
 fn outbox_retry() {}
+
+/// The ente's API tokens (never their secrets), newest first.
+#[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, body = crate::tokens::TokenList),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_tokens() {}
+
+/// Creates an API token for another system of the ente. The answer carries its secret,
+/// shown this once (the database keeps only its SHA-256).
+#[utoipa::path(post, path = "/api/v1/admin/tokens", tag = "admin", security(("session" = [])),
+    request_body = crate::tokens::NewToken,
+    responses(
+        (status = 201, body = crate::tokens::CreatedToken,
+            headers(("location" = String, description = "The token's address"))),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Name, scopes or expiry not valid (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_token_create() {}
+
+/// Revokes a token at once (revoking it again changes nothing).
+#[utoipa::path(delete, path = "/api/v1/admin/tokens/{id}", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The token, revoked", body = crate::tokens::TokenView),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_token_revoke() {}
+
+/// The ente's submitted instances, in the order they last changed, a page at a time: follow
+/// `next_cursor` (or start again from `changed_since`) to keep another system in step.
+#[utoipa::path(get, path = "/api/v1/integration/instances", tag = "integration", security(("api_token" = ["instances:read"])),
+    params(SystemFilter),
+    responses(
+        (status = 200, body = crate::backoffice::system::SystemPage),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `instances:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A cursor that is not one (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_instances() {}
+
+/// An instance as its office sees it: data step by step, documents, attachments,
+/// registrations, history, messages, notes, terms.
+#[utoipa::path(get, path = "/api/v1/integration/instances/{id}", tag = "integration", security(("api_token" = ["instances:read"])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::backoffice::view::StaffInstanceView,
+            headers(("etag" = String, description = "The instance's version"))),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `instances:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_instance() {}
+
+/// A submission attachment of an instance.
+#[utoipa::path(get, path = "/api/v1/integration/instances/{id}/attachments/{attachment}", tag = "integration", security(("api_token" = ["instances:read"])),
+    params(("id" = String, Path), ("attachment" = String, Path)),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `instances:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_attachment() {}
+
+/// A document of an instance outside the submission (the reply, an integration's file).
+#[utoipa::path(get, path = "/api/v1/integration/instances/{id}/documents/{document}", tag = "integration", security(("api_token" = ["instances:read"])),
+    params(("id" = String, Path), ("document" = String, Path)),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>,
+            headers(("x-content-sha256" = String, description = "SHA-256 of the file, hex"))),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `instances:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_document() {}
+
+/// An AOO's protocol register (registrations with classification, fascicolo, annulment),
+/// filtered and paged as the clerks' list.
+#[utoipa::path(get, path = "/api/v1/integration/protocol/{aoo}/registrations", tag = "integration", security(("api_token" = ["protocol:read"])),
+    params(("aoo" = String, Path, description = "The AOO's code"), crate::backoffice::review::ReviewFilter),
+    responses(
+        (status = 200, body = crate::backoffice::review::ReviewPage),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `protocol:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` after `to` (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_registrations() {}
+
+/// Every service of the catalog, unpublished ones included.
+#[utoipa::path(get, path = "/api/v1/integration/services", tag = "integration", security(("api_token" = ["catalog:read"])),
+    responses(
+        (status = 200, body = crate::catalog::ManagedCatalog),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `catalog:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_services() {}
+
+/// One service of the catalog, published or not.
+#[utoipa::path(get, path = "/api/v1/integration/services/{slug}", tag = "integration", security(("api_token" = ["catalog:read"])),
+    params(("slug" = String, Path)),
+    responses(
+        (status = 200, body = crate::catalog::ManagedService),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `catalog:read` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_service() {}
+
+/// Changes a service's card (only the fields sent), publishes or withdraws it. A later load
+/// of the ente's bundle writes the bundle's values again.
+#[utoipa::path(patch, path = "/api/v1/integration/services/{slug}", tag = "integration", security(("api_token" = ["catalog:write"])),
+    params(("slug" = String, Path)),
+    request_body = crate::catalog::ServiceChange,
+    responses(
+        (status = 200, description = "The service as it is now", body = crate::catalog::ManagedService),
+        (status = 401, description = "No token, or not valid for this ente (`invalid-token`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks `catalog:write` (`insufficient-scope`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A text empty or too long (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn integration_change_service() {}
 
 /// Procedure times of the ente's services (D.Lgs. 33/2013 art. 24 c. 2 and art. 35): over the
 /// instances decided in the period, how many, the median and mean days to the decision net of

@@ -54,6 +54,8 @@ pub enum ProblemType {
     TransitionNotAllowed,
     SlotTaken,
     BookingLimit,
+    InvalidToken,
+    InsufficientScope,
     PreconditionFailed,
     PreconditionRequired,
     RequestTimeout,
@@ -67,7 +69,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 46] = [
         Self::BadRequest,
         Self::InvalidJson,
         Self::Unauthorized,
@@ -102,6 +104,8 @@ impl ProblemType {
         Self::TransitionNotAllowed,
         Self::SlotTaken,
         Self::BookingLimit,
+        Self::InvalidToken,
+        Self::InsufficientScope,
         Self::PreconditionFailed,
         Self::PreconditionRequired,
         Self::RequestTimeout,
@@ -150,6 +154,8 @@ impl ProblemType {
             Self::Conflict => "conflict",
             Self::TransitionNotAllowed => "transition-not-allowed",
             Self::SlotTaken => "slot-taken",
+            Self::InvalidToken => "invalid-token",
+            Self::InsufficientScope => "insufficient-scope",
             Self::BookingLimit => "booking-limit",
             Self::PreconditionFailed => "precondition-failed",
             Self::PreconditionRequired => "precondition-required",
@@ -299,6 +305,58 @@ impl From<crate::backoffice::BackofficeError> for ApiError {
                 ApiError::Conflict("La registrazione è già stata annullata.".into())
             }
             crate::backoffice::BackofficeError::Conflict(m) => ApiError::Conflict(m),
+        }
+    }
+}
+
+impl From<crate::tokens::TokenError> for ApiError {
+    fn from(e: crate::tokens::TokenError) -> Self {
+        use crate::tokens::TokenError as T;
+        match e {
+            T::NotFound => ApiError::NotFound,
+            T::Invalid(errors) => ApiError::Validation(errors),
+            T::NotValid(why) => {
+                tracing::info!(reason = why, "bearer token refused");
+                invalid_token()
+            }
+            T::Db(e) => e.into(),
+            T::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// 401 for a bearer token that is unknown, expired, revoked or another ente's (RFC 6750:
+/// the client learns only that it is not valid).
+pub fn invalid_token() -> ApiError {
+    ApiError::Problem(Box::new(Problem::new(
+        StatusCode::UNAUTHORIZED,
+        ProblemType::InvalidToken,
+        "Token non valido",
+        "Il token indicato non è valido per questo ente: è sconosciuto, scaduto o revocato.",
+    )))
+}
+
+/// 403 for a valid token without the scope an endpoint needs.
+pub fn insufficient_scope(scope: crate::tokens::Scope) -> ApiError {
+    ApiError::Problem(Box::new(Problem::new(
+        StatusCode::FORBIDDEN,
+        ProblemType::InsufficientScope,
+        "Ambito del token insufficiente",
+        format!(
+            "Questa operazione richiede un token con l'ambito {}.",
+            scope.as_str()
+        ),
+    )))
+}
+
+impl From<crate::catalog::CatalogError> for ApiError {
+    fn from(e: crate::catalog::CatalogError) -> Self {
+        use crate::catalog::CatalogError as C;
+        match e {
+            C::NotFound => ApiError::NotFound,
+            C::Invalid(errors) => ApiError::Validation(errors),
+            C::Db(e) => e.into(),
+            C::Pool(e) => e.into(),
         }
     }
 }
@@ -654,7 +712,23 @@ impl ResponseError for ApiError {
             }
             other => tracing::info!(error = %other, "request refused"),
         }
-        problem_response(self.problem())
+        let problem = self.problem();
+        // RFC 6750 § 3: the bearer challenge tells a client why its token was refused.
+        let challenge = if problem.type_uri == ProblemType::InvalidToken.uri() {
+            Some("Bearer error=\"invalid_token\"")
+        } else if problem.type_uri == ProblemType::InsufficientScope.uri() {
+            Some("Bearer error=\"insufficient_scope\"")
+        } else {
+            None
+        };
+        let mut res = problem_response(problem);
+        if let Some(c) = challenge {
+            res.headers_mut().insert(
+                actix_web::http::header::WWW_AUTHENTICATE,
+                actix_web::http::header::HeaderValue::from_static(c),
+            );
+        }
+        res
     }
 }
 

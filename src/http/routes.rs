@@ -61,3 +61,30 @@ impl Links for StaffLinks {
         format!("/api/v1/staff/instances/{instance_id}/documents/{document_id}")
     }
 }
+
+/// The machine-to-machine API's links: the same resources as another system reaches them
+/// with an API token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntegrationLinks;
+
+/// The one instance of [`IntegrationLinks`].
+pub const INTEGRATION_LINKS: &IntegrationLinks = &IntegrationLinks;
+
+impl Links for IntegrationLinks {
+    fn instance(&self, instance_id: &str) -> String {
+        format!("/api/v1/integration/instances/{instance_id}")
+    }
+
+    /// The frozen document is in the instance itself.
+    fn receipt(&self, instance_id: &str) -> String {
+        format!("/api/v1/integration/instances/{instance_id}")
+    }
+
+    fn attachment(&self, instance_id: &str, attachment_id: &str) -> String {
+        format!("/api/v1/integration/instances/{instance_id}/attachments/{attachment_id}")
+    }
+
+    fn document(&self, instance_id: &str, document_id: &str) -> String {
+        format!("/api/v1/integration/instances/{instance_id}/documents/{document_id}")
+    }
+}

@@ -30,4 +30,5 @@ mod spid_certificate;
 mod spid_login;
 mod spid_metadata;
 mod staff_sso;
+mod tokens;
 mod transparency;
