@@ -17,6 +17,7 @@ pub mod http;
 pub mod instances;
 pub mod notify;
 pub mod org;
+pub mod personal_data;
 pub mod procedures;
 pub mod protocol;
 pub mod ratings;

@@ -15,6 +15,7 @@ pub mod instances;
 pub mod integration;
 pub mod middleware;
 pub mod openapi;
+pub mod personal_data;
 pub mod problem;
 pub mod procedures;
 pub mod public;
@@ -422,6 +423,7 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
         )
         .add("/api/v1/bookings", vec![post!(booking::book)])
         .add("/api/v1/me/bookings", vec![get!(booking::mine)])
+        .add("/api/v1/me/data", vec![get!(personal_data::download)])
         .add("/api/v1/me/bookings/{id}", vec![get!(booking::show)])
         .add("/api/v1/me/bookings/{id}/ical", vec![get!(booking::ical)])
         .add(

@@ -134,6 +134,7 @@ pub const API_TOKEN: &str = "api_token";
         booking_join_waitlist,
         booking_book,
         booking_mine,
+        personal_data,
         booking_show,
         booking_ical,
         booking_cancel,
@@ -1265,6 +1266,19 @@ fn outbox_retry() {}
     ))]
 #[allow(dead_code)]
 fn admin_tokens() {}
+
+/// Everything Sportello holds about the logged-in citizen in this ente (GDPR art. 15 and
+/// 20): one ZIP with `index.json` (profile, instances as the personal area shows them,
+/// bookings, and every file with its SHA-256) and the files themselves — frozen documents,
+/// attachments, the office's documents.
+#[utoipa::path(get, path = "/api/v1/me/data", tag = "instances", security(("session" = [])),
+    responses(
+        (status = 200, description = "The ZIP", content_type = "application/zip", body = Vec<u8>,
+            headers(("content-disposition" = String, description = "attachment; filename=\"dati-personali-….zip\""))),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn personal_data() {}
 
 /// Creates an API token for another system of the ente. The answer carries its secret,
 /// shown this once (the database keeps only its SHA-256).

@@ -349,6 +349,15 @@ pub fn insufficient_scope(scope: crate::tokens::Scope) -> ApiError {
     )))
 }
 
+impl From<crate::personal_data::PersonalDataError> for ApiError {
+    fn from(e: crate::personal_data::PersonalDataError) -> Self {
+        match e {
+            crate::personal_data::PersonalDataError::Db(e) => e.into(),
+            crate::personal_data::PersonalDataError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<crate::catalog::CatalogError> for ApiError {
     fn from(e: crate::catalog::CatalogError) -> Self {
         use crate::catalog::CatalogError as C;

@@ -22,6 +22,7 @@ mod helpers;
 mod http;
 mod instances;
 mod mail;
+mod personal_data;
 mod procedures;
 mod protocol;
 mod review;
