@@ -713,6 +713,23 @@ impl Bundle {
         .set((calendars::active.eq(false), calendars::updated_at.eq(ts)))
         .execute(conn)?;
         tracing::info!(ente = %code, %report, "bundle loaded");
+        if report.created + report.updated > 0 {
+            crate::audit::record(
+                conn,
+                crate::audit::Entry::new(
+                    ente_id,
+                    crate::audit::Actor::System,
+                    crate::audit::Action::ConfigurationChanged,
+                    "bundle",
+                    code.as_str(),
+                )
+                .with(serde_json::json!({
+                    "created": report.created,
+                    "updated": report.updated,
+                    "unchanged": report.unchanged,
+                })),
+            )?;
+        }
         Ok(report)
     }
 }

@@ -3,6 +3,7 @@
 //! The library holds everything; the `sportello` binary is a thin CLI over it. See
 //! docs/architecture.md for the map of modules.
 
+pub mod audit;
 pub mod auth;
 pub mod backoffice;
 pub mod booking;

@@ -67,6 +67,22 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walks each ente's hash chain (or one ente's) and reports the first broken entry:
+    /// altered, deleted or inserted. Exit 0 when every chain is intact, 1 otherwise.
+    Verify {
+        /// Only this ente (its code).
+        #[arg(long)]
+        ente: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +257,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let _ = running.await;
                 Ok::<_, anyhow::Error>(())
             })
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { ente },
+        } => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let v = sportello::audit::verify(&mut *db.get()?, ente.as_deref())?;
+            if let Some(b) = v.first_break {
+                anyhow::bail!("audit log broken: {b}");
+            }
+            for (code, n) in &v.enti {
+                println!("ente {code}: {n} entries, chain intact");
+            }
+            Ok(())
         }
         Command::Load { dir } => {
             let settings = settings_for(&cli, false)?;

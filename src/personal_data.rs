@@ -83,6 +83,8 @@ pub struct Index {
     pub profile: Profile,
     pub instances: Vec<InstanceEntry>,
     pub bookings: crate::booking::MyBookings,
+    /// The citizen's logins and logouts of the last 12 months, from the audit log.
+    pub logins: Vec<crate::audit::query::AuditRecord>,
 }
 
 /// The ZIP and what it holds.
@@ -233,9 +235,29 @@ pub fn build(
         },
         instances,
         bookings,
+        logins: crate::audit::query::citizen_logins(
+            conn,
+            who.ente_id,
+            who.citizen_id,
+            now - chrono::Duration::days(365),
+        )?,
     };
     let json = serde_json::to_vec_pretty(&index).map_err(anyhow::Error::from)?;
     put(&mut zip, "index.json", "index", &json)?;
+    crate::audit::record(
+        conn,
+        crate::audit::Entry::new(
+            who.ente_id,
+            crate::audit::Actor::Citizen(who.citizen_id),
+            crate::audit::Action::PersonalDataExport,
+            "citizen",
+            who.citizen_id.to_string(),
+        )
+        .with(serde_json::json!({
+            "instances": index.instances.len(),
+            "files": index.instances.iter().map(|i| i.files.len()).sum::<usize>(),
+        })),
+    )?;
     let bytes = zip.finish().map_err(anyhow::Error::from)?.into_inner();
     Ok(Archive {
         bytes,

@@ -315,6 +315,18 @@ pub fn create(
         ))
         .execute(conn)?;
     tracing::info!(token = %id, name = %name, scopes = %stored.join(" "), days, "API token created");
+    let actor = staff_actor(conn, staff_user_id)?;
+    crate::audit::record(
+        conn,
+        crate::audit::Entry::new(
+            ente_id,
+            actor,
+            crate::audit::Action::TokenCreated,
+            "token",
+            id.clone(),
+        )
+        .with(serde_json::json!({ "name": name, "scopes": stored, "days": days })),
+    )?;
     Ok(CreatedToken {
         token: secret,
         details: load_view(conn, ente_id, &id, now)?,
@@ -335,6 +347,7 @@ pub fn list(conn: &mut DbConn, ente_id: i64, now: NaiveDateTime) -> Result<Token
 pub fn revoke(
     conn: &mut DbConn,
     ente_id: i64,
+    staff_user_id: i64,
     id: &str,
     now: NaiveDateTime,
 ) -> Result<TokenView, TokenError> {
@@ -349,8 +362,28 @@ pub fn revoke(
     let v = load_view(conn, ente_id, id, now)?;
     if n > 0 {
         tracing::info!(token = %id, name = %v.name, "API token revoked");
+        let actor = staff_actor(conn, staff_user_id)?;
+        crate::audit::record(
+            conn,
+            crate::audit::Entry::new(
+                ente_id,
+                actor,
+                crate::audit::Action::TokenRevoked,
+                "token",
+                id,
+            ),
+        )?;
     }
     Ok(v)
+}
+
+fn staff_actor(conn: &mut DbConn, staff_user_id: i64) -> QueryResult<crate::audit::Actor> {
+    Ok(crate::audit::Actor::Staff(
+        staff_users::table
+            .find(staff_user_id)
+            .select(staff_users::username)
+            .first(conn)?,
+    ))
 }
 
 /// The system a bearer secret stands for on this ente's host, or why not.

@@ -10,6 +10,7 @@
 //! token into a cookie; `http::problem` maps [`LoginError`].
 
 use chrono::NaiveDateTime;
+use diesel::{QueryDsl, RunQueryDsl};
 
 use crate::auth::session::{NewSession, Session, SessionManager, Subject};
 use crate::auth::spid::messages::LogoutSubject;
@@ -152,6 +153,30 @@ pub fn complete(
             )?,
             Provider::StaffSso { .. } | Provider::Dev => {}
         }
+        let actor = match subject {
+            Subject::Citizen(id) => crate::audit::Actor::Citizen(id),
+            Subject::Staff(id) => crate::audit::Actor::Staff(
+                crate::db::schema::staff_users::table
+                    .find(id)
+                    .select(crate::db::schema::staff_users::username)
+                    .first(conn)?,
+            ),
+        };
+        crate::audit::record(
+            conn,
+            crate::audit::Entry::new(
+                ente_id,
+                actor,
+                crate::audit::Action::LoginSucceeded,
+                "session",
+                session.id_hash.chars().take(16).collect::<String>(),
+            )
+            .with(serde_json::json!({
+                "method": provider.method().as_str(),
+                "level": level.get(),
+                "idp": provider.idp(),
+            })),
+        )?;
         Ok((token, session))
     })
 }

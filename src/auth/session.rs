@@ -268,6 +268,37 @@ impl SessionManager {
         diesel::delete(sessions::table.find(id_hash)).execute(conn)
     }
 
+    /// Ends a session at its owner's request and writes the logout in the audit log (`how`:
+    /// `local`, `spid`, `cie`), in one transaction.
+    pub fn logout(conn: &mut DbConn, session: &Session, how: &str) -> QueryResult<usize> {
+        crate::db::write_tx(conn, |conn| {
+            let n = Self::destroy(conn, &session.id_hash)?;
+            if n > 0 {
+                let actor = match session.subject {
+                    Subject::Citizen(id) => crate::audit::Actor::Citizen(id),
+                    Subject::Staff(id) => crate::audit::Actor::Staff(
+                        crate::db::schema::staff_users::table
+                            .find(id)
+                            .select(crate::db::schema::staff_users::username)
+                            .first(conn)?,
+                    ),
+                };
+                crate::audit::record(
+                    conn,
+                    crate::audit::Entry::new(
+                        session.ente_id,
+                        actor,
+                        crate::audit::Action::Logout,
+                        "session",
+                        session.id_hash.chars().take(16).collect::<String>(),
+                    )
+                    .with(serde_json::json!({ "how": how })),
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
     /// Deletes every expired session; returns how many.
     pub fn purge_expired(&self, conn: &mut DbConn) -> QueryResult<usize> {
         let ts = now();

@@ -387,6 +387,18 @@ fn effect_on_instance(
         reason: reason.to_owned(),
         act: act.to_owned(),
     };
+    // The annulment itself in the audit log (art. 54 DPR 445/2000), besides the history entry.
+    crate::audit::record(
+        conn,
+        crate::audit::Entry::new(
+            row.ente_id,
+            crate::audit::Actor::Staff(clerk.to_owned()),
+            crate::audit::Action::RegistrationAnnulled,
+            "registration",
+            format!("{year}/{number}"),
+        )
+        .with(serde_json::json!({ "instance": instance_id, "reason": reason, "act": act })),
+    )?;
     let primary = row.registration_id == Some(reg_id);
     let to = row
         .status

@@ -265,6 +265,26 @@ pub struct ServiceChange {
     pub requirements: Option<Vec<String>>,
 }
 
+impl ServiceChange {
+    /// The names of the fields the change sets (for the audit log).
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for (name, set) in [
+            ("published", self.published.is_some()),
+            ("title", self.title.is_some()),
+            ("summary", self.summary.is_some()),
+            ("description", self.description.is_some()),
+            ("who_can_apply", self.who_can_apply.is_some()),
+            ("requirements", self.requirements.is_some()),
+        ] {
+            if set {
+                out.push(name);
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("service not found")]

@@ -156,10 +156,12 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        // The request's address and id, for the audit entries the work may write.
+        let audit = crate::audit::Context::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
-            f(&mut conn)
+            audit.enter(|| f(&mut conn))
         })
         .await
         .map_err(|_| E::from(DbError::Cancelled))?

@@ -345,6 +345,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        ente_id -> BigInt,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Text,
+        action -> Text,
+        object_kind -> Text,
+        object_id -> Text,
+        client_ip -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        details -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_heads (ente_id) {
+        ente_id -> BigInt,
+        last_seq -> BigInt,
+        last_hash -> Text,
+    }
+}
+
+diesel::table! {
     api_tokens (id) {
         id -> Text,
         ente_id -> BigInt,
@@ -636,6 +663,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     foia_counterparties,
     foia_reviews,
     api_tokens,
+    audit_log,
+    audit_heads,
 );
 
 diesel::table! {

@@ -168,7 +168,7 @@ pub async fn logout(
     if let Some(s) = session.0 {
         state
             .db
-            .run(move |conn| SessionManager::destroy(conn, &s.id_hash).map_err(ApiError::from))
+            .run(move |conn| SessionManager::logout(conn, &s, "local").map_err(ApiError::from))
             .await?;
         tracing::info!("session ended by logout");
     }

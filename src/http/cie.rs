@@ -255,7 +255,7 @@ pub async fn logout(
     if let Some(session) = session.0 {
         let found = blocking(&state, move |conn, _| -> Result<_, ApiError> {
             let found = oidc::cie_session(conn, &session.id_hash)?;
-            SessionManager::destroy(conn, &session.id_hash)?;
+            SessionManager::logout(conn, &session, "cie")?;
             Ok(found)
         })
         .await?;

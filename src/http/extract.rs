@@ -294,10 +294,24 @@ impl FromRequest for ApiClient {
                 return Err(crate::http::problem::invalid_token());
             };
             let now = state.clock.now();
+            let what = format!("{} {}", req.method(), req.path());
             let principal = state
                 .db
                 .run(move |conn| {
-                    crate::tokens::authenticate(conn, ente.id, &secret, now).map_err(ApiError::from)
+                    let p = crate::tokens::authenticate(conn, ente.id, &secret, now)
+                        .map_err(ApiError::from)?;
+                    crate::audit::record_detached(
+                        conn,
+                        crate::audit::Entry::new(
+                            ente.id,
+                            crate::audit::Actor::Token(p.token_id.clone()),
+                            crate::audit::Action::TokenUsed,
+                            "token",
+                            p.token_id.clone(),
+                        )
+                        .with(serde_json::json!({ "request": what })),
+                    );
+                    Ok::<_, ApiError>(p)
                 })
                 .await?;
             tracing::Span::current().record("token", principal.token_id.as_str());

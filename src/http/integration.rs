@@ -6,6 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+use crate::audit::{self, Action, Actor, Entry};
 use crate::backoffice::documents::{self, Uploader};
 use crate::backoffice::review::{self, ReviewFilter};
 use crate::backoffice::system::{self, SystemFilter};
@@ -46,15 +47,27 @@ pub async fn instance(
     client.require(Scope::InstancesRead)?;
     let id = path.into_inner();
     let ctx = StaffCtx::system(client.0.ente_id, &client.0.name);
+    let token = client.0.token_id.clone();
     let view = blocking(&state, move |conn, st| {
-        staff_view(
+        let view = staff_view(
             conn,
             &st.forms,
             INTEGRATION_LINKS,
             &ctx,
             &id,
             st.clock.now(),
-        )
+        )?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                ctx.ente_id,
+                Actor::Token(token),
+                Action::InstanceRead,
+                "instance",
+                id,
+            ),
+        );
+        Ok::<_, crate::backoffice::BackofficeError>(view)
     })
     .await?;
     Ok(with_etag(view))
@@ -70,10 +83,23 @@ pub async fn attachment(
     client.require(Scope::InstancesRead)?;
     let (id, att) = path.into_inner();
     let ctx = StaffCtx::system(client.0.ente_id, &client.0.name);
+    let token = client.0.token_id.clone();
     let (info, bytes) = blocking(&state, move |conn, st| {
         work::load_for_staff(conn, &ctx, &id)?;
-        attachments::read_checked(conn, st.store.as_ref(), INTEGRATION_LINKS, &id, &att)
-            .map_err(crate::backoffice::BackofficeError::from)
+        let read = attachments::read_checked(conn, st.store.as_ref(), INTEGRATION_LINKS, &id, &att)
+            .map_err(crate::backoffice::BackofficeError::from)?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                ctx.ente_id,
+                Actor::Token(token),
+                Action::AttachmentRead,
+                "attachment",
+                att,
+            )
+            .with(serde_json::json!({ "instance": id })),
+        );
+        Ok::<_, crate::backoffice::BackofficeError>(read)
     })
     .await?;
     Ok(file_response(
@@ -94,8 +120,21 @@ pub async fn document(
     client.require(Scope::InstancesRead)?;
     let (id, doc) = path.into_inner();
     let who = Uploader::Staff(StaffCtx::system(client.0.ente_id, &client.0.name));
+    let (ente_id, token) = (client.0.ente_id, client.0.token_id.clone());
     let (info, bytes) = blocking(&state, move |conn, st| {
-        documents::read(conn, st.store.as_ref(), INTEGRATION_LINKS, &who, &id, &doc)
+        let read = documents::read(conn, st.store.as_ref(), INTEGRATION_LINKS, &who, &id, &doc)?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                ente_id,
+                Actor::Token(token),
+                Action::DocumentRead,
+                "document",
+                doc,
+            )
+            .with(serde_json::json!({ "instance": id })),
+        );
+        Ok::<_, crate::backoffice::BackofficeError>(read)
     })
     .await?;
     Ok(file_response(
@@ -169,8 +208,21 @@ pub async fn change_service(
     let slug = path.into_inner();
     let change = body.into_inner();
     let ente_id = client.0.ente_id;
+    let token = client.0.token_id.clone();
     let body = blocking(&state, move |conn, st| {
-        catalog::change(conn, ente_id, &slug, &change, st.clock.now())
+        let changed = catalog::change(conn, ente_id, &slug, &change, st.clock.now())?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                ente_id,
+                Actor::Token(token),
+                Action::ConfigurationChanged,
+                "service",
+                slug,
+            )
+            .with(serde_json::json!({ "change": change.fields() })),
+        );
+        Ok::<_, crate::catalog::CatalogError>(changed)
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

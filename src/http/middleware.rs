@@ -78,6 +78,7 @@ pub async fn request_context(
         .app_data::<actix_web::web::Data<SecurityHeaders>>()
         .cloned();
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let login_method = login_method(req.path());
     let span = tracing::info_span!(
         "http_request",
         request_id = %request_id,
@@ -93,11 +94,18 @@ pub async fn request_context(
         let _entered = span.enter();
         req.into_response(actix_web::ResponseError::error_response(&refusal))
     } else {
-        let result = next.call(req).instrument(span.clone()).await;
+        let audit = crate::audit::Context {
+            client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+            request_id: Some(request_id.clone()),
+        };
+        let result = audit.scope(next.call(req).instrument(span.clone())).await;
         // Handlers' and extractors' errors arrive here already turned into responses; an
         // `Err` could only come from an inner middleware, and there is none.
         result?.map_into_boxed_body()
     };
+    if let Some(method) = login_method.filter(|_| res.status().as_u16() >= 400) {
+        audit_failed_login(&res, method).await;
+    }
     let mut res = render_problem(res, &request_id, html);
 
     let headers = res.headers_mut();
@@ -244,4 +252,62 @@ mod tests {
             None
         );
     }
+}
+
+/// The login method whose last step (the provider's answer, or the development login) is at
+/// this path: a refusal there is a failed login for the audit log.
+fn login_method(path: &str) -> Option<&'static str> {
+    match path {
+        "/spid/acs" => Some("spid"),
+        "/cie/callback" => Some("cie"),
+        "/auth/staff/callback" => Some("staff_sso"),
+        "/auth/dev/login" => Some("dev"),
+        _ => None,
+    }
+}
+
+/// Records a refused login in the ente's audit log (when the request's ente is known): the
+/// method, the status and the problem's type. Who tried is not known (the login failed).
+async fn audit_failed_login(res: &ServiceResponse<BoxBody>, method: &'static str) {
+    let req = res.request();
+    let Some(ente) = req
+        .extensions()
+        .get::<crate::http::extract::CurrentEnte>()
+        .map(|e| e.0.id)
+    else {
+        return;
+    };
+    let Some(state) = req
+        .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
+        .cloned()
+    else {
+        return;
+    };
+    let problem = res
+        .response()
+        .extensions()
+        .get::<crate::http::problem::Problem>()
+        .map(|p| p.type_uri.clone());
+    let status = res.status().as_u16();
+    let _ = state
+        .db
+        .run(move |conn| {
+            crate::audit::record_detached(
+                conn,
+                crate::audit::Entry::new(
+                    ente,
+                    crate::audit::Actor::System,
+                    crate::audit::Action::LoginFailed,
+                    "login",
+                    method,
+                )
+                .with(serde_json::json!({
+                    "method": method,
+                    "status": status,
+                    "problem": problem,
+                })),
+            );
+            Ok::<(), crate::db::DbError>(())
+        })
+        .await;
 }

@@ -1,6 +1,7 @@
 //! HTTP edge: routes, request limits and error mapping. Handlers are thin: they parse input,
 //! call the capability's code and map the result.
 
+pub mod audit;
 pub mod auth;
 pub mod backoffice;
 pub mod booking;
@@ -456,6 +457,7 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![get!(tokens::list), post!(tokens::create)],
         )
         .add("/api/v1/admin/tokens/{id}", vec![delete!(tokens::revoke)])
+        .add("/api/v1/admin/audit", vec![get!(audit::list)])
         .add(
             "/api/v1/integration/instances",
             vec![get!(integration::instances)],

@@ -108,6 +108,7 @@ pub const API_TOKEN: &str = "api_token";
         daily_register_document,
         outbox,
         outbox_retry,
+        admin_audit,
         admin_tokens,
         admin_token_create,
         admin_token_revoke,
@@ -1257,6 +1258,28 @@ fn outbox() {}
     ))]
 #[allow(dead_code)]
 fn outbox_retry() {}
+
+/// The ente's audit log (docs/audit.md): every entry with its hash chain, in `seq` order,
+/// as JSON Lines (`application/jsonl`, the default) or CSV (`Accept: text/csv` or
+/// `format=csv`). A full page carries the next page's address (`Link: rel="next"`) and its
+/// cursor (`X-Next-Cursor`). For the ente's administrators, or a token with `audit:read`.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("session" = []), ("api_token" = ["audit:read"])),
+    params(crate::audit::query::AuditFilter),
+    responses(
+        (status = 200, description = "One entry per line (JSON Lines), or CSV with a header row",
+            content(
+                (crate::audit::query::AuditRecord = "application/jsonl"),
+                (String = "text/csv"),
+            ),
+            headers(
+                ("x-next-cursor" = String, description = "The `cursor` of the next page, when there is one"),
+                ("link" = String, description = "`<…>; rel=\"next\"` when there is a next page"),
+            )),
+        (status = 403, description = "Not an administrator, or a token without `audit:read`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown actor kind or action, or `from` after `to` (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_audit() {}
 
 /// The ente's API tokens (never their secrets), newest first.
 #[utoipa::path(get, path = "/api/v1/admin/tokens", tag = "admin", security(("session" = [])),

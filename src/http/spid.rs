@@ -307,7 +307,7 @@ pub async fn logout(
         move |conn, st| -> Result<Option<String>, ApiError> {
             let sp = st.spid.as_ref().ok_or(ApiError::NotFound)?;
             let subject = store::session_subject(conn, &session.id_hash)?;
-            SessionManager::destroy(conn, &session.id_hash)?;
+            SessionManager::logout(conn, &session, "spid")?;
             tracing::info!("session ended by logout");
             let Some((idp_id, subject)) = subject else {
                 return Ok(None);

@@ -61,7 +61,14 @@ pub async fn revoke(
     let id = path.into_inner();
     let body = blocking(&state, move |conn, st| {
         require_admin(conn, staff)?;
-        tokens::revoke(conn, staff.ente_id, &id, st.clock.now()).map_err(ApiError::from)
+        tokens::revoke(
+            conn,
+            staff.ente_id,
+            staff.staff_user_id,
+            &id,
+            st.clock.now(),
+        )
+        .map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Ok().json(body))

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use crate::audit::{self, Action, Actor, Entry};
 use crate::backoffice::documents::{self, Uploader};
 use crate::backoffice::view::{staff_view, StaffInstanceView};
 use crate::backoffice::work::{self, Expected, MailLink, StaffCtx};
@@ -100,7 +101,18 @@ pub async fn show(
     let id = path.into_inner();
     let view = blocking(&state, move |conn, st| {
         let ctx = work::staff_ctx(conn, staff.ente_id, staff.staff_user_id)?;
-        staff_view(conn, &st.forms, STAFF_LINKS, &ctx, &id, st.clock.now())
+        let view = staff_view(conn, &st.forms, STAFF_LINKS, &ctx, &id, st.clock.now())?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                staff.ente_id,
+                Actor::Staff(ctx.username),
+                Action::InstanceRead,
+                "instance",
+                id,
+            ),
+        );
+        Ok::<_, crate::backoffice::BackofficeError>(view)
     })
     .await?;
     Ok(with_etag(view))
@@ -382,7 +394,21 @@ async fn download_document(
 ) -> Result<HttpResponse, ApiError> {
     let (info, bytes) = blocking(&state, move |conn, st| {
         let (who, links) = uploader(conn, who)?;
-        documents::read(conn, st.store.as_ref(), links, &who, &id, &doc)
+        let read = documents::read(conn, st.store.as_ref(), links, &who, &id, &doc)?;
+        if let Uploader::Staff(ctx) = who {
+            audit::record_detached(
+                conn,
+                Entry::new(
+                    ctx.ente_id,
+                    Actor::Staff(ctx.username),
+                    Action::DocumentRead,
+                    "document",
+                    doc,
+                )
+                .with(serde_json::json!({ "instance": id })),
+            );
+        }
+        Ok::<_, crate::backoffice::BackofficeError>(read)
     })
     .await?;
     Ok(file_response(
@@ -435,8 +461,20 @@ pub async fn staff_attachment(
     let (info, bytes) = blocking(&state, move |conn, st| {
         let ctx = work::staff_ctx(conn, staff.ente_id, staff.staff_user_id)?;
         work::load_for_staff(conn, &ctx, &id)?;
-        attachments::read_checked(conn, st.store.as_ref(), STAFF_LINKS, &id, &att)
-            .map_err(crate::backoffice::BackofficeError::from)
+        let read = attachments::read_checked(conn, st.store.as_ref(), STAFF_LINKS, &id, &att)
+            .map_err(crate::backoffice::BackofficeError::from)?;
+        audit::record_detached(
+            conn,
+            Entry::new(
+                staff.ente_id,
+                Actor::Staff(ctx.username),
+                Action::AttachmentRead,
+                "attachment",
+                att,
+            )
+            .with(serde_json::json!({ "instance": id })),
+        );
+        Ok::<_, crate::backoffice::BackofficeError>(read)
     })
     .await?;
     Ok(file_response(

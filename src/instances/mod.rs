@@ -186,7 +186,15 @@ pub fn record_events(
             .bind::<Text, _>(actor.to_string())
             .bind::<Text, _>(event.details_json());
     }
-    q.execute(conn).map(|_| ())
+    q.execute(conn)?;
+    // The audit log: one entry for the history entries written together, in the same
+    // transaction, by the first entry's actor.
+    crate::audit::instance_event(
+        conn,
+        instance_id,
+        events[0].0,
+        events.iter().map(|(_, e)| e.kind()).collect(),
+    )
 }
 
 /// `POST /api/v1/instances`: a new draft of a published service with a form.

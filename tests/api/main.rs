@@ -3,6 +3,7 @@
 
 mod annulment;
 mod attachments;
+mod audit;
 mod auth;
 mod backoffice;
 mod booking;

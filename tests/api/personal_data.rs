@@ -81,6 +81,11 @@ async fn the_citizen_downloads_their_data_and_nobody_elses() {
         .collect();
     assert_eq!(ids, [mine.as_str(), draft.as_str()]);
     assert!(index["bookings"].is_object());
+    // Their logins of the last 12 months from the audit log: their one, not the other's.
+    let logins = index["logins"].as_array().unwrap();
+    assert_eq!(logins.len(), 1, "{logins:?}");
+    assert_eq!(logins[0]["action"], "login_succeeded");
+    assert_eq!(logins[0]["actor_kind"], "citizen");
     // Every file the index names is in the ZIP with that digest, and the ZIP holds nothing
     // else: the frozen document and the attachment of the submitted instance.
     let named: Vec<&Value> = index["instances"]
@@ -115,6 +120,12 @@ async fn the_citizen_downloads_their_data_and_nobody_elses() {
             "{name} holds the other citizen's file"
         );
     }
+
+    // The download itself is in the audit log.
+    assert_eq!(
+        app.exec("UPDATE citizens SET updated_at = updated_at WHERE id IN (SELECT CAST(actor_id AS BIGINT) FROM audit_log WHERE action = 'personal_data_export')"),
+        1
+    );
 
     // Staff and anonymous callers get no ZIP.
     let staff = app.staff_browser("amministratore").await;

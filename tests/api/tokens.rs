@@ -20,7 +20,7 @@ async fn app_with_two_enti() -> TestApp {
 }
 
 /// Creates a token as the demo ente's administrator; returns (secret, id).
-async fn token(
+pub async fn token(
     app: &TestApp,
     admin: &reqwest::Client,
     scopes: &[&str],
@@ -41,7 +41,7 @@ async fn token(
     (secret, body["details"]["id"].as_str().unwrap().to_owned())
 }
 
-async fn bearer_get(app: &TestApp, secret: &str, path: &str) -> reqwest::Response {
+pub async fn bearer_get(app: &TestApp, secret: &str, path: &str) -> reqwest::Response {
     new_client()
         .get(app.url(path))
         .bearer_auth(secret)
@@ -52,7 +52,7 @@ async fn bearer_get(app: &TestApp, secret: &str, path: &str) -> reqwest::Respons
 }
 
 /// The demo citizen submits a change of residence with one PDF attachment.
-async fn submitted_with_attachment(app: &TestApp) -> (String, Vec<u8>) {
+pub async fn submitted_with_attachment(app: &TestApp) -> (String, Vec<u8>) {
     app.login_citizen(CITIZEN_CF).await;
     let id = app
         .ready_draft(
