@@ -16,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod instances;
+pub mod metrics;
 pub mod notify;
 pub mod org;
 pub mod personal_data;

@@ -33,6 +33,8 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The Prometheus listener (`server.metrics_listen`), when configured.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -95,15 +97,45 @@ impl Application {
             dev_login = settings.auth.dev_login,
             "sportello listening"
         );
+        let metrics = if settings.server.metrics_listen.is_empty() {
+            None
+        } else {
+            let listener =
+                TcpListener::bind(&settings.server.metrics_listen).with_context(|| {
+                    format!(
+                        "cannot listen on {} (server.metrics_listen)",
+                        settings.server.metrics_listen
+                    )
+                })?;
+            let metrics_port = listener.local_addr()?.port();
+            let metrics_state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics_state.clone())
+                    .route("/metrics", web::get().to(crate::http::health::metrics))
+            })
+            .workers(1)
+            .shutdown_timeout(settings.server.shutdown_timeout_secs)
+            .listen(listener)?
+            .run();
+            tracing::info!(address = %settings.server.metrics_listen, port = metrics_port, "metrics listening");
+            Some((metrics_port, server))
+        };
         Ok(Self {
             port,
             server: server.run(),
             state,
+            metrics,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The Prometheus listener's port, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(p, _)| *p)
     }
 
     pub fn state(&self) -> web::Data<AppState> {
@@ -133,7 +165,17 @@ impl Application {
                 housekeeping(&state).await;
             }
         });
-        let result = self.server.await;
+        let result = match self.metrics {
+            None => self.server.await,
+            Some((_, metrics)) => {
+                let handle = metrics.handle();
+                let metrics = tokio::spawn(metrics);
+                let result = self.server.await;
+                handle.stop(true).await;
+                let _ = metrics.await;
+                result
+            }
+        };
         housekeeping.abort();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(w) = worker {
@@ -184,6 +226,7 @@ pub fn build_state(settings: Arc<Settings>, db: Db) -> anyhow::Result<AppState> 
         staff_sso,
         enti: EnteCache::default(),
         clock: Arc::new(crate::clock::Clock::default()),
+        metrics: Arc::new(crate::metrics::Metrics::default()),
         settings,
     })
 }

@@ -17,8 +17,6 @@
 
 pub mod query;
 
-use std::cell::RefCell;
-
 use chrono::{NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -26,42 +24,9 @@ use diesel::sql_types::{BigInt, Text};
 use crate::db::schema::{audit_heads, audit_log as al, enti};
 use crate::db::{write_tx, DbConn};
 
-/// Where the request being served comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    pub client_ip: Option<String>,
-    pub request_id: Option<String>,
-}
-
-tokio::task_local! {
-    static REQUEST: Context;
-}
-
-thread_local! {
-    static CURRENT: RefCell<Context> = RefCell::new(Context::default());
-}
-
-impl Context {
-    /// Runs a request's future with this context (the HTTP edge, once per request).
-    pub async fn scope<F: std::future::Future>(self, f: F) -> F::Output {
-        REQUEST.scope(self, f).await
-    }
-
-    /// The context of the task being run (empty outside a request).
-    pub fn current() -> Self {
-        REQUEST
-            .try_with(Clone::clone)
-            .unwrap_or_else(|_| CURRENT.with(|c| c.borrow().clone()))
-    }
-
-    /// Runs blocking work with this context (what `Db::run` does on the blocking thread).
-    pub fn enter<T>(self, f: impl FnOnce() -> T) -> T {
-        let previous = CURRENT.with(|c| c.replace(self));
-        let out = f();
-        CURRENT.with(|c| c.replace(previous));
-        out
-    }
-}
+/// Where the request being served comes from (kept by `db`, which carries it to the
+/// blocking thread).
+pub use crate::db::request::Context;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,6 +28,10 @@ pub struct ServerSettings {
     pub body_min_bytes_per_sec: u64,
     /// Request bodies one client address may have in flight at once (0 = no cap).
     pub max_slow_bodies_per_client: usize,
+    /// Where Prometheus scrapes `/metrics` (e.g. `127.0.0.1:9464`): an address of its own,
+    /// never the public port. Empty: no metrics listener.
+    #[serde(default)]
+    pub metrics_listen: String,
 }
 
 impl ServerSettings {
@@ -49,6 +53,14 @@ impl ServerSettings {
             return Err(ConfigError::new(
                 "server.public_url",
                 "must use https:// in production",
+            ));
+        }
+        if !self.metrics_listen.is_empty()
+            && self.metrics_listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::new(
+                "server.metrics_listen",
+                "must be an address and port such as 127.0.0.1:9464, or empty",
             ));
         }
         if self.body_timeout_secs == 0 || self.body_min_bytes_per_sec == 0 {

@@ -5,6 +5,7 @@
 //! written here. Blocking diesel calls never run on the actix worker threads: [`Db::run`]
 //! moves them to the blocking pool and carries the caller's tracing span along.
 
+pub mod request;
 pub mod schema;
 
 use std::time::Duration;
@@ -138,6 +139,12 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
+    /// The pool now: connections open, of which idle, and its largest size.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections, self.pool.max_size())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -157,7 +164,7 @@ impl Db {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         // The request's address and id, for the audit entries the work may write.
-        let audit = crate::audit::Context::current();
+        let audit = request::Context::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;

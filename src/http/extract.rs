@@ -41,6 +41,8 @@ pub struct AppState {
     pub enti: EnteCache,
     /// The clock of everything date-dependent (terms, daily jobs); tests move it.
     pub clock: Arc<crate::clock::Clock>,
+    /// This application's counters (requests, logins), scraped at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Enti by code, filled as requests find them (see [`AppState::ente_by_code`]).

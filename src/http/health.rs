@@ -60,3 +60,17 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         migrations: "current",
     }))
 }
+
+/// `GET /metrics` on the metrics listener (`server.metrics_listen`): the Prometheus scrape,
+/// never on the public port (docs/operations.md).
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let body = state
+        .db
+        .run(move |conn| st.metrics.render(&st.db, conn).map_err(ApiError::Internal))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}

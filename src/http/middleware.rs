@@ -103,8 +103,28 @@ pub async fn request_context(
         // `Err` could only come from an inner middleware, and there is none.
         result?.map_into_boxed_body()
     };
-    if let Some(method) = login_method.filter(|_| res.status().as_u16() >= 400) {
-        audit_failed_login(&res, method).await;
+    if let Some(method) = login_method {
+        let failed = res.status().as_u16() >= 400;
+        if let Some(state) = res
+            .request()
+            .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
+        {
+            state.metrics.login(method, !failed);
+        }
+        if failed {
+            audit_failed_login(&res, method).await;
+        }
+    }
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
+    {
+        state.metrics.request(
+            res.request().method().as_str(),
+            res.request().match_pattern().as_deref(),
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
     }
     let mut res = render_problem(res, &request_id, html);
 
@@ -208,52 +228,6 @@ fn add_security_headers(headers: &mut HeaderMap, security: Option<&SecurityHeade
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
-        }
-        h
-    }
-
-    #[test]
-    fn browser_navigation_wants_html_api_clients_do_not() {
-        assert!(wants_html(&headers(&[(
-            "accept",
-            "text/html,application/xhtml+xml,*/*;q=0.8"
-        )])));
-        assert!(!wants_html(&headers(&[("accept", "application/json")])));
-        assert!(!wants_html(&headers(&[(
-            "accept",
-            "application/json, text/html"
-        )])));
-        assert!(!wants_html(&headers(&[])));
-    }
-
-    #[test]
-    fn incoming_request_id_is_kept_only_when_plain() {
-        assert_eq!(
-            incoming_request_id(&headers(&[("x-request-id", "abc-123")])).as_deref(),
-            Some("abc-123")
-        );
-        assert_eq!(
-            incoming_request_id(&headers(&[("x-request-id", "a b")])),
-            None
-        );
-        assert_eq!(
-            incoming_request_id(&headers(&[(
-                "x-request-id",
-                "0123456789012345678901234567890123456789012345678901234567890123456789"
-            )])),
-            None
-        );
-    }
-}
-
 /// The login method whose last step (the provider's answer, or the development login) is at
 /// this path: a refusal there is a failed login for the audit log.
 fn login_method(path: &str) -> Option<&'static str> {
@@ -310,4 +284,50 @@ async fn audit_failed_login(res: &ServiceResponse<BoxBody>, method: &'static str
             Ok::<(), crate::db::DbError>(())
         })
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn browser_navigation_wants_html_api_clients_do_not() {
+        assert!(wants_html(&headers(&[(
+            "accept",
+            "text/html,application/xhtml+xml,*/*;q=0.8"
+        )])));
+        assert!(!wants_html(&headers(&[("accept", "application/json")])));
+        assert!(!wants_html(&headers(&[(
+            "accept",
+            "application/json, text/html"
+        )])));
+        assert!(!wants_html(&headers(&[])));
+    }
+
+    #[test]
+    fn incoming_request_id_is_kept_only_when_plain() {
+        assert_eq!(
+            incoming_request_id(&headers(&[("x-request-id", "abc-123")])).as_deref(),
+            Some("abc-123")
+        );
+        assert_eq!(
+            incoming_request_id(&headers(&[("x-request-id", "a b")])),
+            None
+        );
+        assert_eq!(
+            incoming_request_id(&headers(&[(
+                "x-request-id",
+                "0123456789012345678901234567890123456789012345678901234567890123456789"
+            )])),
+            None
+        );
+    }
 }

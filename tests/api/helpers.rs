@@ -70,6 +70,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The running app's state (to run its housekeeping, read its store).
     pub state: actix_web::web::Data<sportello::http::extract::AppState>,
+    /// The Prometheus listener's port, when `server.metrics_listen` is set.
+    pub metrics_port: Option<u16>,
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -109,6 +111,7 @@ pub async fn spawn_empty_app_with(customize: impl FnOnce(&mut Settings)) -> Test
         .unwrap_or_default();
     let application = Application::build(settings).expect("build app");
     let port = application.port();
+    let metrics_port = application.metrics_port();
     let db = application.state().db.clone();
     let state = application.state();
     tokio::spawn(application.run());
@@ -118,6 +121,7 @@ pub async fn spawn_empty_app_with(customize: impl FnOnce(&mut Settings)) -> Test
         db,
         state,
         client: new_client(),
+        metrics_port,
     }
 }
 

@@ -23,6 +23,7 @@ mod helpers;
 mod http;
 mod instances;
 mod mail;
+mod metrics;
 mod personal_data;
 mod procedures;
 mod protocol;

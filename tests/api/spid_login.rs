@@ -298,6 +298,7 @@ async fn unknown_idps_and_bad_login_links_are_refused() {
             db: sa.app.db.clone(),
             state: sa.app.state.clone(),
             client: new_client(),
+            metrics_port: None,
         },
         idp_cert_path: other,
         metadata_file: sa.metadata_file.clone(),
