@@ -5,6 +5,7 @@
 //! written here. Blocking diesel calls never run on the actix worker threads: [`Db::run`]
 //! moves them to the blocking pool and carries the caller's tracing span along.
 
+pub mod catalog;
 pub mod schema;
 
 use std::time::Duration;

@@ -104,6 +104,7 @@ pub const SESSION: &str = "session";
         daily_register_document,
         outbox,
         outbox_retry,
+        admin_export,
         procedure_times,
         ratings,
         foia_register,
@@ -1222,6 +1223,18 @@ fn outbox() {}
     ))]
 #[allow(dead_code)]
 fn outbox_retry() {}
+
+/// Everything of the administrator's ente as a ZIP: one CSV per table, `datapackage.json`
+/// (Frictionless Data Package), the attachments with their SHA-256 in `attachments.csv`
+/// (docs/export.md).
+#[utoipa::path(post, path = "/api/v1/admin/export", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The export", content_type = "application/zip", body = Vec<u8>),
+        (status = 401, description = "No session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_export() {}
 
 /// Procedure times of the ente's services (D.Lgs. 33/2013 art. 24 c. 2 and art. 35): over the
 /// instances decided in the period, how many, the median and mean days to the decision net of
