@@ -267,3 +267,49 @@ async fn administrators_download_their_entes_export_as_a_zip() {
     let no_session = new_client();
     assert_eq!(export_zip(&app, &no_session).await.status(), 401);
 }
+
+#[test]
+fn the_commands_export_import_and_refuse_a_full_database() {
+    let sportello = |url: &str, store: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sportello"));
+        c.current_dir(repo_dir())
+            .env("SPORTELLO_CONFIG_DIR", repo_dir().join("config"))
+            .env("SPORTELLO_ENV", "test")
+            .env("SPORTELLO__DATABASE__URL", url)
+            .env("SPORTELLO__STORAGE__LOCAL_DIR", store);
+        c
+    };
+    let run = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (source, store) = (fresh_database_url(), tempdir());
+    let (code, _, err) = run(sportello(&source, &store).arg("load").arg("config/demo"));
+    assert_eq!(code, Some(0), "{err}");
+    let out = tempdir().join("export");
+    let (code, stdout, err) = run(sportello(&source, &store)
+        .args(["export", "--ente", "c_x000", "--out"])
+        .arg(&out));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("ente c_x000 exported"), "{stdout}");
+    // Not a terminal: no progress bar on stderr.
+    assert!(!err.contains("rows ("), "{err}");
+    assert!(out.join("datapackage.json").is_file());
+
+    let (target, target_store) = (fresh_database_url(), tempdir());
+    let (code, stdout, err) = run(sportello(&target, &target_store).arg("import").arg(&out));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(stdout.contains("imported"), "{stdout}");
+    let (code, _, err) = run(sportello(&target, &target_store).arg("import").arg(&out));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not empty"), "{err}");
+    let (code, _, err) = run(sportello(&source, &store)
+        .args(["export", "--ente", "nessuno", "--out"])
+        .arg(tempdir().join("x")));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no ente with code nessuno"), "{err}");
+}
