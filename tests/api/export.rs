@@ -240,9 +240,26 @@ async fn export_zip(app: &TestApp, client: &reqwest::Client) -> reqwest::Respons
         .unwrap()
 }
 
+fn zip_file(bytes: &[u8], name: &str) -> String {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+    text
+}
+
 #[tokio::test]
 async fn administrators_download_their_entes_export_as_a_zip() {
-    let app = app_with_data().await;
+    let app = spawn_app_with(|s| {
+        s.tenancy
+            .hosts
+            .insert("sportello.comune-b.example".into(), "c_b000".into());
+    })
+    .await;
+    app.load_bundle(&repo_dir().join("tests/fixtures/ente-b"));
+    app.login_citizen(CITIZEN_CF).await;
+    let id = app.create_draft("cambio-di-residenza").await;
+    let res = upload(&app, &id, "contratto.pdf", pdf(3000), None).await;
+    assert_eq!(res.status(), 201);
     let admin = app.staff_browser("amministratore").await;
     let res = export_zip(&app, &admin).await;
     assert_eq!(res.status(), 200);
@@ -266,6 +283,39 @@ async fn administrators_download_their_entes_export_as_a_zip() {
     assert_problem(export_zip(&app, &operator).await, 403, "forbidden").await;
     let no_session = new_client();
     assert_eq!(export_zip(&app, &no_session).await.status(), 401);
+
+    // Ente B's operator is refused; made administrator, gets B's rows and none of A's.
+    let b = new_client();
+    let res = b
+        .post(app.url("/auth/dev/login"))
+        .header("host", "sportello.comune-b.example")
+        .json(&serde_json::json!({ "staff_username": "operatore.urp" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let export_b = |client: &reqwest::Client| {
+        client
+            .post(app.url("/api/v1/admin/export"))
+            .header("host", "sportello.comune-b.example")
+            .send()
+    };
+    assert_problem(export_b(&b).await.unwrap(), 403, "forbidden").await;
+    app.exec(
+        "INSERT INTO staff_roles (ente_id, staff_user_id, role, created_at, can_annul) \
+         SELECT ente_id, id, 'admin', created_at, FALSE FROM staff_users \
+         WHERE username = 'operatore.urp' AND ente_id = (SELECT id FROM enti WHERE code = 'c_b000')",
+    );
+    let res = export_b(&b).await.unwrap();
+    assert_eq!(res.status(), 200);
+    let bytes = res.bytes().await.unwrap();
+    let enti = zip_file(&bytes, "enti.csv");
+    assert!(
+        enti.contains("c_b000") && !enti.contains("c_x000"),
+        "{enti}"
+    );
+    assert_eq!(zip_file(&bytes, "instances.csv").lines().count(), 1);
+    assert_eq!(zip_file(&bytes, export::BLOBS_FILE).lines().count(), 1);
 }
 
 #[test]
