@@ -358,8 +358,21 @@ pub fn plan(conn: &mut DbConn) -> anyhow::Result<(Vec<Table>, BTreeMap<String, R
     Ok((ordered, reaches))
 }
 
-/// Writes everything of ente `code` under `out` (created; must be empty or missing).
+/// Writes everything of ente `code` under `out` (created; must be empty or missing), read
+/// from one consistent snapshot of the database.
 pub fn export_ente(
+    conn: &mut DbConn,
+    store: &dyn BlobStore,
+    code: &str,
+    out: &Path,
+    progress: Progress<'_>,
+) -> anyhow::Result<ExportReport> {
+    db::read_snapshot(conn, |conn| {
+        export_in_snapshot(conn, store, code, out, progress)
+    })
+}
+
+fn export_in_snapshot(
     conn: &mut DbConn,
     store: &dyn BlobStore,
     code: &str,
