@@ -268,11 +268,13 @@ stop_test_postgres() {
 }
 
 # Python packages of the test peers: the SMTP server the mail tests talk to, the validator
-# of SPID SP certificates (Avviso SPID n. 29 v3) and AgID's SPID SP conformance tool.
+# of SPID SP certificates (Avviso SPID n. 29 v3), AgID's SPID SP conformance tool and the
+# Frictionless Data Package validator (the open export, docs/export.md).
 SPORTELLO_TEST_PY_PACKAGES=(
     aiosmtpd==1.4.6
     spid-compliant-certificates==0.5.5
     spid-sp-test==1.2.18
+    frictionless==5.18.1
 )
 
 # _ensure_venv NAME PACKAGE...: a virtualenv target/NAME with exactly these packages.

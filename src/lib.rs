@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod export;
 pub mod http;
 pub mod instances;
 pub mod metrics;

@@ -47,6 +47,20 @@ enum Command {
         /// The bundle directory, e.g. config/demo.
         dir: PathBuf,
     },
+    /// Export everything of one ente as CSV + datapackage.json + attachments (docs/export.md).
+    Export {
+        /// The ente's code, as in its bundle.
+        #[arg(long)]
+        ente: String,
+        /// The directory to write; created, must be empty.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load an export into an empty database (migrated first); refuses a non-empty one.
+    Import {
+        /// The directory an export wrote.
+        dir: PathBuf,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -408,6 +422,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Export { ente, out } => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let store = sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?;
+            let bar = progress_bar("export");
+            let mut conn = db.get()?;
+            let report = sportello::export::export_ente(
+                &mut conn,
+                &store,
+                ente,
+                out,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )?;
+            bar.finish_and_clear();
+            sportello::export::record_export(
+                &mut conn,
+                ente,
+                sportello::audit::Actor::System,
+                &report,
+                "cli",
+            )?;
+            println!("ente {ente} exported to {}: {report}", out.display());
+            Ok(())
+        }
+        Command::Import { dir } => {
+            let settings = settings_for(&cli, false)?;
+            telemetry::init(&settings.telemetry);
+            let db = Db::connect(&settings.database)?;
+            db.migrate()?;
+            let store = sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?;
+            let bar = progress_bar("import");
+            let report =
+                sportello::export::import_dir(&mut *db.get()?, &store, dir, &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })?;
+            bar.finish_and_clear();
+            println!("{} imported: {report}", dir.display());
+            Ok(())
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -423,6 +482,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A row counter on stderr; hidden when stderr is not a terminal.
+fn progress_bar(what: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} rows ({eta})")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_owned());
+    bar
 }
 
 fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {

@@ -315,7 +315,7 @@ pub fn create(
         ))
         .execute(conn)?;
     tracing::info!(token = %id, name = %name, scopes = %stored.join(" "), days, "API token created");
-    let actor = staff_actor(conn, staff_user_id)?;
+    let actor = crate::audit::Actor::staff(conn, staff_user_id)?;
     crate::audit::record(
         conn,
         crate::audit::Entry::new(
@@ -362,7 +362,7 @@ pub fn revoke(
     let v = load_view(conn, ente_id, id, now)?;
     if n > 0 {
         tracing::info!(token = %id, name = %v.name, "API token revoked");
-        let actor = staff_actor(conn, staff_user_id)?;
+        let actor = crate::audit::Actor::staff(conn, staff_user_id)?;
         crate::audit::record(
             conn,
             crate::audit::Entry::new(
@@ -375,15 +375,6 @@ pub fn revoke(
         )?;
     }
     Ok(v)
-}
-
-fn staff_actor(conn: &mut DbConn, staff_user_id: i64) -> QueryResult<crate::audit::Actor> {
-    Ok(crate::audit::Actor::Staff(
-        staff_users::table
-            .find(staff_user_id)
-            .select(staff_users::username)
-            .first(conn)?,
-    ))
 }
 
 /// The system a bearer secret stands for on this ente's host, or why not.

@@ -42,6 +42,17 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The staff member `staff_user_id`, by username.
+    pub fn staff(conn: &mut DbConn, staff_user_id: i64) -> QueryResult<Self> {
+        use crate::db::schema::staff_users;
+        Ok(Self::Staff(
+            staff_users::table
+                .find(staff_user_id)
+                .select(staff_users::username)
+                .first(conn)?,
+        ))
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Citizen(_) => "citizen",

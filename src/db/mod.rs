@@ -5,6 +5,7 @@
 //! written here. Blocking diesel calls never run on the actix worker threads: [`Db::run`]
 //! moves them to the blocking pool and carries the caller's tracing span along.
 
+pub mod catalog;
 pub mod request;
 pub mod schema;
 
@@ -235,6 +236,42 @@ where
             None
         }
     };
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(user_error) => {
+            match <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(user_error),
+                Err(rollback_error) => Err(rollback_error.into()),
+            }
+        }
+    }
+}
+
+/// A read-only transaction over one consistent snapshot (the open export: every table read
+/// as of the same moment while the service keeps writing). PostgreSQL: `REPEATABLE READ
+/// READ ONLY`; SQLite (WAL): a deferred transaction, whose snapshot is taken at its first
+/// read and does not block writers. Inside an open transaction it nests as a savepoint.
+pub fn read_snapshot<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let depth = <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(E::from)?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;

@@ -100,3 +100,52 @@ pub async fn retry(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// How much of the export ZIP is read per chunk of the response.
+const EXPORT_CHUNK: usize = 64 * 1024;
+
+/// `POST /api/v1/admin/export` — everything of the administrator's ente as a ZIP
+/// (docs/export.md). Built in a temporary file and streamed from it.
+#[tracing::instrument(skip_all)]
+pub async fn export(state: web::Data<AppState>, staff: Staff) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let (file, len) = state
+        .db
+        .run(move |conn| {
+            require_admin(conn, staff)?;
+            let actor = crate::audit::Actor::staff(conn, staff.staff_user_id)?;
+            Ok::<_, ApiError>(crate::export::export_zip(
+                conn,
+                &*store,
+                staff.ente_id,
+                actor,
+            )?)
+        })
+        .await?;
+    let file = std::sync::Arc::new(std::sync::Mutex::new(file));
+    let chunks = futures_util::stream::unfold(file, |file| async move {
+        let reader = file.clone();
+        let chunk = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = vec![0; EXPORT_CHUNK];
+            let mut f = reader.lock().unwrap_or_else(|p| p.into_inner());
+            let n = f.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>(buf)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        match chunk {
+            Ok(buf) if buf.is_empty() => None,
+            Ok(buf) => Some((Ok(actix_web::web::Bytes::from(buf)), file)),
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"sportello-export.zip\"",
+        ))
+        .body(actix_web::body::SizedStream::new(len, Box::pin(chunks))))
+}

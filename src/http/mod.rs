@@ -448,6 +448,7 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![post!(booking::attendance)],
         )
         .add("/api/v1/admin/outbox", vec![get!(backoffice::outbox)])
+        .add("/api/v1/admin/export", vec![post!(backoffice::export)])
         .add(
             "/api/v1/admin/outbox/{id}/retry",
             vec![post!(backoffice::retry)],

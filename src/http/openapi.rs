@@ -120,6 +120,7 @@ pub const API_TOKEN: &str = "api_token";
         integration_services,
         integration_service,
         integration_change_service,
+        admin_export,
         procedure_times,
         ratings,
         foia_register,
@@ -1423,6 +1424,17 @@ fn integration_service() {}
     ))]
 #[allow(dead_code)]
 fn integration_change_service() {}
+/// Everything of the administrator's ente as a ZIP: one CSV per table, `datapackage.json`
+/// (Frictionless Data Package), the attachments with their SHA-256 in `attachments.csv`
+/// (docs/export.md).
+#[utoipa::path(post, path = "/api/v1/admin/export", tag = "admin", security(("session" = [])),
+    responses(
+        (status = 200, description = "The export", content_type = "application/zip", body = Vec<u8>),
+        (status = 401, description = "No session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_export() {}
 
 /// Procedure times of the ente's services (D.Lgs. 33/2013 art. 24 c. 2 and art. 35): over the
 /// instances decided in the period, how many, the median and mean days to the decision net of

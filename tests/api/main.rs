@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod crash;
 mod daily_register;
+mod export;
 mod external_pec;
 mod external_protocol;
 mod foia;
