@@ -472,6 +472,12 @@ async fn a_foia_decision_cites_its_art_5_bis_limit_and_deferral_is_foia_only() {
         .await;
         let p = assert_problem(res, 422, "validation").await;
         assert_eq!(p["errors"][0]["pointer"], "/foia_limit", "{outcome}");
+        assert_eq!(
+            p["errors"][0]["message"],
+            "Il rifiuto, l'accoglimento parziale e il differimento devono indicare il limite \
+             dell'art. 5-bis D.Lgs. 33/2013 su cui si fondano.",
+            "{outcome}"
+        );
     }
     // A limit outside the closed list is not read at all.
     let res = act(
@@ -499,6 +505,11 @@ async fn a_foia_decision_cites_its_art_5_bis_limit_and_deferral_is_foia_only() {
     .await;
     let p = assert_problem(res, 422, "validation").await;
     assert_eq!(p["errors"][0]["pointer"], "/foia_limit");
+    assert_eq!(
+        p["errors"][0]["message"],
+        "Un accoglimento totale non cita limiti dell'art. 5-bis: togliere il limite o \
+         scegliere l'accoglimento parziale."
+    );
     let (v, etag2) = staff_get(&app, &op, &id).await;
     assert_eq!(v["status"], "in_progress", "nothing changed");
     assert_eq!(etag, etag2);
@@ -817,8 +828,7 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
     )
     .await;
     assert_eq!(r.status(), 200);
-    // 2. Granted; the office writes a subject line for the register. (The kind comes from
-    // `/tipo_accesso`, which the demo form does not ask yet: generalizzato.)
+    // 2. Granted; the office writes a subject line for the register.
     let second = foia_request(&app, valid()).await;
     act_ok(&app, &op, &second, "take", json!({})).await;
     act_ok(
@@ -873,8 +883,12 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    // 3. Pending.
-    let third = foia_request(&app, valid()).await;
+    // 3. Pending: an accesso documentale whose motivation names people.
+    let mut data = form_fixture(FOIA, "documentale.valid");
+    data["motivazione"] = json!(format!(
+        "Sono {GIVEN} {FAMILY} ({CITIZEN_CF}), confinante di Giovanna, e devo valutare un ricorso."
+    ));
+    let third = foia_request(&app, data).await;
     let _ = third;
 
     let year = app.state.clock.today().format("%Y").to_string();
@@ -912,6 +926,7 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
     assert!(e["motivation"].is_null());
     assert_eq!(e["counterparties"], false);
     assert_eq!(e["review_requested"], false);
+    assert_eq!(entries[2]["kind"], "documentale");
     assert_eq!(entries[2]["status"], "pending");
     assert!(entries[2]["outcome"].is_null());
 
@@ -933,6 +948,7 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
     assert!(lines[1].contains(",generalizzato,"), "{}", lines[1]);
     assert!(lines[1].contains(",true,decided,respinta,"), "{}", lines[1]);
     assert!(lines[2].contains("Contributi alle associazioni sportive 2024-2025"));
+    assert!(lines[3].contains(",documentale,"), "{}", lines[3]);
     let by_format = public_register(&app, &format!("?year={year}&format=csv"), None)
         .await
         .text()
@@ -956,6 +972,8 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
             "Giovanna",
             "Associazione Sportiva Esempio",
             "Copia della pratica edilizia",
+            "Copia del permesso di costruire",
+            "devo valutare un ricorso",
             original.as_str(),
             "Mi oppongo",
             "riesame",

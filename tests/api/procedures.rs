@@ -171,7 +171,19 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
         json!((today() + Duration::days(5)).to_string());
     let (p, m) = refused_at_patch(&app, RESIDENZA, &data).await;
     assert_eq!(p, "/titolo_occupazione/data_registrazione");
-    assert!(m.contains("la data non può essere futura"), "{m}");
+    assert_eq!(
+        m,
+        "«Data di registrazione del contratto»: il contratto deve essere già registrato; la data non può essere futura."
+    );
+    // The declarant is of age (a parent or guardian declares for a minor).
+    let mut data = valid.clone();
+    data["richiedente"]["data_nascita"] = json!((today() - Duration::days(365 * 17)).to_string());
+    let (p, m) = refused_at_patch(&app, RESIDENZA, &data).await;
+    assert_eq!(p, "/richiedente/data_nascita");
+    assert_eq!(
+        m,
+        "«Data di nascita»: chi dichiara deve essere maggiorenne; per un minore dichiara un genitore o il tutore."
+    );
 
     // Another adult moving consents: the draft saves, the submission waits for the signed
     // declaration naming them; once attached, it submits.
@@ -237,6 +249,18 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
         errors[2]["message"],
         "«Nome dell'intestatario»: campo obbligatorio per chi si aggrega a una famiglia già residente all'indirizzo."
     );
+    // The head of the family that takes them in is already resident: not among those moving.
+    let mut data = valid.clone();
+    data["composizione"] = json!({
+        "modalita": "aggregazione_parziale",
+        "famiglia_esistente": { "nome": "Mario", "cognome": "Rossi", "codice_fiscale": CITIZEN_CF }
+    });
+    let (p, m) = refused_at_patch(&app, RESIDENZA, &data).await;
+    assert_eq!(p, "/composizione/famiglia_esistente/codice_fiscale");
+    assert_eq!(
+        m,
+        "«Codice fiscale dell'intestatario»: l'intestatario della famiglia che accoglie è già residente all'indirizzo e non è tra chi si trasferisce."
+    );
 
     // A tenant gives the lease's registration.
     let mut data = valid.clone();
@@ -247,7 +271,24 @@ async fn each_residence_rule_refuses_with_its_pointer_and_message() {
     let (_, errors) = refused_at_submit(&app, RESIDENZA, data).await;
     let (p, m) = one(&errors);
     assert_eq!(p, "/titolo_occupazione/numero_registrazione");
-    assert!(m.starts_with("«Numero di registrazione del contratto»: campo obbligatorio per chi occupa l'abitazione in affitto o in comodato"), "{m}");
+    assert_eq!(m, "«Numero di registrazione del contratto»: campo obbligatorio per chi occupa l'abitazione in affitto o in comodato: indicare gli estremi di registrazione del contratto (art. 5 DL 47/2014).");
+    // So does a free loan (comodato).
+    let mut data = valid.clone();
+    data["titolo_occupazione"] = json!({ "tipo": "comodatario" });
+    let (_, errors) = refused_at_submit(&app, RESIDENZA, data).await;
+    let pointers: Vec<&str> = errors
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/titolo_occupazione/data_registrazione",
+            "/titolo_occupazione/numero_registrazione",
+            "/titolo_occupazione/ufficio_registrazione"
+        ],
+        "{errors:?}"
+    );
     // An owner does not.
     let mut data = valid.clone();
     data["titolo_occupazione"] = json!({ "tipo": "proprietario" });
@@ -394,7 +435,10 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
 async fn a_tari_declaration_shows_its_estimate_before_submitting_and_the_office_sees_lateness() {
     let app = spawn_app().await;
     app.login_citizen(CITIZEN_CF).await;
-    let id = app.ready_draft(TARI, form_fixture(TARI, "valid")).await;
+    // Started 10 days ago: well within the deadline, whatever today is.
+    let mut data = form_fixture(TARI, "valid");
+    data["occupazione"]["data_inizio"] = json!((today() - Duration::days(10)).to_string());
+    let id = app.ready_draft(TARI, data).await;
     // DPR 158/1999 with the demo tariffs: 3 occupants, 84.5 m² → 1.04 × 84.5 + 140.
     let v = app
         .get_json(&app.client, &format!("/api/v1/instances/{id}"))
@@ -460,6 +504,32 @@ async fn each_tari_rule_refuses_with_its_pointer_and_message() {
             json!({ "dichiarazione": { "tipo": "cessazione" }, "occupazione": { "data_fine": "2026-10-31" } }),
             "/occupazione/data_fine",
             "«Data di fine»: deve essere successiva alla data di inizio dell'occupazione.".into(),
+        ),
+        (
+            json!({ "dichiarazione": { "tipo": "cessazione" }, "occupazione": { "data_fine": (margin + Duration::days(1)).to_string() } }),
+            "/occupazione/data_fine",
+            format!(
+                "«Data di fine»: la data non può essere successiva al {} (30 giorni da oggi).",
+                margin.format("%d/%m/%Y")
+            ),
+        ),
+        (
+            json!({ "immobile": { "superficie_mq": 5001 } }),
+            "/immobile/superficie_mq",
+            "«Superficie calpestabile (m²)»: deve essere maggiore di 0 e al massimo 5000 m².".into(),
+        ),
+        (
+            json!({ "utenza": { "numero_occupanti": 0 } }),
+            "/utenza/numero_occupanti",
+            "«Numero degli occupanti»: indicare da 1 a 20 persone.".into(),
+        ),
+        (
+            json!({ "utenza": {
+                "tipo_utenza": "non_domestica", "numero_occupanti": 2, "denominazione": "Bar Sport",
+                "partita_iva": "12345678903", "descrizione_attivita": "Bar", "categoria": "24"
+            } }),
+            "/utenza/numero_occupanti",
+            "«Numero degli occupanti»: si indica solo per un'utenza domestica.".into(),
         ),
         (
             json!({ "immobile": { "superficie_mq": 0 } }),
