@@ -8,7 +8,8 @@
 //!   (`[procedure.settings] reductions`);
 //! - `/utenza`: `domestica` (with `numero_occupanti`) or `non_domestica` (with
 //!   `denominazione`, `partita_iva`, `codice_ateco` and the DPR 158/1999 `categoria`);
-//! - `/immobile`: address, cadastral data (L. 147/2013 c. 685), `superficie_mq`;
+//! - `/immobile`: `tipo_immobile` (`unita_urbana`, `area_scoperta`, `non_accatastato`),
+//!   address, cadastral data (L. 147/2013 c. 685: required for an urban unit), `superficie_mq`;
 //! - `/occupazione`: `data_inizio`, `data_fine`, title, `residente`, owner's data.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
@@ -233,6 +234,24 @@ impl Rules for Tari {
                 "/occupazione/data_fine",
                 "«Data di fine»: campo obbligatorio per la cessazione dell'occupazione.",
             ));
+        }
+
+        // Cadastral data for an urban unit (L. 147/2013 art. 1 c. 685); an uncovered area or
+        // a property not yet registered has none.
+        if text(data, "/immobile/tipo_immobile") == Some("unita_urbana") {
+            for (field, label) in [
+                ("foglio", "Foglio"),
+                ("particella", "Particella o mappale"),
+                ("categoria", "Categoria catastale"),
+            ] {
+                let pointer = format!("/immobile/dati_catastali/{field}");
+                if text(data, &pointer).is_none() {
+                    out.push(missing(
+                        &pointer,
+                        format!("«{label}»: campo obbligatorio per un'unità immobiliare iscritta al catasto edilizio urbano (art. 1 c. 685 L. 147/2013)."),
+                    ));
+                }
+            }
         }
 
         // Surface and occupants within sane bounds.
@@ -507,6 +526,29 @@ mod tests {
         assert_eq!(f[0].0, "/occupazione/data_fine");
         assert!(f[0].1.contains("successiva alla data di inizio"));
         assert!(!f[0].2);
+    }
+
+    #[test]
+    fn an_urban_unit_gives_its_cadastral_data_an_uncovered_area_does_not() {
+        let mut v = base();
+        v["immobile"]["tipo_immobile"] = json!("unita_urbana");
+        v["immobile"]["dati_catastali"] = json!({ "foglio": "12" });
+        let f = check(&v, &settings());
+        let p: Vec<_> = f.iter().map(|x| (x.0.as_str(), x.2)).collect();
+        assert_eq!(
+            p,
+            [
+                ("/immobile/dati_catastali/particella", true),
+                ("/immobile/dati_catastali/categoria", true)
+            ]
+        );
+        assert_eq!(f[0].1, "«Particella o mappale»: campo obbligatorio per un'unità immobiliare iscritta al catasto edilizio urbano (art. 1 c. 685 L. 147/2013).");
+        v["immobile"]["tipo_immobile"] = json!("area_scoperta");
+        assert!(check(&v, &settings()).is_empty());
+        v["immobile"]["dati_catastali"] =
+            json!({ "foglio": "12", "particella": "345", "categoria": "A/2" });
+        v["immobile"]["tipo_immobile"] = json!("unita_urbana");
+        assert!(check(&v, &settings()).is_empty());
     }
 
     #[test]

@@ -590,6 +590,33 @@ async fn each_tari_rule_refuses_with_its_pointer_and_message() {
             "«Riduzione richiesta»: campo obbligatorio per una richiesta di riduzione."
         )
     );
+    // An urban unit gives its cadastral data; an uncovered area has none, and submits.
+    let mut data = valid.clone();
+    data["immobile"]
+        .as_object_mut()
+        .unwrap()
+        .remove("dati_catastali");
+    let (_, errors) = refused_at_submit(&app, TARI, data.clone()).await;
+    let found: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("/immobile/dati_catastali/categoria", "«Categoria catastale»: campo obbligatorio per un'unità immobiliare iscritta al catasto edilizio urbano (art. 1 c. 685 L. 147/2013)."),
+            ("/immobile/dati_catastali/foglio", "«Foglio»: campo obbligatorio per un'unità immobiliare iscritta al catasto edilizio urbano (art. 1 c. 685 L. 147/2013)."),
+            ("/immobile/dati_catastali/particella", "«Particella o mappale»: campo obbligatorio per un'unità immobiliare iscritta al catasto edilizio urbano (art. 1 c. 685 L. 147/2013)."),
+        ]
+    );
+    data["immobile"]["tipo_immobile"] = json!("area_scoperta");
+    let id = app.ready_draft(TARI, data).await;
+    assert_eq!(app.submit(&id, None).await.status(), 201);
     // A non-domestic user with a valid VAT number and ATECO code submits.
     let mut data = valid.clone();
     data["utenza"] = json!({
