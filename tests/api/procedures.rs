@@ -727,4 +727,43 @@ async fn each_kinds_fixture_submits_and_each_rules_fixture_is_refused() {
     // Refused at saving: a wrong value.
     let (p, _) = refused_at_patch(&app, TARI, &form_fixture(TARI, "partita-iva.invalid")).await;
     assert_eq!(p, "/utenza/partita_iva");
+    // Each kind's invalid fixture: refused where its rule says (at saving, or at submission
+    // for what a draft may still lack), at that field only.
+    for (service, fixture, pointer) in [
+        (
+            RESIDENZA,
+            "cambio-indirizzo.invalid",
+            "/familiari/0/rapporto_parentela",
+        ),
+        (
+            RESIDENZA,
+            "dall-estero.invalid",
+            "/titolo_occupazione/numero_registrazione",
+        ),
+        (
+            RESIDENZA,
+            "rientro-aire.invalid",
+            "/composizione/famiglia_esistente/codice_fiscale",
+        ),
+        (TARI, "variazione.invalid", "/immobile/superficie_mq"),
+        (TARI, "cessazione.invalid", "/occupazione/data_fine"),
+        (TARI, "riduzione.invalid", "/dichiarazione/riduzione"),
+        (FOIA, "semplice.invalid", "/oggetto_richiesta"),
+    ] {
+        let id = app.create_draft(service).await;
+        let res = app.patch_draft(&id, &form_fixture(service, fixture)).await;
+        let body = if res.status() == 422 {
+            res.json::<Value>().await.unwrap()
+        } else {
+            assert_eq!(res.status(), 200, "{service}.{fixture}");
+            assert_problem(app.submit(&id, None).await, 422, "validation").await
+        };
+        let pointers: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap())
+            .collect();
+        assert_eq!(pointers, [pointer], "{service}.{fixture}: {body}");
+    }
 }
