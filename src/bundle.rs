@@ -462,7 +462,7 @@ impl Bundle {
             }
         }
         let mut slugs = BTreeSet::new();
-        for s in &self.services {
+        for (s, form) in self.services.iter().zip(&self.forms) {
             if !is_slug(&s.slug) || !slugs.insert(s.slug.as_str()) {
                 bail!("services: invalid or duplicate slug `{}`", s.slug);
             }
@@ -494,8 +494,13 @@ impl Bundle {
                 }
             }
             if let Some(p) = &s.procedure {
+                let settings = p.settings_json()?;
                 p.kind
-                    .check_settings(&p.settings_json()?)
+                    .check_settings(&settings)
+                    .and_then(|()| match form {
+                        Some(f) => p.kind.check_form(&settings, &f.schema),
+                        None => Ok(()),
+                    })
                     .with_context(|| {
                         format!("service `{}`: procedure `{}`", s.slug, p.kind.as_str())
                     })?;

@@ -70,6 +70,35 @@ impl ProcedureKind {
         }
     }
 
+    /// Whether the service's form agrees with its settings where both name the same thing:
+    /// the reductions a TARI form offers are the ones the ente's settings grant (else the form
+    /// would offer one the rules refuse, or hide one the regulation has).
+    pub fn check_form(self, settings: &Value, schema: &Value) -> anyhow::Result<()> {
+        if self != Self::Tari {
+            return Ok(());
+        }
+        let Some(offered) = schema
+            .pointer("/properties/dichiarazione/properties/riduzione/enum")
+            .and_then(Value::as_array)
+        else {
+            return Ok(());
+        };
+        let offered: std::collections::BTreeSet<&str> =
+            offered.iter().filter_map(Value::as_str).collect();
+        let s = tari::Settings::read(settings)?;
+        let granted: std::collections::BTreeSet<&str> =
+            s.reductions.iter().map(|r| r.code.as_str()).collect();
+        if offered != granted {
+            anyhow::bail!(
+                "the form's reductions (/dichiarazione/riduzione: {}) are not the settings' \
+                 reductions ({})",
+                offered.into_iter().collect::<Vec<_>>().join(", "),
+                granted.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(())
+    }
+
     /// The rules of this kind.
     pub fn rules(self) -> &'static dyn Rules {
         match self {

@@ -160,6 +160,14 @@ async fn term_rules_and_the_patron_day_come_from_the_files_and_bad_values_are_re
             "silence_assent = \"si\"",
             "silence_assent",
         ),
+        (
+            // The form offers a reduction the ente's settings no longer grant.
+            "services/tari-inizio-occupazione.toml",
+            "    { code = \"abitazione_stagionale\"",
+            "    # { code = \"abitazione_stagionale\"",
+            "the form's reductions (/dichiarazione/riduzione: abitazione_stagionale, compostaggio, \
+             unico_occupante) are not the settings' reductions (compostaggio, unico_occupante)",
+        ),
     ] {
         let dir = tempdir();
         copy_dir(&repo_dir().join("config/demo"), &dir);
