@@ -1221,25 +1221,36 @@ pub struct PublicSubject {
 
 /// Whether a word looks like a codice fiscale (16 letters and digits in its pattern).
 fn looks_like_codice_fiscale(word: &str) -> bool {
-    let w: Vec<char> = word
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    // Positions of the date and the place code: digits, or their omocodia letters.
+    const NUMERIC: [usize; 7] = [6, 7, 9, 10, 12, 13, 14];
+    let w: Vec<char> = word.chars().map(|c| c.to_ascii_uppercase()).collect();
     w.len() == 16
+        && w.iter().all(char::is_ascii_alphanumeric)
         && w[..6].iter().all(char::is_ascii_alphabetic)
-        && w[6..8].iter().all(char::is_ascii_alphanumeric)
-        && w[8].is_ascii_alphabetic()
+        && NUMERIC
+            .iter()
+            .all(|&i| w[i].is_ascii_digit() || "LMNPQRSTUV".contains(w[i]))
+        && NUMERIC.iter().any(|&i| w[i].is_ascii_digit())
+        && "ABCDEHLMPRST".contains(w[8])
+        && w[11].is_ascii_alphabetic()
         && w[15].is_ascii_alphabetic()
 }
 
+/// Whether a codice fiscale is anywhere in `text`, glued to other letters or not.
+fn contains_codice_fiscale(text: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|run| run.len() >= 16)
+        .any(|run| (0..=run.len() - 16).any(|k| looks_like_codice_fiscale(&run[k..k + 16])))
+}
+
 /// The personal data a public subject line must not carry: the applicant's names and codice
-/// fiscale, any e-mail address or codice fiscale. The message says what was found.
-pub fn personal_data_in(subject: &str, names: &[&str]) -> Option<&'static str> {
+/// fiscale, the counter-interested parties' names, any e-mail address or codice fiscale. The
+/// message says what was found.
+pub fn personal_data_in(subject: &str, names: &[&str], parties: &[&str]) -> Option<&'static str> {
     if subject.contains('@') {
         return Some("un indirizzo e-mail");
     }
-    if subject.split_whitespace().any(looks_like_codice_fiscale) {
+    if contains_codice_fiscale(subject) {
         return Some("un codice fiscale");
     }
     let lower = subject.to_lowercase();
@@ -1247,12 +1258,18 @@ pub fn personal_data_in(subject: &str, names: &[&str]) -> Option<&'static str> {
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
         .collect();
-    for n in names {
-        for part in n.to_lowercase().split_whitespace() {
-            if part.chars().count() >= 3 && words.contains(&part) {
-                return Some("il nome del richiedente");
-            }
-        }
+    let named = |list: &[&str]| {
+        list.iter().any(|n| {
+            n.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                .any(|part| part.chars().count() >= 3 && words.contains(&part))
+        })
+    };
+    if named(names) {
+        return Some("il nome del richiedente");
+    }
+    if named(parties) {
+        return Some("il nome di un controinteressato");
     }
     None
 }
@@ -1319,7 +1336,12 @@ pub fn set_public_subject(
                 .into_iter()
                 .flatten()
                 .collect();
-            if let Some(what) = personal_data_in(s, &names) {
+            let parties: Vec<String> = fc::table
+                .filter(fc::instance_id.eq(&row.id))
+                .select(fc::name)
+                .load(conn)?;
+            let parties: Vec<&str> = parties.iter().map(String::as_str).collect();
+            if let Some(what) = personal_data_in(s, &names, &parties) {
                 return Err(bad(
                     "/subject",
                     &format!(
@@ -1973,6 +1995,26 @@ mod tests {
     #[test]
     fn a_public_subject_with_personal_data_is_found() {
         let names = ["RSSMRA85T10A562S", "Mario", "Rossi"];
+        let parties = ["Associazione Sportiva Esempio", "Giovanna Verdi"];
+        let personal_data_in = |s: &str, n: &[&str]| super::personal_data_in(s, n, &parties);
+        assert_eq!(
+            personal_data_in("Esposto della sig.ra Verdi", &names),
+            Some("il nome di un controinteressato")
+        );
+        // Glued to other text, or with omocodia letters, it is still a codice fiscale; a long
+        // word is not one.
+        assert_eq!(
+            personal_data_in("Atti cf:BNCLRA80A41H501Dx", &names),
+            Some("un codice fiscale")
+        );
+        assert_eq!(
+            personal_data_in("Atti di BNCLRA80A41H5QMD", &names),
+            Some("un codice fiscale")
+        );
+        assert_eq!(
+            personal_data_in("Richieste contemporaneamente pervenute", &names),
+            None
+        );
         assert_eq!(
             personal_data_in("Contributi alle associazioni sportive 2024-2025", &names),
             None

@@ -874,6 +874,25 @@ async fn the_public_register_lists_every_request_as_json_and_csv_without_persona
         .await
         .unwrap();
     assert_problem(res, 404, "not-found").await;
+    // Nor a counter-interested party's name, nor a codice fiscale glued to other text.
+    for (subject, what) in [
+        ("Opposizione di Giovanna", "controinteressato"),
+        ("Atti cf:RSSMRA85T10A562S", "codice fiscale"),
+    ] {
+        let res = rpct
+            .put(app.url(&format!(
+                "/api/v1/staff/instances/{first}/foia/public-subject"
+            )))
+            .json(&json!({ "subject": subject }))
+            .send()
+            .await
+            .unwrap();
+        let p = assert_problem(res, 422, "validation").await;
+        assert!(
+            p["errors"][0]["message"].as_str().unwrap().contains(what),
+            "{p}"
+        );
+    }
     let res = rpct
         .put(app.url(&format!(
             "/api/v1/staff/instances/{first}/foia/public-subject"

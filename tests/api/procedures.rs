@@ -378,9 +378,17 @@ async fn silence_assent_comes_after_45_days_unless_a_preavviso_di_rigetto_suspen
         Value::Null
     );
 
+    // On the due date itself the term is still running: nothing happens.
+    app.state
+        .clock
+        .advance(Duration::days((due - today()).num_days()));
+    sportello::startup::housekeeping(&app.state).await;
+    let va = app
+        .get_json(&app.client, &format!("/api/v1/instances/{a}"))
+        .await;
+    assert_ne!(va["status"], "silence_assent", "on the due date {due}");
     // The day after the due date, the daily job grants `a` (twice run: once done).
-    let ahead = (due - today()).num_days() + 1;
-    app.state.clock.advance(Duration::days(ahead));
+    app.state.clock.advance(Duration::days(1));
     sportello::startup::housekeeping(&app.state).await;
     sportello::startup::housekeeping(&app.state).await;
     let va = app
