@@ -1028,5 +1028,17 @@ pub fn segnatura(
 ) -> Result<crate::protocol::segnatura::SegnaturaData, BackofficeError> {
     let r = rights(conn, ente_id, staff_user_id, aoo_code)?;
     let reg_id = annulment::registration_id(conn, r.aoo_id, year, number)?;
+    // A number the ente's own protocol system gave is that system's to describe: Sportello
+    // would otherwise sign, as its register, an entry it did not make.
+    let external: Option<String> = pr::table
+        .find(reg_id)
+        .select(pr::external_system)
+        .first(conn)?;
+    if let Some(system) = external {
+        return Err(BackofficeError::Conflict(format!(
+            "Questa registrazione è stata numerata dal sistema di protocollo dell'ente \
+             (adattatore «{system}»): la sua segnatura è quella prodotta da quel sistema."
+        )));
+    }
     Ok(crate::protocol::segnatura::for_registration(conn, reg_id)?)
 }

@@ -1141,6 +1141,7 @@ fn register_review() {}
     responses(
         (status = 200, description = "The signed segnatura", content_type = "application/xml", body = String),
         (status = 403, description = "Not a staff member's session", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Numbered by the ente's external protocol system, whose segnatura it is (`conflict`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No signing key for the AOO (`unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 #[allow(dead_code)]

@@ -248,13 +248,42 @@ fn key_dir() -> PathBuf {
     dir
 }
 
-async fn work(app: &TestApp, smtp_port: u16) -> usize {
+/// The AOO's signing key pair, made once for the whole test binary.
+fn keys() -> &'static PathBuf {
     static KEYS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    KEYS.get_or_init(key_dir)
+}
+
+/// `xmlsec1` verifies the segnatura's signature with the AOO's certificate (its
+/// XAdES `SignedProperties` referenced by `Id`).
+fn assert_signature_verifies(xml: &str) {
+    let (_, cert) = sportello::protocol::segnatura::SigningKey::paths(keys(), "AOO_CX000");
+    let file = std::env::temp_dir().join(format!("sportello-pec-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--id-attr:Id")
+        .arg("http://uri.etsi.org/01903/v1.3.2#:SignedProperties")
+        .arg("--trusted-pem")
+        .arg(&cert)
+        .arg(&file)
+        .output()
+        .expect("xmlsec1 runs");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "the PEC segnatura's signature does not verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn work(app: &TestApp, smtp_port: u16) -> usize {
     let mut s = test_settings();
     s.mail.smtp_port = smtp_port;
     let w = Worker::new(app.db.clone(), &s.mail)
         .unwrap()
-        .with_segnatura_keys(Some(KEYS.get_or_init(key_dir).clone()))
+        .with_segnatura_keys(Some(keys().clone()))
         .with_attachment_store(app.state.store.clone());
     tokio::task::spawn_blocking(move || w.run_once())
         .await
@@ -308,6 +337,7 @@ fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
             .to_vec()
     };
     let segnatura = String::from_utf8(part("Segnatura.xml")).unwrap();
+    assert_signature_verifies(&segnatura);
     let document = part("istanza.json");
     let doc = libxml::parser::Parser::default()
         .parse_string(&segnatura)

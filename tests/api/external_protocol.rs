@@ -235,6 +235,25 @@ async fn rest_register_numbers_the_submission_and_the_receipt_follows() {
         "{events:?}"
     );
 
+    // The entry is the external system's: Sportello does not sign a segnatura for it.
+    let clerk = app.staff_browser("protocollista").await;
+    let res = clerk
+        .get(app.url(&format!(
+            "/api/v1/protocol/AOO_CX000/registrations/{}/1/segnatura.xml",
+            view["protocol"]["year"]
+        )))
+        .send()
+        .await
+        .unwrap();
+    let p = assert_problem(res, 409, "conflict").await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sistema di protocollo dell'ente"),
+        "{p}"
+    );
+
     // Only now the receipt (and the office notice) — carrying the external number.
     assert!(smtp.messages().is_empty());
     assert_eq!(work(&app, smtp.port).await, 2);

@@ -640,6 +640,7 @@ async fn protocol_registrations_are_immutable_in_the_database() {
         "aoo_id = aoo_id + 1",
         "ente_id = ente_id + 1",
         "id = id + 100",
+        "external_system = 'rest'",
     ] {
         let set = match app.backend() {
             sportello::db::Backend::Sqlite => {
