@@ -399,7 +399,8 @@ async fn malformed_requests_are_logged_below_error() {
     let stop = Stop(child.id());
     let client = reqwest::Client::new();
     let mut ready = false;
-    for _ in 0..200 {
+    // Up to 30 s: migrations on a fresh database, on a machine busy with the other tests.
+    for _ in 0..600 {
         if let Ok(r) = client
             .get(format!("http://127.0.0.1:{port}/health/live"))
             .send()
