@@ -48,6 +48,9 @@ async fn a_clerk_with_the_right_annuls_and_the_instance_and_its_citizen_follow()
 
     let res = annul(&app, &clerk, &number, json!({"reason": WHY, "act": ""})).await;
     assert_problem(res, 422, "validation").await;
+    let res = annul(&app, &clerk, &number, json!({"reason": " ", "act": ACT})).await;
+    let p = assert_problem(res, 422, "validation").await;
+    assert_eq!(p["errors"][0]["pointer"], "/reason", "{p}");
     let res = annul(&app, &clerk, &number, json!({"reason": WHY, "act": ACT})).await;
     assert_eq!(res.status(), 200);
     let e: Value = res.json().await.unwrap();

@@ -544,3 +544,39 @@ async fn the_standard_titolario_is_loaded_and_a_bundle_may_replace_it() {
     let err = sportello::bundle::Bundle::read(&dir).unwrap_err();
     assert!(format!("{err:#}").contains("no titles"), "{err:#}");
 }
+
+#[tokio::test]
+async fn fascicoli_are_numbered_again_from_1_in_a_new_year() {
+    use chrono::Datelike;
+    let app = spawn_app().await;
+    let clerk = app.staff_browser("protocollista").await;
+    let fascicoli = format!("/api/v1/protocol/{AOO}/fascicoli");
+    let open = |subject: &'static str| {
+        let (app, clerk, path) = (&app, &clerk, fascicoli.clone());
+        async move {
+            ok_json(
+                post(
+                    app,
+                    clerk,
+                    &path,
+                    json!({"class": "XI.2", "subject": subject, "office": "anagrafe"}),
+                )
+                .await,
+                201,
+            )
+            .await
+        }
+    };
+    let this_year = app.state.clock.today().year();
+    assert_eq!(open("Residenze – via Roma").await["number"], 1);
+    assert_eq!(open("Residenze – via Garibaldi").await["number"], 2);
+    // 2 January of the next year, Italian time.
+    let next = chrono::NaiveDate::from_ymd_opt(this_year + 1, 1, 2).unwrap();
+    app.state.clock.advance(chrono::Duration::days(
+        (next - app.state.clock.today()).num_days(),
+    ));
+    let f = open("Residenze – via Verdi").await;
+    assert_eq!(f["year"], this_year + 1);
+    assert_eq!(f["number"], 1, "{f}");
+    assert_eq!(f["label"], format!("{}/XI.2/1", this_year + 1));
+}
