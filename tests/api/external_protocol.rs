@@ -300,6 +300,60 @@ fn message_of<'a>(view: &'a Value, kind: &str) -> &'a Value {
 }
 
 #[tokio::test]
+async fn a_withdrawal_is_registered_by_the_external_system_never_by_the_built_in_counter() {
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let (app, id, _) = submitted(&peer).await;
+    assert_eq!(work(&app, smtp.port).await, 1, "the submission's request");
+    assert_eq!(work(&app, smtp.port).await, 2, "receipt and office notice");
+
+    // The citizen withdraws: done at once, the registration waits for the system.
+    let res = app
+        .client
+        .post(app.url(&format!("/api/v1/instances/{id}/withdraw")))
+        .json(&json!({ "reason": "Ho trovato un'altra abitazione." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "withdrawn");
+    let withdrawal = message_of(&v, "withdrawal");
+    assert_eq!(withdrawal["registration_pending"], true, "{withdrawal}");
+    assert!(withdrawal["protocol"].is_null());
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) AS n FROM protocol_counters"),
+        0,
+        "the built-in counter is never used for an external AOO"
+    );
+
+    // The worker delivers it: incoming, from the applicant, the act's JSON as primary.
+    assert_eq!(work(&app, smtp.port).await, 1);
+    let state = peer.state().await;
+    let key = format!("{id}:message:{}", withdrawal["id"]);
+    assert_eq!(state["registrations"][&key]["number"], 2, "{state}");
+    let sent = &state["bodies"][1];
+    assert_eq!(sent["idempotency_key"], key.as_str());
+    assert_eq!(sent["direction"], "in");
+    let doc: Value = serde_json::from_str(sent["document"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["type"], "ritiro");
+    let v = app
+        .get_json(&app.client, &format!("/api/v1/instances/{id}"))
+        .await;
+    let withdrawal = message_of(&v, "withdrawal");
+    assert_eq!(withdrawal["registration_pending"], false, "{withdrawal}");
+    assert_eq!(withdrawal["protocol"]["number"], "0000002", "{withdrawal}");
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM protocol_registrations WHERE external_system = 'rest'"
+        ),
+        2
+    );
+}
+
+#[tokio::test]
 async fn the_later_acts_are_registered_by_the_external_system_and_their_mails_wait_for_it() {
     use crate::backoffice::{act_ok, upload_doc, PDF};
     let peer = RestPeer::start();
