@@ -269,12 +269,17 @@ stop_test_postgres() {
 
 # Python packages of the test peers: the SMTP server the mail tests talk to, the validator
 # of SPID SP certificates (Avviso SPID n. 29 v3), AgID's SPID SP conformance tool and the
-# Frictionless Data Package validator (the open export, docs/export.md).
+# Frictionless Data Package validator (the open export, docs/export.md); PyYAML and
+# jsonschema, with which the REST protocol peer checks every request against
+# docs/protocol-rest.openapi.yaml (already required by the packages above; pinned here
+# because the peer imports them).
 SPORTELLO_TEST_PY_PACKAGES=(
     aiosmtpd==1.4.6
     spid-compliant-certificates==0.5.5
     spid-sp-test==1.2.18
     frictionless==5.18.1
+    PyYAML==6.0.4
+    jsonschema==4.26.0
 )
 
 # _ensure_venv NAME PACKAGE...: a virtualenv target/NAME with exactly these packages.

@@ -30,6 +30,8 @@ impl RestPeer {
         let mut child = Command::new(python)
             .arg(repo_dir().join("tests/peers/protocol_rest_peer.py"))
             .args(["--port", &port.to_string(), "--token", TOKEN])
+            .arg("--contract")
+            .arg(repo_dir().join("docs/protocol-rest.openapi.yaml"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the REST protocol peer");
@@ -46,6 +48,21 @@ impl RestPeer {
             port,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Every request Sportello sent, and every answer the peer gave, conformed to the
+    /// contract's schemas (docs/protocol-rest.openapi.yaml).
+    async fn assert_conforms(&self) {
+        let state = self.state().await;
+        assert_eq!(
+            state["contract_violations"],
+            serde_json::json!([]),
+            "requests or answers outside the REST contract"
+        );
+        assert!(
+            state["calls"].as_i64().unwrap() > 0,
+            "the peer was never called"
+        );
     }
 
     async fn state(&self) -> Value {
@@ -279,6 +296,7 @@ async fn rest_register_numbers_the_submission_and_the_receipt_follows() {
         ),
         1
     );
+    peer.assert_conforms().await;
 }
 
 /// The outbox rows whose dedupe key starts with `prefix`.
@@ -351,6 +369,7 @@ async fn a_withdrawal_is_registered_by_the_external_system_never_by_the_built_in
         ),
         2
     );
+    peer.assert_conforms().await;
 }
 
 #[tokio::test]
@@ -529,6 +548,7 @@ async fn the_later_acts_are_registered_by_the_external_system_and_their_mails_wa
         .contains("Prot. n. 0000004 del "));
     assert_eq!(work(&app, smtp.port).await, 0);
     assert_eq!(peer.state().await["calls"], 4);
+    peer.assert_conforms().await;
 }
 
 #[tokio::test]
@@ -606,6 +626,7 @@ async fn a_worker_killed_before_recording_the_answer_does_not_register_twice() {
     assert_eq!(smtp.wait_for(2, 20).await.len(), 2);
     assert_eq!(work(&app, smtp.port).await, 0);
     assert_eq!(smtp.messages().len(), 2, "one receipt, one office notice");
+    peer.assert_conforms().await;
 }
 
 #[tokio::test]
@@ -669,6 +690,7 @@ async fn a_refused_request_is_a_dead_letter_an_administrator_retries() {
     assert_eq!(view["protocol"]["number"], "0000001");
     assert_eq!(work(&app, smtp.port).await, 2);
     assert_eq!(smtp.wait_for(2, 20).await.len(), 2);
+    peer.assert_conforms().await;
 }
 
 #[tokio::test]
@@ -724,6 +746,7 @@ async fn an_unreachable_system_is_retried_and_the_wrong_token_is_refused() {
         Some("failed")
     );
     assert_eq!(app.count("protocol_registrations"), 0);
+    peer.assert_conforms().await;
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A protocol system implementing Sportello's REST contract (docs/protocol-rest.openapi.yaml),
-for the tests. Standard library only.
+for the tests. Standard library only, plus PyYAML and jsonschema for `--contract`.
 
 POST /registrations   with `Authorization: Bearer <token>` and `Idempotency-Key`: registers
                       the request (next number of the year) and answers 201 with
@@ -10,6 +10,11 @@ GET  /_state          (test control) every registration and the number of calls.
 POST /_control        (test control) {"refuse": bool, "hold_secs": n}: refuse the next
                       requests with 422 (problem+json); or, after registering, wait n seconds
                       before answering (so that a test can kill Sportello in between).
+
+With `--contract docs/protocol-rest.openapi.yaml` every request body is validated against
+the contract's `RegistrationRequest` schema (refused with 400 when it does not conform) and
+every answer of ours against `Registered`; each violation is kept in `/_state`'s
+`contract_violations`, which the tests assert empty.
 
 Prints READY <port> once listening.
 """
@@ -25,8 +30,49 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 STATE = {"calls": 0, "registrations": {}, "last_number": 0, "refuse": False, "hold_secs": 0,
-         "bodies": []}
+         "bodies": [], "contract_violations": []}
 TOKEN = None
+# name -> validator, from the contract's components (None: no contract given).
+CONTRACT = None
+
+
+def json_schema(node):
+    """An OpenAPI 3.0 schema object as JSON Schema: `nullable: true` becomes a type that also
+    admits null; `example` is dropped."""
+    if isinstance(node, list):
+        return [json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: json_schema(v) for k, v in node.items() if k not in ("nullable", "example")}
+    if node.get("nullable") is True and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+def load_contract(path):
+    import jsonschema
+    import yaml
+    with open(path, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    components = json_schema(doc["components"])
+    validators = {}
+    for name in ("RegistrationRequest", "Registered"):
+        schema = {"$ref": f"#/components/schemas/{name}", "components": components}
+        validators[name] = jsonschema.Draft7Validator(
+            schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    return validators
+
+
+def violations(name, value):
+    """What in `value` breaks the contract's schema `name` (empty without a contract)."""
+    if CONTRACT is None:
+        return []
+    found = [f"{name} {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+             for e in CONTRACT[name].iter_errors(value)]
+    if found:
+        with LOCK:
+            STATE["contract_violations"].extend(found)
+    return found
 REQUIRED = ["idempotency_key", "aoo", "direction", "sender", "subject", "instance_id",
             "submitted_at", "document", "attachments"]
 
@@ -50,7 +96,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/_state":
             with LOCK:
-                self.answer(200, {k: STATE[k] for k in ("calls", "registrations", "bodies")})
+                self.answer(200, {k: STATE[k] for k in ("calls", "registrations", "bodies",
+                                                        "contract_violations")})
         else:
             self.problem(404, "Not Found", self.path)
 
@@ -72,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError:
             return self.problem(400, "Bad Request", "not JSON")
+        broken = violations("RegistrationRequest", body)
+        if broken:
+            return self.problem(400, "Bad Request", "; ".join(broken))
         missing = [k for k in REQUIRED if k not in body]
         if not key or missing or body.get("idempotency_key") != key:
             return self.problem(400, "Bad Request", f"missing {missing} or key mismatch")
@@ -113,16 +163,20 @@ class Handler(BaseHTTPRequestHandler):
                                 "Classificazione mancante: richiesta rifiutata dal protocollo")
         if hold:
             time.sleep(hold)
+        violations("Registered", known)
         self.answer(201 if created else 200, known)
 
 
 def main():
-    global TOKEN
+    global TOKEN, CONTRACT
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--token")
+    p.add_argument("--contract", help="the REST contract (OpenAPI YAML) to validate against")
     a = p.parse_args()
     TOKEN = a.token
+    if a.contract:
+        CONTRACT = load_contract(a.contract)
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     print(f"READY {a.port}", flush=True)
     server.serve_forever()
