@@ -310,6 +310,39 @@ pub fn record(conn: &mut DbConn, entry: Entry) -> QueryResult<i64> {
     })
 }
 
+/// What a staff member or a token read of an instance (access to personal data).
+#[derive(Debug, Clone, Copy)]
+pub enum Read<'a> {
+    /// The instance screen.
+    Instance,
+    /// One of its attachments, by id.
+    Attachment(&'a str),
+    /// One of its documents, by id.
+    Document(&'a str),
+}
+
+/// Records, detached, that `actor` read `what` of instance `instance_id`: `instance_read`
+/// (object the instance), or `attachment_read` / `document_read` (object the file, details
+/// the `instance`).
+pub fn record_read(conn: &mut DbConn, ente_id: i64, actor: Actor, instance_id: &str, what: Read) {
+    let entry = match what {
+        Read::Instance => Entry::new(
+            ente_id,
+            actor,
+            Action::InstanceRead,
+            "instance",
+            instance_id,
+        ),
+        Read::Attachment(id) => {
+            Entry::new(ente_id, actor, Action::AttachmentRead, "attachment", id)
+                .with(serde_json::json!({ "instance": instance_id }))
+        }
+        Read::Document(id) => Entry::new(ente_id, actor, Action::DocumentRead, "document", id)
+            .with(serde_json::json!({ "instance": instance_id })),
+    };
+    record_detached(conn, entry);
+}
+
 /// Appends in a transaction of its own and logs (never fails the caller) when the append
 /// itself fails: for what is recorded after the fact (a failed login, a read).
 pub fn record_detached(conn: &mut DbConn, entry: Entry) {

@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use crate::audit::{self, Action, Actor, Entry};
+use crate::audit::{self, Action, Actor, Entry, Read};
 use crate::backoffice::documents::{self, Uploader};
 use crate::backoffice::review::{self, ReviewFilter};
 use crate::backoffice::system::{self, SystemFilter};
@@ -57,16 +57,7 @@ pub async fn instance(
             &id,
             st.clock.now(),
         )?;
-        audit::record_detached(
-            conn,
-            Entry::new(
-                ctx.ente_id,
-                Actor::Token(token),
-                Action::InstanceRead,
-                "instance",
-                id,
-            ),
-        );
+        audit::record_read(conn, ctx.ente_id, Actor::Token(token), &id, Read::Instance);
         Ok::<_, crate::backoffice::BackofficeError>(view)
     })
     .await?;
@@ -88,16 +79,12 @@ pub async fn attachment(
         work::load_for_staff(conn, &ctx, &id)?;
         let read = attachments::read_checked(conn, st.store.as_ref(), INTEGRATION_LINKS, &id, &att)
             .map_err(crate::backoffice::BackofficeError::from)?;
-        audit::record_detached(
+        audit::record_read(
             conn,
-            Entry::new(
-                ctx.ente_id,
-                Actor::Token(token),
-                Action::AttachmentRead,
-                "attachment",
-                att,
-            )
-            .with(serde_json::json!({ "instance": id })),
+            ctx.ente_id,
+            Actor::Token(token),
+            &id,
+            Read::Attachment(&att),
         );
         Ok::<_, crate::backoffice::BackofficeError>(read)
     })
@@ -123,16 +110,12 @@ pub async fn document(
     let (ente_id, token) = (client.0.ente_id, client.0.token_id.clone());
     let (info, bytes) = blocking(&state, move |conn, st| {
         let read = documents::read(conn, st.store.as_ref(), INTEGRATION_LINKS, &who, &id, &doc)?;
-        audit::record_detached(
+        audit::record_read(
             conn,
-            Entry::new(
-                ente_id,
-                Actor::Token(token),
-                Action::DocumentRead,
-                "document",
-                doc,
-            )
-            .with(serde_json::json!({ "instance": id })),
+            ente_id,
+            Actor::Token(token),
+            &id,
+            Read::Document(&doc),
         );
         Ok::<_, crate::backoffice::BackofficeError>(read)
     })

@@ -103,23 +103,21 @@ pub async fn request_context(
         // `Err` could only come from an inner middleware, and there is none.
         result?.map_into_boxed_body()
     };
+    let metrics = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
+        .map(|state| state.metrics.clone());
     if let Some(method) = login_method {
         let failed = res.status().as_u16() >= 400;
-        if let Some(state) = res
-            .request()
-            .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
-        {
-            state.metrics.login(method, !failed);
+        if let Some(m) = &metrics {
+            m.login(method, !failed);
         }
         if failed {
             audit_failed_login(&res, method).await;
         }
     }
-    if let Some(state) = res
-        .request()
-        .app_data::<actix_web::web::Data<crate::http::extract::AppState>>()
-    {
-        state.metrics.request(
+    if let Some(m) = &metrics {
+        m.request(
             res.request().method().as_str(),
             res.request().match_pattern().as_deref(),
             res.status().as_u16(),

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::audit::{self, Action, Actor, Entry};
+use crate::audit::{self, Actor, Read};
 use crate::backoffice::documents::{self, Uploader};
 use crate::backoffice::view::{staff_view, StaffInstanceView};
 use crate::backoffice::work::{self, Expected, MailLink, StaffCtx};
@@ -102,15 +102,12 @@ pub async fn show(
     let view = blocking(&state, move |conn, st| {
         let ctx = work::staff_ctx(conn, staff.ente_id, staff.staff_user_id)?;
         let view = staff_view(conn, &st.forms, STAFF_LINKS, &ctx, &id, st.clock.now())?;
-        audit::record_detached(
+        audit::record_read(
             conn,
-            Entry::new(
-                staff.ente_id,
-                Actor::Staff(ctx.username),
-                Action::InstanceRead,
-                "instance",
-                id,
-            ),
+            staff.ente_id,
+            Actor::Staff(ctx.username),
+            &id,
+            Read::Instance,
         );
         Ok::<_, crate::backoffice::BackofficeError>(view)
     })
@@ -396,16 +393,12 @@ async fn download_document(
         let (who, links) = uploader(conn, who)?;
         let read = documents::read(conn, st.store.as_ref(), links, &who, &id, &doc)?;
         if let Uploader::Staff(ctx) = who {
-            audit::record_detached(
+            audit::record_read(
                 conn,
-                Entry::new(
-                    ctx.ente_id,
-                    Actor::Staff(ctx.username),
-                    Action::DocumentRead,
-                    "document",
-                    doc,
-                )
-                .with(serde_json::json!({ "instance": id })),
+                ctx.ente_id,
+                Actor::Staff(ctx.username),
+                &id,
+                Read::Document(&doc),
             );
         }
         Ok::<_, crate::backoffice::BackofficeError>(read)
@@ -463,16 +456,12 @@ pub async fn staff_attachment(
         work::load_for_staff(conn, &ctx, &id)?;
         let read = attachments::read_checked(conn, st.store.as_ref(), STAFF_LINKS, &id, &att)
             .map_err(crate::backoffice::BackofficeError::from)?;
-        audit::record_detached(
+        audit::record_read(
             conn,
-            Entry::new(
-                staff.ente_id,
-                Actor::Staff(ctx.username),
-                Action::AttachmentRead,
-                "attachment",
-                att,
-            )
-            .with(serde_json::json!({ "instance": id })),
+            staff.ente_id,
+            Actor::Staff(ctx.username),
+            &id,
+            Read::Attachment(&att),
         );
         Ok::<_, crate::backoffice::BackofficeError>(read)
     })
