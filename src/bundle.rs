@@ -67,10 +67,18 @@ pub struct AooDef {
     #[serde(default = "builtin")]
     pub register: String,
     pub external: Option<crate::protocol::external::ExternalConfig>,
+    /// The register's code in the segnatura (`CodiceRegistro`, Allegato 6: 1–16 of
+    /// `A-Za-z0-9_.-`): the one the ente's manuale di gestione gives its register.
+    #[serde(default = "register_code")]
+    pub register_code: String,
 }
 
 fn builtin() -> String {
     "builtin".to_owned()
+}
+
+fn register_code() -> String {
+    crate::protocol::segnatura::REGISTER_CODE.to_owned()
 }
 
 #[derive(Debug, Deserialize)]
@@ -376,6 +384,18 @@ impl Bundle {
             bail!("aoo: duplicate code");
         }
         for a in &e.aoo {
+            let c = &a.register_code;
+            if !(1..=16).contains(&c.len())
+                || !c
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+            {
+                bail!(
+                    "aoo `{}`: register_code `{c}` must be 1 to 16 letters, digits, `_`, `.` or `-` \
+                     (the segnatura's CodiceRegistro)",
+                    a.code
+                );
+            }
             match (a.register.as_str(), &a.external) {
                 ("builtin", None) => {}
                 ("external", Some(x)) => x.check().with_context(|| format!("aoo `{}`", a.code))?,
@@ -576,26 +596,6 @@ impl Bundle {
                 self.ente.ente.patron_day.as_deref(),
             )
             .with_context(|| format!("calendar `{}`", c.code))?;
-            if rules.register_in_protocol {
-                let aoo = self
-                    .ente
-                    .offices
-                    .iter()
-                    .find(|o| o.code == c.office)
-                    .map(|o| o.aoo.as_str());
-                if self
-                    .ente
-                    .aoo
-                    .iter()
-                    .any(|a| Some(a.code.as_str()) == aoo && a.register != "builtin")
-                {
-                    bail!(
-                        "calendar `{}`: booking.register_in_protocol needs the built-in register \
-                         (the office's AOO has an external one)",
-                        c.code
-                    );
-                }
-            }
         }
         Ok(())
     }
@@ -625,6 +625,7 @@ impl Bundle {
                 name: a.name.clone(),
                 register: a.register.clone(),
                 external: a.external.as_ref().map(serde_json::to_string).transpose()?,
+                register_code: a.register_code.clone(),
             };
             let id = sync(conn, &mut report, (ente_id, a.code.as_str()), &row, ts)?;
             aoo_ids.insert(a.code.as_str(), id);
@@ -982,6 +983,7 @@ struct AooRow {
     name: String,
     register: String,
     external: Option<String>,
+    register_code: String,
 }
 synced_below_ente!(AooRow, aoo, code);
 

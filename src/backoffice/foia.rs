@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::work::{
-    self, canonical, event, mail, parties, queued, required_text, Expected, MailLink, Parties,
-    StaffCtx,
+    self, canonical, event, parties, queued, required_text, Act, ActRef, Expected, MailLink,
+    Numbered, Parties, StaffCtx,
 };
 use super::BackofficeError;
 use crate::catalog::EnteRef;
@@ -40,7 +40,8 @@ use crate::domain::terms::{self, Suspension, TermRule, TermUnit, WorkCalendar};
 use crate::domain::{calendar, Actor, FieldError, InstanceStatus, Outcome, Transition};
 use crate::instances::{iso, Event, InstanceRow};
 use crate::procedures::ProcedureKind;
-use crate::protocol::{self, external, Direction, NewRegistration, Registration};
+use crate::protocol::external::Link;
+use crate::protocol::{self, Direction};
 
 /// Days the counter-interested parties have to answer (art. 5 c. 5).
 pub const COUNTERPARTY_DAYS: i64 = 10;
@@ -191,9 +192,9 @@ impl FoiaKind {
 }
 
 /// Registers a FOIA act (a notice to or an answer of a counter-interested party, a request
-/// for review or its decision) in the built-in register of the instance's AOO. These acts
-/// carry no `instance_messages` row, which an external register's follow-up needs: with an
-/// external register they are refused (409) rather than numbered by the wrong register.
+/// for review or its decision) in the register of the instance's AOO: numbered now by the
+/// built-in one, or requested from the ente's external system (`work::register`), the row
+/// `of` names getting its entry either way. The act's frozen JSON text is its document.
 #[expect(
     clippy::too_many_arguments,
     reason = "the fields of one register entry"
@@ -207,32 +208,26 @@ fn register(
     sender: String,
     recipient: Option<String>,
     subject: String,
-    digest: &str,
-    files: &[(String, String)],
-) -> Result<Registration, BackofficeError> {
-    if external::adapter_of_aoo(conn, aoo_id)?.is_some() {
-        return Err(BackofficeError::Conflict(
-            "Il registro di protocollo di questa AOO è un sistema esterno: le comunicazioni ai \
-             controinteressati e il riesame non si possono ancora protocollare da Sportello."
-                .into(),
-        ));
-    }
-    Ok(protocol::register(
+    (document, digest): (String, String),
+    of: ActRef,
+) -> Result<Numbered, BackofficeError> {
+    work::register(
         conn,
-        &NewRegistration {
-            ente_id: row.ente_id,
-            aoo_id,
-            at: now,
+        row,
+        aoo_id,
+        now,
+        Act {
+            of,
             direction,
             sender,
             recipient,
             subject,
-            document_digest: digest.to_owned(),
-            attachments: files.iter().map(|(f, _)| (f.clone(), None)).collect(),
-            instance_id: Some(row.id.clone()),
-            primary: false,
+            digest: &digest,
+            files: &[],
+            document: Some(document),
+            primary_document: None,
         },
-    )?)
+    )
 }
 
 fn bad(pointer: &str, message: &str) -> BackofficeError {
@@ -547,10 +542,11 @@ pub fn notify_counterparties(
                 .unwrap_or_default();
             let mut numbers = Vec::new();
             let mut keys = Vec::new();
+            let mut requested = Vec::new();
             let mut year = today.year();
             for (i, p) in list.iter().enumerate() {
                 let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                let (_, digest) = canonical(&json!({
+                let document = canonical(&json!({
                     "type": "comunicazione_controinteressati",
                     "instance": row.id,
                     "counterparty": { "name": p.name, "address": p.address, "email": p.email },
@@ -560,6 +556,21 @@ pub fn notify_counterparties(
                 let recipient = match &p.address {
                     Some(a) => format!("{} – {a}", p.name),
                     None => p.name.clone(),
+                };
+                let party_id: i64 = diesel::insert_into(fc::table)
+                    .values((
+                        fc::instance_id.eq(&row.id),
+                        fc::ente_id.eq(row.ente_id),
+                        fc::position.eq(position),
+                        fc::name.eq(&p.name),
+                        fc::address.eq(&p.address),
+                        fc::email.eq(&p.email),
+                    ))
+                    .returning(fc::id)
+                    .get_result(conn)?;
+                let of = ActRef::Named {
+                    name: format!("foia-counterparty:{position}"),
+                    link: Link::FoiaCounterparty { id: party_id },
                 };
                 let reg = register(
                     conn,
@@ -572,31 +583,21 @@ pub fn notify_counterparties(
                     format!(
                         "{title} – comunicazione ai controinteressati (D.Lgs. 33/2013, art. 5 c. 5)"
                     ),
-                    &digest,
-                    &[],
+                    document,
+                    of.clone(),
                 )?;
-                diesel::insert_into(fc::table)
-                    .values((
-                        fc::instance_id.eq(&row.id),
-                        fc::ente_id.eq(row.ente_id),
-                        fc::position.eq(position),
-                        fc::name.eq(&p.name),
-                        fc::address.eq(&p.address),
-                        fc::email.eq(&p.email),
-                        fc::registration_id.eq(reg.id),
-                    ))
-                    .execute(conn)?;
-                numbers.push(reg.number.to_string());
-                year = reg.year;
-                keys.extend(mail(
+                numbers.extend(reg.number());
+                year = reg.year().unwrap_or(year);
+                reg.hold_or_queue(
                     conn,
                     row.ente_id,
+                    &mut keys,
                     format!("foia-counterparty:{}:{position}", row.id),
                     p.email.as_deref(),
                     format!(
                         "Comunicazione ai controinteressati – {title} – Prot. n. {} del {}",
-                        reg.number,
-                        protocol::local_time(&reg).format("%d/%m/%Y")
+                        reg.number_text(),
+                        reg.date_text()
                     ),
                     format!(
                         "Gentile {},\n\n{} ha ricevuto una richiesta di accesso (prot. {protocol_ref}) \
@@ -610,7 +611,8 @@ pub fn notify_counterparties(
                         off.email.as_deref().unwrap_or(&off.name),
                         text.as_deref().map(|t| format!("\n{t}\n")).unwrap_or_default(),
                     ),
-                )?);
+                )?;
+                requested.push((reg, of));
             }
             event(
                 conn,
@@ -624,7 +626,10 @@ pub fn notify_counterparties(
                     answer_by,
                 },
             )?;
-            keys.extend(mail(
+            for (reg, of) in &requested {
+                reg.requested(conn, row, of, now)?;
+            }
+            keys.extend(work::mail(
                 conn,
                 row.ente_id,
                 format!("foia-counterparties:{}", row.id),
@@ -692,7 +697,7 @@ pub fn record_counterparty_answer(
                 ));
             }
             let Parties { off, title, .. } = parties(conn, row)?;
-            let (_, digest) = canonical(&json!({
+            let document = canonical(&json!({
                 "type": "risposta_controinteressato",
                 "instance": row.id,
                 "counterparty": name,
@@ -700,6 +705,17 @@ pub fn record_counterparty_answer(
                 "text": text,
                 "at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             }))?;
+            diesel::update(fc::table.find(party_id))
+                .set((
+                    fc::answered_at.eq(now),
+                    fc::opposed.eq(a.opposed),
+                    fc::answer_text.eq(&text),
+                ))
+                .execute(conn)?;
+            let of = ActRef::Named {
+                name: format!("foia-counterparty-answer:{position}"),
+                link: Link::FoiaCounterpartyAnswer { id: party_id },
+            };
             let reg = register(
                 conn,
                 row,
@@ -713,17 +729,9 @@ pub fn record_counterparty_answer(
                 } else {
                     format!("{title} – risposta del controinteressato")
                 },
-                &digest,
-                &[],
+                document,
+                of.clone(),
             )?;
-            diesel::update(fc::table.find(party_id))
-                .set((
-                    fc::answered_at.eq(now),
-                    fc::opposed.eq(a.opposed),
-                    fc::answer_text.eq(&text),
-                    fc::answer_registration_id.eq(reg.id),
-                ))
-                .execute(conn)?;
             event(
                 conn,
                 id,
@@ -732,10 +740,11 @@ pub fn record_counterparty_answer(
                 Event::CounterpartyAnswered {
                     position,
                     opposed: a.opposed,
-                    protocol_number: reg.number.to_string(),
-                    year: reg.year,
+                    protocol_number: reg.number(),
+                    year: reg.year(),
                 },
             )?;
+            reg.requested(conn, row, &of, now)?;
             let waiting: i64 = fc::table
                 .filter(fc::instance_id.eq(&row.id))
                 .filter(fc::answered_at.is_null())
@@ -992,13 +1001,29 @@ pub fn request_review(
         let ground = review_ground(&row, today).map_err(BackofficeError::Conflict)?;
         let due = review_due(conn, ente_id, today)?;
         let Parties { who, off, title } = parties(conn, &row)?;
-        let (_, digest) = canonical(&json!({
+        let document = canonical(&json!({
             "type": "richiesta_riesame",
             "instance": row.id,
             "ground": ground.as_str(),
             "reason": reason,
             "at": now.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         }))?;
+        diesel::insert_into(rv::table)
+            .values((
+                rv::instance_id.eq(&row.id),
+                rv::ente_id.eq(ente_id),
+                rv::requested_at.eq(now),
+                rv::ground.eq(ground.as_str()),
+                rv::reason.eq(&reason),
+                rv::due_date.eq(due),
+            ))
+            .execute(conn)?;
+        let of = ActRef::Named {
+            name: "foia-review".to_owned(),
+            link: Link::FoiaReview {
+                instance_id: row.id.clone(),
+            },
+        };
         let reg = register(
             conn,
             &row,
@@ -1008,28 +1033,17 @@ pub fn request_review(
             who.register_name.clone(),
             None,
             format!("{title} – richiesta di riesame (D.Lgs. 33/2013, art. 5 c. 7)"),
-            &digest,
-            &[],
+            document,
+            of.clone(),
         )?;
-        diesel::insert_into(rv::table)
-            .values((
-                rv::instance_id.eq(&row.id),
-                rv::ente_id.eq(ente_id),
-                rv::requested_at.eq(now),
-                rv::ground.eq(ground.as_str()),
-                rv::reason.eq(&reason),
-                rv::due_date.eq(due),
-                rv::registration_id.eq(reg.id),
-            ))
-            .execute(conn)?;
         event(
             conn,
             id,
             now,
             "citizen",
             Event::ReviewRequested {
-                protocol_number: reg.number.to_string(),
-                year: reg.year,
+                protocol_number: reg.number(),
+                year: reg.year(),
                 due_date: due,
             },
         )?;
@@ -1044,24 +1058,30 @@ pub fn request_review(
             .first::<Option<String>>(conn)
             .optional()?
             .flatten();
-        let keys = mail(
+        let mut keys = Vec::new();
+        reg.hold_or_queue(
             conn,
             ente_id,
+            &mut keys,
             format!("foia-review:{}", row.id),
             officer.as_deref(),
-            format!("Richiesta di riesame – {title} – Prot. n. {}", reg.number),
+            format!(
+                "Richiesta di riesame – {title} – Prot. n. {}",
+                reg.number_text()
+            ),
             format!(
                 "È stata presentata una richiesta di riesame (D.Lgs. 33/2013, art. 5 c. 7) per la \
                  pratica «{title}» (identificativo {}), dopo {}.\n\n- Protocollo n. {} del {}\n\
                  - Da decidere entro: {}\n",
                 row.id,
                 ground.label(),
-                reg.number,
-                protocol::local_time(&reg).format("%d/%m/%Y"),
+                reg.number_text(),
+                reg.date_text(),
                 due.format("%d/%m/%Y"),
             ),
         )?;
         queued(conn, id, now, keys)?;
+        reg.requested(conn, &row, &of, now)?;
         Ok(())
     })
 }
@@ -1119,13 +1139,28 @@ pub fn decide_review(
             .select(staff_users::username)
             .first(conn)?;
         let Parties { who, off, title } = parties(conn, &row)?;
-        let (_, digest) = canonical(&json!({
+        let document = canonical(&json!({
             "type": "decisione_riesame",
             "instance": row.id,
             "outcome": d.outcome,
             "foia_limit": d.foia_limit,
             "motivation": motivation,
         }))?;
+        diesel::update(rv::table.find(id))
+            .set((
+                rv::decided_at.eq(now),
+                rv::decided_by.eq(staff_user_id),
+                rv::outcome.eq(d.outcome.as_str()),
+                rv::decision_limit.eq(d.foia_limit.map(FoiaLimit::as_str)),
+                rv::motivation.eq(&motivation),
+            ))
+            .execute(conn)?;
+        let of = ActRef::Named {
+            name: "foia-review-decision".to_owned(),
+            link: Link::FoiaReviewDecision {
+                instance_id: row.id.clone(),
+            },
+        };
         let reg = register(
             conn,
             &row,
@@ -1135,19 +1170,9 @@ pub fn decide_review(
             "Responsabile della prevenzione della corruzione e della trasparenza".to_owned(),
             Some(who.register_name.clone()),
             format!("{title} – decisione sulla richiesta di riesame"),
-            &digest,
-            &[],
+            document,
+            of.clone(),
         )?;
-        diesel::update(rv::table.find(id))
-            .set((
-                rv::decided_at.eq(now),
-                rv::decided_by.eq(staff_user_id),
-                rv::outcome.eq(d.outcome.as_str()),
-                rv::decision_limit.eq(d.foia_limit.map(FoiaLimit::as_str)),
-                rv::motivation.eq(&motivation),
-                rv::decision_registration_id.eq(reg.id),
-            ))
-            .execute(conn)?;
         event(
             conn,
             id,
@@ -1155,8 +1180,8 @@ pub fn decide_review(
             &format!("staff:{username}"),
             Event::ReviewDecided {
                 outcome: d.outcome,
-                protocol_number: reg.number.to_string(),
-                year: reg.year,
+                protocol_number: reg.number(),
+                year: reg.year(),
             },
         )?;
         let verdict = match d.outcome {
@@ -1165,15 +1190,17 @@ pub fn decide_review(
             Outcome::Respinta => "respinta: il diniego è confermato",
             Outcome::Differita => "respinta: il differimento è confermato",
         };
-        let keys = mail(
+        let mut keys = Vec::new();
+        reg.hold_or_queue(
             conn,
             ente_id,
+            &mut keys,
             format!("foia-review-decision:{}", row.id),
             who.email.as_deref(),
             format!(
                 "Esito del riesame – {title} – Prot. n. {} del {}",
-                reg.number,
-                protocol::local_time(&reg).format("%d/%m/%Y")
+                reg.number_text(),
+                reg.date_text()
             ),
             format!(
                 "Gentile {},\n\nla sua richiesta di riesame per la pratica «{title}» è stata \
@@ -1187,23 +1214,24 @@ pub fn decide_review(
                 work::footer(link.0)
             ),
         )?;
-        let mut keys = keys;
         // The office that holds the data acts on the outcome (grants the access).
-        keys.extend(mail(
+        reg.hold_or_queue(
             conn,
             ente_id,
+            &mut keys,
             format!("foia-review-decision-office:{}", row.id),
             off.email.as_deref(),
-            format!("Riesame deciso – {title} – Prot. n. {}", reg.number),
+            format!("Riesame deciso – {title} – Prot. n. {}", reg.number_text()),
             format!(
                 "Il responsabile della trasparenza ha deciso la richiesta di riesame della pratica \
                  «{title}» (identificativo {}): {verdict}.\n\n- Protocollo n. {} del {}\n",
                 row.id,
-                reg.number,
-                protocol::local_time(&reg).format("%d/%m/%Y"),
+                reg.number_text(),
+                reg.date_text(),
             ),
-        )?);
+        )?;
         queued(conn, id, now, keys)?;
+        reg.requested(conn, &row, &of, now)?;
         Ok(())
     })
 }
@@ -1372,8 +1400,9 @@ pub struct CounterpartyView {
     pub name: String,
     pub address: Option<String>,
     pub email: Option<String>,
-    /// The outgoing registration of the notice.
-    pub protocol_number: String,
+    /// The outgoing registration of the notice; absent while the AOO's external register has
+    /// not numbered it (the instance shows "in attesa di protocollazione").
+    pub protocol_number: Option<String>,
     #[schema(format = DateTime)]
     pub answered_at: Option<String>,
     pub opposed: Option<bool>,
@@ -1471,13 +1500,13 @@ fn foia_view(
         String,
         Option<String>,
         Option<String>,
-        i64,
+        Option<i64>,
         Option<NaiveDateTime>,
         Option<bool>,
         Option<String>,
     );
     let party_rows: Vec<PartyRow> = fc::table
-        .inner_join(pr::table.on(pr::id.eq(fc::registration_id)))
+        .left_join(pr::table.on(pr::id.nullable().eq(fc::registration_id)))
         .filter(fc::instance_id.eq(&row.id))
         .order(fc::position)
         .select((
@@ -1485,7 +1514,7 @@ fn foia_view(
             fc::name,
             fc::address,
             fc::email,
-            pr::number,
+            pr::number.nullable(),
             fc::answered_at,
             fc::opposed,
             fc::answer_text,
@@ -1526,9 +1555,11 @@ fn foia_view(
                     name: p.1,
                     address: p.2,
                     email: p.3,
-                    protocol_number: crate::domain::protocol_number::ProtocolNumber::new(p.4)
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|_| p.4.to_string()),
+                    protocol_number: p.4.map(|n| {
+                        crate::domain::protocol_number::ProtocolNumber::new(n)
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|_| n.to_string())
+                    }),
                     answered_at: p.5.map(iso),
                     opposed: p.6,
                     answer_text: p.7,

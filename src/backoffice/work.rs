@@ -306,7 +306,7 @@ pub(crate) fn canonical(doc: &Value) -> Result<(String, String), BackofficeError
 /// The register entry of a later act of the instance (a request for integration, its
 /// answer, the decision, a withdrawal): the message that carries it and what is registered.
 pub(crate) struct Act<'a> {
-    pub(crate) message: i64,
+    pub(crate) of: ActRef,
     pub(crate) direction: Direction,
     pub(crate) sender: String,
     pub(crate) recipient: Option<String>,
@@ -319,6 +319,16 @@ pub(crate) struct Act<'a> {
     pub(crate) document: Option<String>,
     /// The uploaded document that is the primary one instead (the decision's reply PDF).
     pub(crate) primary_document: Option<String>,
+}
+
+/// What a registered act is, and where its entry's id goes.
+#[derive(Debug, Clone)]
+pub(crate) enum ActRef {
+    /// An `instance_messages` row (the message names its entry).
+    Message(i64),
+    /// Another act (a FOIA act): its name in the idempotency key (`<instance>:<name>`) and
+    /// in the history, and the row that names its entry.
+    Named { name: String, link: external::Link },
 }
 
 /// How an act was registered.
@@ -373,21 +383,37 @@ impl Numbered {
         &self,
         conn: &mut DbConn,
         row: &InstanceRow,
-        message: i64,
+        of: &ActRef,
         now: NaiveDateTime,
         key: String,
         to: Option<&str>,
         subject: String,
         body: String,
     ) -> Result<(), BackofficeError> {
+        let mut keys = Vec::new();
+        self.hold_or_queue(conn, row.ente_id, &mut keys, key, to, subject, body)?;
+        if !keys.is_empty() {
+            queued(conn, &row.id, now, keys)?;
+        }
+        self.requested(conn, row, of, now)
+    }
+
+    /// Queues an e-mail of the act now (its outbox key added to `keys`) with the built-in
+    /// register, or keeps it with the request until the number comes with an external one.
+    #[expect(clippy::too_many_arguments, reason = "the parts of one e-mail")]
+    pub(crate) fn hold_or_queue(
+        &self,
+        conn: &mut DbConn,
+        ente_id: i64,
+        keys: &mut Vec<String>,
+        key: String,
+        to: Option<&str>,
+        subject: String,
+        body: String,
+    ) -> Result<(), BackofficeError> {
         match self {
-            Self::Now(_) => {
-                let keys = mail(conn, row.ente_id, key, to, subject, body)?;
-                queued(conn, &row.id, now, keys)?;
-            }
-            Self::Pending {
-                request_id, system, ..
-            } => {
+            Self::Now(_) => keys.extend(mail(conn, ente_id, key, to, subject, body)?),
+            Self::Pending { request_id, .. } => {
                 if let Some(to) = to {
                     external::add_email(
                         conn,
@@ -401,17 +427,36 @@ impl Numbered {
                         },
                     )?;
                 }
-                event(
-                    conn,
-                    &row.id,
-                    now,
-                    "system",
-                    Event::RegistrationRequested {
-                        system: (*system).to_owned(),
-                        message: Some(message),
-                    },
-                )?;
             }
+        }
+        Ok(())
+    }
+
+    /// With an external register, the history shows the pending request (nothing with the
+    /// built-in one: the act's own event carries the number).
+    pub(crate) fn requested(
+        &self,
+        conn: &mut DbConn,
+        row: &InstanceRow,
+        of: &ActRef,
+        now: NaiveDateTime,
+    ) -> Result<(), BackofficeError> {
+        if let Self::Pending { system, .. } = self {
+            let (message, act) = match of {
+                ActRef::Message(m) => (Some(*m), None),
+                ActRef::Named { name, .. } => (None, Some(name.clone())),
+            };
+            event(
+                conn,
+                &row.id,
+                now,
+                "system",
+                Event::RegistrationRequested {
+                    system: (*system).to_owned(),
+                    message,
+                    act,
+                },
+            )?;
         }
         Ok(())
     }
@@ -442,12 +487,21 @@ pub(crate) fn register(
     };
     let Some(adapter) = external::adapter_of_aoo(conn, aoo_id)? else {
         let reg = protocol::register(conn, &new)?;
-        diesel::update(msg::table.find(act.message))
-            .set(msg::registration_id.eq(reg.id))
-            .execute(conn)?;
+        match &act.of {
+            ActRef::Message(m) => {
+                diesel::update(msg::table.find(m))
+                    .set(msg::registration_id.eq(reg.id))
+                    .execute(conn)?;
+            }
+            ActRef::Named { link, .. } => link.set(conn, reg.id)?,
+        }
         return Ok(Numbered::Now(reg));
     };
     let placeholders = external::Placeholders::new();
+    let (message_id, name, link) = match act.of {
+        ActRef::Message(m) => (Some(m), None, None),
+        ActRef::Named { name, link } => (None, Some(name), Some(link)),
+    };
     let request_id = external::enqueue(
         conn,
         adapter,
@@ -455,7 +509,9 @@ pub(crate) fn register(
             registration: new,
             notices: None,
             follow_up: Some(external::FollowUp {
-                message_id: act.message,
+                message_id,
+                act: name,
+                link,
                 document: act.document,
                 primary_document: act.primary_document,
                 placeholders: placeholders.clone(),
@@ -893,7 +949,7 @@ pub fn request_integration(
                 off.aoo_id,
                 now,
                 Act {
-                    message,
+                    of: ActRef::Message(message),
                     direction: Direction::Out,
                     sender: off.name.clone(),
                     recipient: Some(who.register_name.clone()),
@@ -936,7 +992,7 @@ pub fn request_integration(
             reg.mail(
                 conn,
                 row,
-                message,
+                &ActRef::Message(message),
                 now,
                 format!("integration-request:{}", row.id),
                 who.email.as_deref(),
@@ -1086,7 +1142,7 @@ pub fn decide(
                 off.aoo_id,
                 now,
                 Act {
-                    message,
+                    of: ActRef::Message(message),
                     direction: Direction::Out,
                     sender: off.name.clone(),
                     recipient: Some(who.register_name.clone()),
@@ -1126,7 +1182,7 @@ pub fn decide(
             reg.mail(
             conn,
             row,
-            message,
+            &ActRef::Message(message),
             now,
             format!("decision:{}", row.id),
             who.email.as_deref(),
@@ -1320,7 +1376,7 @@ pub fn answer_integration(
                 off.aoo_id,
                 now,
                 Act {
-                    message,
+                    of: ActRef::Message(message),
                     direction: Direction::In,
                     sender: who.register_name.clone(),
                     recipient: None,
@@ -1369,7 +1425,7 @@ pub fn answer_integration(
             reg.mail(
                 conn,
                 row,
-                message,
+                &ActRef::Message(message),
                 now,
                 format!("integration-answer:{}", row.id),
                 off.email.as_deref(),
@@ -1444,7 +1500,7 @@ pub fn withdraw(
                 off.aoo_id,
                 now,
                 Act {
-                    message,
+                    of: ActRef::Message(message),
                     direction: Direction::In,
                     sender: who.register_name.clone(),
                     recipient: None,
@@ -1468,7 +1524,7 @@ pub fn withdraw(
             reg.mail(
                 conn,
                 row,
-                message,
+                &ActRef::Message(message),
                 now,
                 format!("withdrawal:{}", row.id),
                 off.email.as_deref(),

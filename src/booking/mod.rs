@@ -1260,11 +1260,6 @@ fn register(
         .find(ctx.cal.office_id)
         .select(offices::aoo_id)
         .first(conn)?;
-    if crate::protocol::external::adapter_of_aoo(conn, aoo_id)?.is_some() {
-        // The bundle loader refuses this combination; a change of register since is logged.
-        tracing::warn!(booking = %row.id, "booking not registered: the AOO's register is external");
-        return Ok(());
-    }
     let (cf, given, family): (String, Option<String>, Option<String>) = citizens::table
         .find(row.citizen_id)
         .select((
@@ -1289,28 +1284,55 @@ fn register(
         "notes": row.notes,
     }))
     .map_err(anyhow::Error::from)?;
-    crate::protocol::register(
-        conn,
-        &crate::protocol::NewRegistration {
-            ente_id: row.ente_id,
-            aoo_id,
-            at: now,
-            direction: crate::protocol::Direction::In,
-            sender: format!("{} ({cf})", name.trim()),
-            recipient: None,
-            subject: format!(
-                "{} – prenotazione {} del {}",
-                ctx.svc.title,
-                row.code,
-                when(row.starts_at)
-            ),
-            document_digest: crate::text::sha256_hex(document.as_bytes()),
-            attachments: Vec::new(),
-            instance_id: None,
-            primary: false,
-        },
-    )
-    .map_err(|e| BookingError::Other(anyhow::anyhow!("{e}")))?;
+    let new = crate::protocol::NewRegistration {
+        ente_id: row.ente_id,
+        aoo_id,
+        at: now,
+        direction: crate::protocol::Direction::In,
+        sender: format!("{} ({cf})", name.trim()),
+        recipient: None,
+        subject: format!(
+            "{} – prenotazione {} del {}",
+            ctx.svc.title,
+            row.code,
+            when(row.starts_at)
+        ),
+        document_digest: crate::text::sha256_hex(document.as_bytes()),
+        attachments: Vec::new(),
+        instance_id: None,
+        primary: false,
+    };
+    use crate::protocol::external;
+    match external::adapter_of_aoo(conn, aoo_id)? {
+        None => {
+            let reg = crate::protocol::register(conn, &new)
+                .map_err(|e| BookingError::Other(anyhow::anyhow!("{e}")))?;
+            external::Link::Booking { id: row.id.clone() }.set(conn, reg.id)?;
+        }
+        // The ente's own protocol system numbers it (idempotency key `booking:<id>`); the
+        // confirmation does not quote the number, so nothing waits for it.
+        Some(adapter) => {
+            external::enqueue(
+                conn,
+                adapter,
+                &external::RequestPayload {
+                    registration: new,
+                    notices: None,
+                    follow_up: Some(external::FollowUp {
+                        message_id: None,
+                        act: None,
+                        link: Some(external::Link::Booking { id: row.id.clone() }),
+                        document: Some(document),
+                        primary_document: None,
+                        placeholders: external::Placeholders::new(),
+                        emails: Vec::new(),
+                    }),
+                },
+                now,
+            )?;
+            tracing::info!(booking = %row.id, system = adapter.as_str(), "booking registration requested from the external protocol system");
+        }
+    }
     Ok(())
 }
 

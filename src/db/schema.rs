@@ -25,6 +25,7 @@ diesel::table! {
         updated_at -> Timestamp,
         register -> Text,
         external -> Nullable<Text>,
+        register_code -> Text,
     }
 }
 
@@ -190,7 +191,8 @@ diesel::table! {
         id -> BigInt,
         ente_id -> BigInt,
         aoo_id -> BigInt,
-        instance_id -> Text,
+        instance_id -> Nullable<Text>,
+        booking_id -> Nullable<Text>,
         idempotency_key -> Text,
         adapter -> Text,
         payload -> Text,
@@ -590,6 +592,7 @@ diesel::table! {
         cancel_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        registration_id -> Nullable<BigInt>,
     }
 }
 
@@ -701,7 +704,7 @@ diesel::table! {
         name -> Text,
         address -> Nullable<Text>,
         email -> Nullable<Text>,
-        registration_id -> BigInt,
+        registration_id -> Nullable<BigInt>,
         answered_at -> Nullable<Timestamp>,
         opposed -> Nullable<Bool>,
         answer_text -> Nullable<Text>,
@@ -717,7 +720,7 @@ diesel::table! {
         ground -> Text,
         reason -> Text,
         due_date -> Date,
-        registration_id -> BigInt,
+        registration_id -> Nullable<BigInt>,
         decided_at -> Nullable<Timestamp>,
         decided_by -> Nullable<BigInt>,
         outcome -> Nullable<Text>,

@@ -271,6 +271,7 @@ pub fn submit(
                         Event::RegistrationRequested {
                             system: adapter.as_str().to_owned(),
                             message: None,
+                            act: None,
                         },
                     ),
                     routed,

@@ -159,10 +159,23 @@ pub enum Event {
         system: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<i64>,
+        /// Another later act (a FOIA act: `foia-counterparty:<n>`, `foia-counterparty-answer:<n>`,
+        /// `foia-review`, `foia-review-decision`); `act_registered` follows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        act: Option<String>,
     },
     /// The external protocol system numbered a later act of the instance (the message).
     MessageRegistered {
         message: i64,
+        protocol_number: String,
+        year: i32,
+        #[schema(format = DateTime)]
+        registered_at: String,
+    },
+    /// The external protocol system numbered another later act of the instance (`act` as in
+    /// `registration_requested`).
+    ActRegistered {
+        act: String,
         protocol_number: String,
         year: i32,
         #[schema(format = DateTime)]
@@ -251,6 +264,8 @@ pub enum Event {
     /// the term is suspended until they answer or `answer_by` passes.
     CounterpartiesNotified {
         parties: usize,
+        /// Empty while an external register has not numbered them (`act_registered` follows
+        /// for each).
         protocol_numbers: Vec<String>,
         year: i32,
         answer_by: NaiveDate,
@@ -259,8 +274,9 @@ pub enum Event {
     CounterpartyAnswered {
         position: i32,
         opposed: bool,
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`act_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
     },
     /// FOIA: the term runs again (`because`: `answers` or `expiry`).
     CounterpartiesResumed {
@@ -269,15 +285,17 @@ pub enum Event {
     },
     /// FOIA: the citizen asked the transparency officer for a review (riesame).
     ReviewRequested {
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`act_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
         due_date: NaiveDate,
     },
     /// FOIA: the transparency officer decided the review.
     ReviewDecided {
         outcome: Outcome,
-        protocol_number: String,
-        year: i32,
+        /// None while an external register has not numbered it (`act_registered` follows).
+        protocol_number: Option<String>,
+        year: Option<i32>,
     },
 }
 
@@ -292,6 +310,7 @@ impl Event {
             Self::Registered { .. } => "registered",
             Self::RegistrationRequested { .. } => "registration_requested",
             Self::MessageRegistered { .. } => "message_registered",
+            Self::ActRegistered { .. } => "act_registered",
             Self::Routed { .. } => "routed",
             Self::NotificationsQueued { .. } => "notifications_queued",
             Self::Taken { .. } => "taken",

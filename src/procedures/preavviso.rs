@@ -14,7 +14,7 @@ use diesel::prelude::*;
 use super::{of_service, residenza, ProcedureKind};
 use crate::backoffice::work::{
     canonical, event, footer, insert_message, parties, register, required_text, staff_act, Act,
-    Expected, MailLink, Parties, StaffCtx,
+    ActRef, Expected, MailLink, Parties, StaffCtx,
 };
 use crate::backoffice::BackofficeError;
 use crate::db::schema::refusal_notices as rn;
@@ -125,7 +125,7 @@ pub fn send(
                 off.aoo_id,
                 now,
                 Act {
-                    message,
+                    of: ActRef::Message(message),
                     direction: crate::protocol::Direction::Out,
                     sender: off.name.clone(),
                     recipient: Some(who.register_name.clone()),
@@ -139,7 +139,7 @@ pub fn send(
             reg.mail(
                 conn,
                 row,
-                message,
+                &ActRef::Message(message),
                 now,
                 format!("refusal-notice:{id}"),
                 who.email.as_deref(),

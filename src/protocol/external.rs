@@ -189,8 +189,17 @@ pub struct RequestPayload {
 /// when the system answers, and the e-mails that quote the number wait for it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FollowUp {
-    /// The `instance_messages` row the registration belongs to.
-    pub message_id: i64,
+    /// The `instance_messages` row the registration belongs to (an act carried by a message).
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    /// Any other act of the instance: its name in the idempotency key (`<instance>:<act>`,
+    /// for example `foia-counterparty:2`) and in the history's `act_registered`.
+    #[serde(default)]
+    pub act: Option<String>,
+    /// The row that names the registration once numbered (a FOIA act's), or the booking a
+    /// booking's registration is for.
+    #[serde(default)]
+    pub link: Option<Link>,
     /// The primary document when it is the act's frozen JSON (RFC 8785) text.
     pub document: Option<String>,
     /// The primary document when it is an uploaded file (`instance_documents` id: the
@@ -201,6 +210,50 @@ pub struct FollowUp {
     pub placeholders: Placeholders,
     /// Outbox key and e-mail of each message to send once numbered.
     pub emails: Vec<(String, crate::notify::EmailPayload)>,
+}
+
+/// See [`FollowUp::link`]: where a registration's id is written once it is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "row", rename_all = "snake_case")]
+pub enum Link {
+    /// `foia_counterparties.registration_id`: the notice to one counter-interested party.
+    FoiaCounterparty { id: i64 },
+    /// `foia_counterparties.answer_registration_id`: that party's answer.
+    FoiaCounterpartyAnswer { id: i64 },
+    /// `foia_reviews.registration_id`: the citizen's request for review.
+    FoiaReview { instance_id: String },
+    /// `foia_reviews.decision_registration_id`: the transparency officer's decision.
+    FoiaReviewDecision { instance_id: String },
+    /// `bookings.registration_id`: a booking's registration.
+    Booking { id: String },
+}
+
+impl Link {
+    /// Writes the registration's id into the row (inside the caller's transaction).
+    pub fn set(&self, conn: &mut DbConn, registration_id: i64) -> QueryResult<()> {
+        use crate::db::schema::{foia_counterparties as fc, foia_reviews as rv};
+        match self {
+            Self::FoiaCounterparty { id } => diesel::update(fc::table.find(id))
+                .set(fc::registration_id.eq(registration_id))
+                .execute(conn)?,
+            Self::FoiaCounterpartyAnswer { id } => diesel::update(fc::table.find(id))
+                .set(fc::answer_registration_id.eq(registration_id))
+                .execute(conn)?,
+            Self::FoiaReview { instance_id } => diesel::update(rv::table.find(instance_id))
+                .set(rv::registration_id.eq(registration_id))
+                .execute(conn)?,
+            Self::FoiaReviewDecision { instance_id } => diesel::update(rv::table.find(instance_id))
+                .set(rv::decision_registration_id.eq(registration_id))
+                .execute(conn)?,
+            Self::Booking { id } => {
+                use crate::db::schema::bookings;
+                diesel::update(bookings::table.find(id))
+                    .set(bookings::registration_id.eq(registration_id))
+                    .execute(conn)?
+            }
+        };
+        Ok(())
+    }
 }
 
 /// See [`FollowUp::placeholders`].
@@ -266,6 +319,34 @@ pub fn message_key(instance_id: &str, message_id: i64) -> String {
     format!("{instance_id}:message:{message_id}")
 }
 
+/// The idempotency key of a booking's registration.
+pub fn booking_key(booking_id: &str) -> String {
+    format!("booking:{booking_id}")
+}
+
+/// Whose request it is (the instance, or the booking) and its idempotency key.
+fn owner_and_key(
+    payload: &RequestPayload,
+) -> anyhow::Result<(Option<String>, Option<String>, String)> {
+    let instance = payload.registration.instance_id.clone();
+    let follow = payload.follow_up.as_ref();
+    if let Some(Link::Booking { id }) = follow.and_then(|f| f.link.as_ref()) {
+        return Ok((None, Some(id.clone()), booking_key(id)));
+    }
+    let instance =
+        instance.context("a registration request belongs to an instance or a booking")?;
+    let key = match follow {
+        None => submission_key(&instance),
+        Some(FollowUp {
+            message_id: Some(m),
+            ..
+        }) => message_key(&instance, *m),
+        Some(FollowUp { act: Some(a), .. }) => format!("{instance}:{a}"),
+        Some(_) => anyhow::bail!("a later registration names neither its message nor its act"),
+    };
+    Ok((Some(instance), None, key))
+}
+
 /// The adapter of an AOO by id (None for the built-in register).
 pub fn adapter_of_aoo(conn: &mut DbConn, aoo_id: i64) -> anyhow::Result<Option<Adapter>> {
     let (register, external): (String, Option<String>) = aoo::table
@@ -284,19 +365,13 @@ pub fn enqueue(
     ts: NaiveDateTime,
 ) -> anyhow::Result<i64> {
     let r = &payload.registration;
-    let instance_id = r
-        .instance_id
-        .clone()
-        .context("a registration request belongs to an instance")?;
-    let key = match &payload.follow_up {
-        Some(f) => message_key(&instance_id, f.message_id),
-        None => submission_key(&instance_id),
-    };
+    let (instance_id, booking_id, key) = owner_and_key(payload)?;
     let id: i64 = diesel::insert_into(preq::table)
         .values((
             preq::ente_id.eq(r.ente_id),
             preq::aoo_id.eq(r.aoo_id),
             preq::instance_id.eq(&instance_id),
+            preq::booking_id.eq(&booking_id),
             preq::idempotency_key.eq(&key),
             preq::adapter.eq(adapter.as_str()),
             preq::payload.eq(serde_json::to_string(payload)?),
@@ -326,7 +401,10 @@ pub struct Request {
     pub administration: super::segnatura::Administration,
     /// The applicant as the segnatura names them.
     pub person: super::segnatura::Person,
-    pub instance_id: String,
+    /// The instance whose act it registers (None for a booking's registration).
+    pub instance_id: Option<String>,
+    /// The booking it registers (None for an instance's act).
+    pub booking_id: Option<String>,
     pub payload: RequestPayload,
     /// The primary document, whose SHA-256 is registered.
     pub primary: PrimaryDoc,
@@ -427,45 +505,60 @@ pub trait ExternalRegister {
 
 /// Loads a request and its AOO's configuration; None when it is already registered.
 fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalConfig)>> {
-    let (key, instance_id, payload, status, aoo_code, external, document, ente_id): (
-        String,
-        String,
-        String,
-        String,
+    use crate::db::schema::{bookings, citizens, enti};
+    type Head = (
         String,
         Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
         Option<String>,
         i64,
-    ) = preq::table
-        .inner_join(aoo::table)
-        .inner_join(instances::table)
-        .filter(preq::id.eq(id))
-        .select((
-            preq::idempotency_key,
-            preq::instance_id,
-            preq::payload,
-            preq::status,
-            aoo::code,
-            aoo::external,
-            instances::document,
-            preq::ente_id,
-        ))
-        .first(conn)?;
-    use crate::db::schema::{citizens, enti};
+    );
+    let (key, instance_id, booking_id, payload, status, aoo_code, external, ente_id): Head =
+        preq::table
+            .inner_join(aoo::table)
+            .filter(preq::id.eq(id))
+            .select((
+                preq::idempotency_key,
+                preq::instance_id,
+                preq::booking_id,
+                preq::payload,
+                preq::status,
+                aoo::code,
+                aoo::external,
+                preq::ente_id,
+            ))
+            .first(conn)?;
     let (ente_code, ipa, ente_name, fiscal_code): (String, Option<String>, String, Option<String>) =
         enti::table
             .find(ente_id)
             .select((enti::code, enti::ipa_code, enti::name, enti::fiscal_code))
             .first(conn)?;
-    let aoo_name: String = aoo::table
+    let (aoo_name, register_code): (String, String) = aoo::table
         .filter(aoo::code.eq(&aoo_code))
         .filter(aoo::ente_id.eq(ente_id))
-        .select(aoo::name)
+        .select((aoo::name, aoo::register_code))
         .first(conn)?;
+    // The applicant: the instance's citizen, or the booking's.
+    let (document, citizen_id): (Option<String>, i64) = match (&instance_id, &booking_id) {
+        (Some(i), _) => instances::table
+            .find(i)
+            .select((instances::document, instances::citizen_id))
+            .first(conn)?,
+        (None, Some(b)) => (
+            None,
+            bookings::table
+                .find(b)
+                .select(bookings::citizen_id)
+                .first(conn)?,
+        ),
+        (None, None) => anyhow::bail!("protocol request {id} belongs to nothing"),
+    };
     let (given_name, family_name, codice_fiscale): (Option<String>, Option<String>, String) =
-        instances::table
-            .inner_join(citizens::table)
-            .filter(instances::id.eq(&instance_id))
+        citizens::table
+            .find(citizen_id)
             .select((
                 citizens::given_name,
                 citizens::family_name,
@@ -475,19 +568,35 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
     if status == "registered" {
         return Ok(None);
     }
+    let payload: RequestPayload =
+        serde_json::from_str(&payload).context("protocol request payload")?;
+    // The correspondent: the applicant, or the counter-interested party a FOIA act is to or
+    // from (known by name only).
+    let person = match payload.follow_up.as_ref().and_then(|f| f.link.as_ref()) {
+        Some(Link::FoiaCounterparty { id: party } | Link::FoiaCounterpartyAnswer { id: party }) => {
+            use crate::db::schema::foia_counterparties as fc;
+            super::segnatura::Person::Named(fc::table.find(party).select(fc::name).first(conn)?)
+        }
+        _ => super::segnatura::Person::Natural {
+            given_name: given_name.unwrap_or_default(),
+            family_name: family_name.unwrap_or_default(),
+            codice_fiscale,
+        },
+    };
     let config: ExternalConfig = serde_json::from_str(
         external
             .as_deref()
             .context("the AOO has no external system any more")?,
     )
     .context("aoo.external")?;
-    let payload: RequestPayload =
-        serde_json::from_str(&payload).context("protocol request payload")?;
     let (primary, attachments) = match &payload.follow_up {
         None => {
             use crate::db::schema::attachments as att;
+            let instance_id = instance_id
+                .as_deref()
+                .context("a submission without its instance")?;
             let attachments: Vec<RequestAttachment> = att::table
-                .filter(att::instance_id.eq(&instance_id))
+                .filter(att::instance_id.eq(instance_id))
                 .order((att::created_at, att::id))
                 .select((att::filename, att::mime, att::sha256, att::storage_key))
                 .load(conn)?;
@@ -499,15 +608,19 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
         }
         Some(f) => {
             use crate::db::schema::instance_documents as docs;
-            let mut rows: Vec<(String, RequestAttachment)> = docs::table
-                .filter(docs::instance_id.eq(&instance_id))
-                .filter(docs::message_id.eq(f.message_id))
-                .order((docs::created_at, docs::id))
-                .select((
-                    docs::id,
-                    (docs::filename, docs::mime, docs::sha256, docs::storage_key),
-                ))
-                .load(conn)?;
+            // A message's documents; the other acts (FOIA, bookings) register their JSON text.
+            let mut rows: Vec<(String, RequestAttachment)> = match (&instance_id, f.message_id) {
+                (Some(i), Some(m)) => docs::table
+                    .filter(docs::instance_id.eq(i))
+                    .filter(docs::message_id.eq(m))
+                    .order((docs::created_at, docs::id))
+                    .select((
+                        docs::id,
+                        (docs::filename, docs::mime, docs::sha256, docs::storage_key),
+                    ))
+                    .load(conn)?,
+                _ => Vec::new(),
+            };
             let primary = match &f.primary_document {
                 Some(id) => {
                     let at = rows
@@ -538,14 +651,12 @@ fn load(conn: &mut DbConn, id: i64) -> anyhow::Result<Option<(Request, ExternalC
                     .filter(|c| c.len() == 11 && c.bytes().all(|b| b.is_ascii_digit())),
                 aoo_code: aoo_code.clone(),
                 aoo_name,
+                register_code,
             },
-            person: super::segnatura::Person {
-                given_name: given_name.unwrap_or_default(),
-                family_name: family_name.unwrap_or_default(),
-                codice_fiscale,
-            },
+            person,
             aoo_code,
             instance_id,
+            booking_id,
             payload,
             primary,
             attachments,
@@ -705,17 +816,30 @@ pub fn record(
         let (emails, registered) = match (&payload.follow_up, &payload.notices) {
             (Some(f), _) => {
                 use crate::db::schema::instance_messages as msg;
-                diesel::update(msg::table.find(f.message_id))
-                    .set(msg::registration_id.eq(registration.id))
-                    .execute(conn)?;
+                if let Some(m) = f.message_id {
+                    diesel::update(msg::table.find(m))
+                        .set(msg::registration_id.eq(registration.id))
+                        .execute(conn)?;
+                }
+                if let Some(link) = &f.link {
+                    link.set(conn, registration.id)?;
+                }
                 let emails =
                     f.placeholders
                         .fill(&f.emails, &number, &local.format("%d/%m/%Y").to_string());
-                let event = Event::MessageRegistered {
-                    message: f.message_id,
-                    protocol_number: number,
-                    year: registration.year,
-                    registered_at: iso_rome(registration.registered_at),
+                let event = match f.message_id {
+                    Some(message) => Event::MessageRegistered {
+                        message,
+                        protocol_number: number,
+                        year: registration.year,
+                        registered_at: iso_rome(registration.registered_at),
+                    },
+                    None => Event::ActRegistered {
+                        act: f.act.clone().unwrap_or_default(),
+                        protocol_number: number,
+                        year: registration.year,
+                        registered_at: iso_rome(registration.registered_at),
+                    },
                 };
                 (emails, event)
             }
@@ -810,7 +934,12 @@ struct RestRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     recipient: Option<&'a str>,
     subject: &'a str,
-    instance_id: &'a str,
+    /// The instance whose act it is (absent for a booking's registration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_id: Option<&'a str>,
+    /// The booking it registers (absent for an instance's act).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booking_id: Option<&'a str>,
     submitted_at: String,
     document: RestDocument<'a>,
     attachments: Vec<RestAttachment<'a>>,
@@ -835,6 +964,8 @@ struct RestAttachment<'a> {
     media_type: &'a str,
     sha256: &'a str,
     description: Option<&'a str>,
+    /// The file itself, base64 (read from the attachment store, checked against `sha256`).
+    content_base64: String,
 }
 
 /// The answer: the number the system gave.
@@ -884,7 +1015,8 @@ impl ExternalRegister for RestRegister<'_> {
             sender: &r.sender,
             recipient: r.recipient.as_deref(),
             subject: &r.subject,
-            instance_id: &req.instance_id,
+            instance_id: req.instance_id.as_deref(),
+            booking_id: req.booking_id.as_deref(),
             submitted_at: r.at.and_utc().to_rfc3339(),
             document: match &req.primary {
                 PrimaryDoc::Json { filename, text } => RestDocument {
@@ -907,13 +1039,22 @@ impl ExternalRegister for RestRegister<'_> {
             attachments: req
                 .attachments
                 .iter()
-                .map(|a| RestAttachment {
-                    filename: &a.filename,
-                    media_type: &a.mime,
-                    sha256: &a.sha256,
-                    description: r.description_of(&a.filename),
+                .map(|a| {
+                    let store = self.store.ok_or_else(|| {
+                        SendError::Permanent(
+                            "no attachment store: the request must carry the attachments"
+                                .to_owned(),
+                        )
+                    })?;
+                    Ok(RestAttachment {
+                        filename: &a.filename,
+                        media_type: &a.mime,
+                        sha256: &a.sha256,
+                        description: r.description_of(&a.filename),
+                        content_base64: openssl::base64::encode_block(&a.read(store)?),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, SendError>>()?,
         };
         let json = serde_json::to_vec(&body)
             .map_err(|e| SendError::Permanent(format!("cannot write the request: {e}")))?;

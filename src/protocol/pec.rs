@@ -192,7 +192,7 @@ impl ExternalRegister for PecRegister<'_> {
                 .as_ref()
                 .map(|d| format!("Destinatario: {d}\n"))
                 .unwrap_or_default(),
-            super::segnatura::REGISTER_CODE,
+            req.administration.register_code,
             request_number(req.id),
             req.primary.filename(),
         );
@@ -219,7 +219,7 @@ impl ExternalRegister for PecRegister<'_> {
             .subject(format!(
                 "Protocollazione: {} [{} {}]",
                 r.subject,
-                super::segnatura::REGISTER_CODE,
+                req.administration.register_code,
                 request_number(req.id)
             ))
             .message_id(Some(message_id.clone()))

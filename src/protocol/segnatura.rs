@@ -24,8 +24,8 @@ use openssl::x509::X509;
 
 use super::Direction;
 use crate::db::schema::{
-    aoo, attachments, citizens, classes, enti, fascicoli, instance_documents, instance_messages,
-    instances, protocol_registrations as pr,
+    aoo, attachments, bookings, citizens, classes, enti, fascicoli, foia_counterparties,
+    foia_reviews, instance_documents, instance_messages, instances, protocol_registrations as pr,
 };
 use crate::db::DbConn;
 use crate::domain::calendar;
@@ -39,7 +39,8 @@ const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const SIGNED_PROPERTIES: &str = "http://uri.etsi.org/01903#SignedProperties";
-/// The register's code in the segnatura (`CodiceRegistro`).
+/// The register's code in the segnatura (`CodiceRegistro`) unless the AOO names its own
+/// (`register_code` in the bundle).
 pub const REGISTER_CODE: &str = "PROTOCOLLO";
 
 // ---------------------------------------------------------------------------------------------
@@ -55,14 +56,24 @@ pub struct Administration {
     pub fiscal_code: Option<String>,
     pub aoo_code: String,
     pub aoo_name: String,
+    /// The register's code (`CodiceRegistro`, 1–16 of `A-Za-z0-9_.-`).
+    pub register_code: String,
 }
 
 /// A person (the citizen) as the segnatura names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Person {
-    pub given_name: String,
-    pub family_name: String,
-    pub codice_fiscale: String,
+pub enum Person {
+    /// A natural person with their names and codice fiscale (the applicant: SPID and CIE
+    /// give all three).
+    Natural {
+        given_name: String,
+        family_name: String,
+        codice_fiscale: String,
+    },
+    /// A correspondent known by a name only (a FOIA counter-interested party, which the
+    /// office names in one field whether a person or an organisation): written as
+    /// `PersonaGiuridica` with its `Denominazione`, the schema's one name-only form.
+    Named(String),
 }
 
 /// A document of the message: the primary one or an attachment.
@@ -263,10 +274,17 @@ fn administration(a: &Administration) -> El {
 }
 
 fn person(pr: &Person) -> El {
-    p("PersonaFisica")
-        .child(pleaf("Nome", &pr.given_name))
-        .child(pleaf("Cognome", &pr.family_name))
-        .child(pleaf("CodiceFiscale", &pr.codice_fiscale))
+    match pr {
+        Person::Natural {
+            given_name,
+            family_name,
+            codice_fiscale,
+        } => p("PersonaFisica")
+            .child(pleaf("Nome", given_name))
+            .child(pleaf("Cognome", family_name))
+            .child(pleaf("CodiceFiscale", codice_fiscale)),
+        Person::Named(name) => p("PersonaGiuridica").child(pleaf("Denominazione", name)),
+    }
 }
 
 fn document(name: &str, d: &DocRef) -> anyhow::Result<El> {
@@ -295,7 +313,7 @@ fn unsigned(d: &SegnaturaData) -> anyhow::Result<El> {
     let identificatore = p("Identificatore")
         .child(ipa("CodiceAmministrazione", &a.ipa_code, &a.name))
         .child(ipa("CodiceAOO", &a.aoo_code, &a.aoo_name))
-        .child(pleaf("CodiceRegistro", REGISTER_CODE))
+        .child(pleaf("CodiceRegistro", &a.register_code))
         .child(pleaf("NumeroRegistrazione", d.number.to_string()))
         .child(pleaf(
             "DataRegistrazione",
@@ -432,6 +450,7 @@ pub fn sign(
     );
     let sig_id = format!("{id}-firma");
     let props_id = format!("{id}-xades");
+    let doc_ref_id = format!("{id}-documento");
     let cert_der = key.cert_der()?;
     // The signed properties, with the declarations exclusive C14N renders on this subtree.
     let signed_props = El::new("xades:SignedProperties")
@@ -456,26 +475,41 @@ pub fn sign(
                         ),
                     ),
                 ),
+        )
+        // Baseline B (EN 319 132-1 §6.3): the format of every signed data object other than
+        // the signed properties — here the segnatura itself.
+        .child(
+            El::new("xades:SignedDataObjectProperties").child(
+                El::new("xades:DataObjectFormat")
+                    .attr("", "ObjectReference", format!("#{doc_ref_id}"))
+                    .child(El::leaf("xades:MimeType", "application/xml")),
+            ),
         );
     let props_digest = sha256(signed_props.to_canonical().as_bytes())?;
-    let reference = |uri: &str, kind: Option<&str>, transforms: Vec<El>, digest: &[u8]| {
-        let mut r = ds("Reference").attr("", "URI", uri);
-        if let Some(t) = kind {
-            r = r.attr("", "Type", t);
-        }
-        let mut ts = ds("Transforms");
-        for t in transforms {
-            ts = ts.child(t);
-        }
-        r.child(ts)
-            .child(algorithm("DigestMethod", SHA256))
-            .child(ds("DigestValue").text(b64(digest)))
-    };
+    let reference =
+        |id: Option<&str>, uri: &str, kind: Option<&str>, transforms: Vec<El>, digest: &[u8]| {
+            let mut r = ds("Reference");
+            if let Some(id) = id {
+                r = r.attr("", "Id", id);
+            }
+            r = r.attr("", "URI", uri);
+            if let Some(t) = kind {
+                r = r.attr("", "Type", t);
+            }
+            let mut ts = ds("Transforms");
+            for t in transforms {
+                ts = ts.child(t);
+            }
+            r.child(ts)
+                .child(algorithm("DigestMethod", SHA256))
+                .child(ds("DigestValue").text(b64(digest)))
+        };
     let signed_info = ds("SignedInfo")
         .ns("ds", NS_DS)
         .child(algorithm("CanonicalizationMethod", EXC_C14N))
         .child(algorithm("SignatureMethod", RSA_SHA256))
         .child(reference(
+            Some(&doc_ref_id),
             "",
             None,
             vec![
@@ -485,6 +519,7 @@ pub fn sign(
             &doc_digest,
         ))
         .child(reference(
+            None,
             &format!("#{props_id}"),
             Some(SIGNED_PROPERTIES),
             vec![algorithm("Transform", EXC_C14N)],
@@ -611,72 +646,147 @@ pub fn for_registration(conn: &mut DbConn, id: i64) -> anyhow::Result<SegnaturaD
         .find(ente_id)
         .select((enti::code, enti::name, enti::ipa_code, enti::fiscal_code))
         .first(conn)?;
-    let (aoo_code, aoo_name): (String, String) = aoo::table
+    let (aoo_code, aoo_name, register_code): (String, String, String) = aoo::table
         .find(aoo_id)
-        .select((aoo::code, aoo::name))
+        .select((aoo::code, aoo::name, aoo::register_code))
         .first(conn)?;
-    let Some(instance_id) = instance else {
-        bail!("registration {id} has no instance: no segnatura can be made of it");
+    let citizen = |conn: &mut DbConn, citizen_id: i64| -> anyhow::Result<Person> {
+        let (cf, given, family): (String, Option<String>, Option<String>) = citizens::table
+            .find(citizen_id)
+            .select((
+                citizens::codice_fiscale,
+                citizens::given_name,
+                citizens::family_name,
+            ))
+            .first(conn)?;
+        Ok(Person::Natural {
+            given_name: given.unwrap_or_else(|| "N.D.".into()),
+            family_name: family.unwrap_or_else(|| "N.D.".into()),
+            codice_fiscale: cf,
+        })
     };
-    let (citizen_id, primary_reg): (i64, Option<i64>) = instances::table
-        .find(&instance_id)
-        .select((instances::citizen_id, instances::registration_id))
-        .first(conn)?;
-    let (cf, given, family): (String, Option<String>, Option<String>) = citizens::table
-        .find(citizen_id)
-        .select((
-            citizens::codice_fiscale,
-            citizens::given_name,
-            citizens::family_name,
-        ))
-        .first(conn)?;
-    let (primary, attachments) = if primary_reg == Some(reg_id) {
-        let files: Vec<(String, String, Option<String>, String)> = attachments::table
-            .filter(attachments::instance_id.eq(&instance_id))
-            .order((attachments::created_at.asc(), attachments::id.asc()))
-            .select((
-                attachments::filename,
-                attachments::mime,
-                attachments::description,
-                attachments::sha256,
-            ))
-            .load(conn)?;
-        (
-            DocRef {
-                file_name: format!("istanza-{instance_id}.json"),
-                mime: "application/json".into(),
-                description: Some("Istanza presentata online (documento informatico)".into()),
-                sha256_hex: digest,
-            },
-            files,
-        )
-    } else {
-        let (message_id, kind): (i64, String) = instance_messages::table
-            .filter(instance_messages::registration_id.eq(reg_id))
-            .select((instance_messages::id, instance_messages::kind))
-            .first(conn)
-            .with_context(|| format!("the message registered as {id}"))?;
-        let files: Vec<(String, String, String)> = instance_documents::table
-            .filter(instance_documents::message_id.eq(message_id))
-            .order((
-                instance_documents::created_at.asc(),
-                instance_documents::id.asc(),
-            ))
-            .select((
-                instance_documents::filename,
-                instance_documents::mime,
-                instance_documents::sha256,
-            ))
-            .load(conn)?;
-        (
-            DocRef {
-                file_name: format!("{kind}-{message_id}.json"),
-                mime: "application/json".into(),
-                description: None,
-                sha256_hex: digest,
-            },
-            files.into_iter().map(|(f, m, s)| (f, m, None, s)).collect(),
-        )
+    let json_doc = |file_name: String, description: Option<&str>| DocRef {
+        file_name,
+        mime: "application/json".into(),
+        description: description.map(str::to_owned),
+        sha256_hex: digest.clone(),
+    };
+    type Files = Vec<(String, String, Option<String>, String)>;
+    let (person, primary, attachments): (Person, DocRef, Files) = match instance {
+        // A booking's registration (its service registers bookings).
+        None => {
+            let (code, citizen_id): (String, i64) = bookings::table
+                .filter(bookings::registration_id.eq(reg_id))
+                .select((bookings::code, bookings::citizen_id))
+                .first(conn)
+                .optional()?
+                .with_context(|| format!("registration {id} belongs to no instance or booking"))?;
+            (
+                citizen(conn, citizen_id)?,
+                json_doc(
+                    format!("prenotazione-{code}.json"),
+                    Some("Prenotazione di un appuntamento (documento informatico)"),
+                ),
+                Vec::new(),
+            )
+        }
+        Some(instance_id) => {
+            let (citizen_id, primary_reg): (i64, Option<i64>) = instances::table
+                .find(&instance_id)
+                .select((instances::citizen_id, instances::registration_id))
+                .first(conn)?;
+            let applicant = citizen(conn, citizen_id)?;
+            let message: Option<(i64, String)> = instance_messages::table
+                .filter(instance_messages::registration_id.eq(reg_id))
+                .select((instance_messages::id, instance_messages::kind))
+                .first(conn)
+                .optional()?;
+            if primary_reg == Some(reg_id) {
+                let files: Files = attachments::table
+                    .filter(attachments::instance_id.eq(&instance_id))
+                    .order((attachments::created_at.asc(), attachments::id.asc()))
+                    .select((
+                        attachments::filename,
+                        attachments::mime,
+                        attachments::description,
+                        attachments::sha256,
+                    ))
+                    .load(conn)?;
+                (
+                    applicant,
+                    json_doc(
+                        format!("istanza-{instance_id}.json"),
+                        Some("Istanza presentata online (documento informatico)"),
+                    ),
+                    files,
+                )
+            } else if let Some((message_id, kind)) = message {
+                let files: Vec<(String, String, String)> = instance_documents::table
+                    .filter(instance_documents::message_id.eq(message_id))
+                    .order((
+                        instance_documents::created_at.asc(),
+                        instance_documents::id.asc(),
+                    ))
+                    .select((
+                        instance_documents::filename,
+                        instance_documents::mime,
+                        instance_documents::sha256,
+                    ))
+                    .load(conn)?;
+                (
+                    applicant,
+                    json_doc(format!("{kind}-{message_id}.json"), None),
+                    files.into_iter().map(|(f, m, s)| (f, m, None, s)).collect(),
+                )
+            } else {
+                // A FOIA act: a notice to a counter-interested party or its answer (the
+                // party is the correspondent), the request for review or its decision.
+                let party: Option<(i32, String, Option<i64>)> = foia_counterparties::table
+                    .filter(
+                        foia_counterparties::registration_id
+                            .eq(reg_id)
+                            .or(foia_counterparties::answer_registration_id.eq(reg_id)),
+                    )
+                    .select((
+                        foia_counterparties::position,
+                        foia_counterparties::name,
+                        foia_counterparties::registration_id,
+                    ))
+                    .first(conn)
+                    .optional()?;
+                let review: Option<Option<i64>> = foia_reviews::table
+                    .filter(
+                        foia_reviews::registration_id
+                            .eq(reg_id)
+                            .or(foia_reviews::decision_registration_id.eq(reg_id)),
+                    )
+                    .select(foia_reviews::registration_id)
+                    .first(conn)
+                    .optional()?;
+                let (person, file) = match (party, review) {
+                    (Some((n, name, notice)), _) => (
+                        Person::Named(name),
+                        if notice == Some(reg_id) {
+                            format!("comunicazione-controinteressato-{n}.json")
+                        } else {
+                            format!("risposta-controinteressato-{n}.json")
+                        },
+                    ),
+                    (None, Some(request)) => (
+                        applicant,
+                        if request == Some(reg_id) {
+                            "richiesta-riesame.json".to_owned()
+                        } else {
+                            "decisione-riesame.json".to_owned()
+                        },
+                    ),
+                    (None, None) => {
+                        bail!("registration {id}: no act of instance {instance_id} names it")
+                    }
+                };
+                (person, json_doc(file, None), Vec::new())
+            }
+        }
     };
     if attachments.len() != usize::try_from(count)? {
         bail!(
@@ -718,16 +828,13 @@ pub fn for_registration(conn: &mut DbConn, id: i64) -> anyhow::Result<SegnaturaD
             fiscal_code,
             aoo_code,
             aoo_name,
+            register_code,
         },
         number: ProtocolNumber::new(number)?,
         registered_at: at,
         direction: Direction::parse(&direction)
             .ok_or_else(|| anyhow::anyhow!("registration with direction {direction:?}"))?,
-        person: Person {
-            given_name: given.unwrap_or_else(|| "N.D.".into()),
-            family_name: family.unwrap_or_else(|| "N.D.".into()),
-            codice_fiscale: cf,
-        },
+        person,
         subject,
         classification,
         fascicolo,

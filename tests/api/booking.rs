@@ -30,7 +30,12 @@ async fn availability(app: &TestApp, slug: &str, from: NaiveDate, to: NaiveDate)
 }
 
 /// The first day from tomorrow with at least `n` free slots in `calendar`, and those slots.
-async fn open_day(app: &TestApp, slug: &str, calendar: &str, n: usize) -> (NaiveDate, Vec<Value>) {
+pub(crate) async fn open_day(
+    app: &TestApp,
+    slug: &str,
+    calendar: &str,
+    n: usize,
+) -> (NaiveDate, Vec<Value>) {
     let today = app.state.clock.today();
     let a = availability(
         app,
@@ -54,7 +59,7 @@ async fn open_day(app: &TestApp, slug: &str, calendar: &str, n: usize) -> (Naive
     panic!("no day with {n} free slots in {calendar}: {a}");
 }
 
-async fn book(
+pub(crate) async fn book(
     app: &TestApp,
     c: &reqwest::Client,
     slug: &str,

@@ -16,6 +16,9 @@ use sportello::notify::Worker;
 
 const TOKEN: &str = "s3gret0-di-prova";
 
+/// The attachment of the submission the REST tests make.
+const CONTRACT: &[u8] = b"%PDF-1.7\n% contratto di locazione\n%%EOF\n";
+
 /// The REST protocol peer, killed on drop.
 struct RestPeer {
     child: Child,
@@ -160,6 +163,8 @@ async fn submitted(peer: &RestPeer) -> (TestApp, String, Value) {
     let mut data = form_fixture("cambio-di-residenza", "valid");
     data["contatti"]["email"] = json!("cittadino.esterno@example.org");
     let id = app.ready_draft("cambio-di-residenza", data).await;
+    let res = crate::instances::upload(&app, &id, "contratto.pdf", CONTRACT.to_vec(), None).await;
+    assert_eq!(res.status(), 201);
     let res = app.submit(&id, None).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
@@ -205,6 +210,14 @@ async fn rest_register_numbers_the_submission_and_the_receipt_follows() {
     assert_eq!(sent["direction"], "in");
     assert_eq!(sent["document"]["sha256"], sub["document_digest"]);
     assert!(sent["sender"].as_str().unwrap().contains(CITIZEN_CF));
+    // The attachment travels with its bytes, which match its digest.
+    let att = &sent["attachments"][0];
+    assert_eq!(att["filename"], "contratto.pdf");
+    assert_eq!(
+        openssl::base64::decode_block(att["content_base64"].as_str().unwrap()).unwrap(),
+        CONTRACT
+    );
+    assert_eq!(att["sha256"], sportello::text::sha256_hex(CONTRACT));
 
     // Recorded: one registration marked with the system, the instance linked.
     assert_eq!(app.count("protocol_registrations"), 1);
@@ -775,4 +788,278 @@ async fn a_bundle_with_a_broken_external_register_is_refused() {
         let err = sportello::bundle::Bundle::read(&dir).expect_err(extra);
         assert!(format!("{err:#}").contains(why), "{extra}: {err:#}");
     }
+}
+
+/// Rounds of the outbox worker until nothing is left to do; how many jobs they did.
+async fn drain(app: &TestApp, smtp_port: u16) -> usize {
+    let mut done = 0;
+    loop {
+        match work(app, smtp_port).await {
+            0 => return done,
+            n => done += n,
+        }
+    }
+}
+
+/// The peer's request bodies by idempotency key (the last one sent for each).
+fn body_of<'a>(state: &'a Value, key: &str) -> &'a Value {
+    state["bodies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|b| b["idempotency_key"] == key)
+        .unwrap_or_else(|| panic!("no request with key {key}: {state}"))
+}
+
+#[tokio::test]
+async fn the_foia_acts_and_the_bookings_are_registered_by_the_external_system_too() {
+    use crate::backoffice::{act, act_ok, staff_get};
+    use crate::foia;
+    let peer = RestPeer::start();
+    let smtp = SmtpSink::start();
+    let dir = external_bundle(peer.port);
+    // The CIE appointments are registered as well.
+    let svc = dir.join("services/appuntamento-anagrafe.toml");
+    let text_of_svc = std::fs::read_to_string(&svc).unwrap();
+    assert!(text_of_svc.contains("register_in_protocol = false"));
+    std::fs::write(
+        &svc,
+        text_of_svc.replace(
+            "register_in_protocol = false",
+            "register_in_protocol = true",
+        ),
+    )
+    .unwrap();
+    let app = spawn_empty_app_with(|_| {}).await;
+    app.load_bundle(&dir);
+
+    // A FOIA request: submitted and numbered by the system.
+    let id = foia::foia_request(&app, foia::valid()).await;
+    drain(&app, smtp.port).await;
+    assert_eq!(
+        peer.state().await["registrations"][&format!("{id}:submission")]["number"],
+        1
+    );
+
+    // The notice to the counter-interested parties is done at once (the term suspended);
+    // each party's outgoing registration is the system's to give, their e-mails wait for it.
+    let op = app.staff_browser(foia::OP).await;
+    act_ok(&app, &op, &id, "take", json!({})).await;
+    let (_, etag) = staff_get(&app, &op, &id).await;
+    let res = act(&app, &op, &id, "counterparties", &etag, foia::parties()).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let (v, _) = staff_get(&app, &op, &id).await;
+    assert_eq!(v["status"], "awaiting_counterparties");
+    let f = app
+        .get_json(&op, &format!("/api/v1/staff/instances/{id}/foia"))
+        .await;
+    let list = f["counterparty_list"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|p| p["protocol_number"].is_null()), "{f}");
+    let requested: Vec<&Value> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "registration_requested" && e["details"]["act"].is_string())
+        .collect();
+    assert_eq!(requested.len(), 2, "{:?}", v["timeline"]);
+    assert_eq!(requested[0]["details"]["act"], "foia-counterparty:1");
+    assert_eq!(app.count("protocol_registrations"), 1);
+    assert_eq!(outbox_with(&app, "foia-counterparty:"), 0);
+
+    // The worker delivers both; the numbers come back to the parties' rows and e-mails.
+    drain(&app, smtp.port).await;
+    let state = peer.state().await;
+    let first = body_of(&state, &format!("{id}:foia-counterparty:1"));
+    assert_eq!(first["direction"], "out");
+    assert_eq!(first["instance_id"], id.as_str());
+    assert!(first["recipient"]
+        .as_str()
+        .unwrap()
+        .starts_with("Associazione Sportiva Esempio"));
+    let doc: Value = serde_json::from_str(first["document"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["type"], "comunicazione_controinteressati");
+    assert_eq!(
+        state["registrations"][&format!("{id}:foia-counterparty:2")]["number"],
+        3
+    );
+    let f = app
+        .get_json(&op, &format!("/api/v1/staff/instances/{id}/foia"))
+        .await;
+    assert_eq!(
+        f["counterparty_list"][0]["protocol_number"], "0000002",
+        "{f}"
+    );
+    assert_eq!(f["counterparty_list"][1]["protocol_number"], "0000003");
+    let (v, _) = staff_get(&app, &op, &id).await;
+    assert!(v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"] == "act_registered"
+            && e["details"]["act"] == "foia-counterparty:2"
+            && e["details"]["protocol_number"] == "0000003"));
+    let mail = smtp.wait_for(1, 20).await;
+    let notice = mail
+        .iter()
+        .find(|m| m["envelope_to"][0] == "asd.esempio@example.org")
+        .expect("the party's notice");
+    let subject = notice["subject"].as_str().unwrap();
+    assert!(subject.contains("Prot. n. 0000002 del "), "{subject}");
+    assert!(!subject.contains('['), "no placeholder left: {subject}");
+
+    // A party's answer (incoming, from the party) and the term runs again.
+    let res = foia::answer(
+        &app,
+        &op,
+        &id,
+        1,
+        json!({"opposed": true, "text": "Ci opponiamo: dati commerciali riservati."}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    drain(&app, smtp.port).await;
+    let state = peer.state().await;
+    let answer = body_of(&state, &format!("{id}:foia-counterparty-answer:1"));
+    assert_eq!(answer["direction"], "in");
+    assert_eq!(answer["sender"], "Associazione Sportiva Esempio");
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM foia_counterparties WHERE answer_registration_id IS NOT NULL"
+        ),
+        1
+    );
+
+    // A refused request, the citizen's request for review and the officer's decision.
+    let refused = foia::refused(&app, &op, foia::valid()).await;
+    assert_eq!(
+        foia::review(&app, &refused, "I dati sono aggregati.")
+            .await
+            .status(),
+        201
+    );
+    let rv = app
+        .get_json(&app.client, &format!("/api/v1/me/instances/{refused}/foia"))
+        .await;
+    assert_eq!(rv["review"]["ground"], "refused");
+    assert_eq!(
+        outbox_with(&app, "foia-review:"),
+        0,
+        "the officer's e-mail waits"
+    );
+    drain(&app, smtp.port).await;
+    let state = peer.state().await;
+    let asked = body_of(&state, &format!("{refused}:foia-review"));
+    assert_eq!(asked["direction"], "in");
+    let rpct = app.staff_browser(foia::RPCT).await;
+    let res = foia::decide_review(
+        &app,
+        &rpct,
+        &refused,
+        json!({"outcome": "accolta", "motivation": "Accesso consentito: dati aggregati."}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(outbox_with(&app, "foia-review-decision"), 0);
+    drain(&app, smtp.port).await;
+    let state = peer.state().await;
+    let decided = body_of(&state, &format!("{refused}:foia-review-decision"));
+    assert_eq!(decided["direction"], "out");
+    let number = state["registrations"][&format!("{refused}:foia-review-decision")]["number"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(outbox_with(&app, "foia-review-decision:"), 1);
+    assert_eq!(outbox_with(&app, "foia-review-decision-office:"), 1);
+    let mail = smtp.messages();
+    let told = mail
+        .iter()
+        .find(|m| {
+            m["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("Esito del riesame")
+        })
+        .expect("the review's outcome e-mail");
+    assert!(told["subject"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("Prot. n. {number:07} del ")));
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM foia_reviews \
+             WHERE registration_id IS NOT NULL AND decision_registration_id IS NOT NULL"
+        ),
+        1
+    );
+
+    // A booking of a service that registers bookings: the system numbers it too.
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let (_, slots) =
+        crate::booking::open_day(&app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
+    let res = crate::booking::book(
+        &app,
+        &citizen,
+        "appuntamento-anagrafe",
+        "anagrafe-cie",
+        &slots[0]["starts_at"],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let booking: Value = res.json().await.unwrap();
+    let booking_id = booking["id"].as_str().unwrap();
+    assert_eq!(
+        scalar(
+            &app,
+            &format!(
+                "SELECT COUNT(*) AS n FROM protocol_requests WHERE booking_id = '{booking_id}'"
+            )
+        ),
+        1
+    );
+    drain(&app, smtp.port).await;
+    let state = peer.state().await;
+    let booked = body_of(&state, &format!("booking:{booking_id}"));
+    assert_eq!(booked["booking_id"], booking_id);
+    assert!(booked.get("instance_id").is_none());
+    assert_eq!(booked["direction"], "in");
+    assert!(booked["subject"]
+        .as_str()
+        .unwrap()
+        .contains(booking["code"].as_str().unwrap()));
+    assert_eq!(
+        text(
+            &app,
+            &format!(
+                "SELECT r.external_system AS t FROM bookings b \
+                 JOIN protocol_registrations r ON r.id = b.registration_id WHERE b.id = '{booking_id}'"
+            )
+        )
+        .as_deref(),
+        Some("rest")
+    );
+
+    // Every filing went to the ente's system, none to the built-in counter; once each.
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) AS n FROM protocol_counters"),
+        0
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) AS n FROM protocol_registrations WHERE external_system = 'rest'"
+        ),
+        app.count("protocol_registrations")
+    );
+    let calls = peer.state().await["calls"].as_i64().unwrap();
+    assert_eq!(app.count("protocol_registrations"), calls);
+    assert_eq!(drain(&app, smtp.port).await, 0);
+    peer.assert_conforms().await;
 }

@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use sportello::domain::terms::{self, Suspension, TermRule, TermUnit, WorkCalendar};
 
 const FOIA: &str = "accesso-civico-generalizzato";
-const OP: &str = "operatore.urp";
-const RPCT: &str = "responsabile.trasparenza";
+pub(crate) const OP: &str = "operatore.urp";
+pub(crate) const RPCT: &str = "responsabile.trasparenza";
 const GIVEN: &str = "Mario";
 const FAMILY: &str = "Rossi";
 const EMAIL: &str = "mario.rossi@example.org";
 
 /// The demo citizen (with names, as SPID gives them) submits a FOIA request; returns its id.
-async fn foia_request(app: &TestApp, data: Value) -> String {
+pub(crate) async fn foia_request(app: &TestApp, data: Value) -> String {
     let res = app
         .client
         .post(app.url("/auth/dev/login"))
@@ -41,7 +41,7 @@ async fn foia_request(app: &TestApp, data: Value) -> String {
     id
 }
 
-fn valid() -> Value {
+pub(crate) fn valid() -> Value {
     form_fixture(FOIA, "valid")
 }
 
@@ -63,7 +63,7 @@ fn due_of(v: &Value) -> NaiveDate {
     v["terms"]["due_date"].as_str().unwrap().parse().unwrap()
 }
 
-fn parties() -> Value {
+pub(crate) fn parties() -> Value {
     json!({
         "counterparties": [
             { "name": "Associazione Sportiva Esempio", "address": "Via Roma 1, 56010 Esempio", "email": "asd.esempio@example.org" },
@@ -93,7 +93,7 @@ fn outbox_keys(app: &TestApp) -> Vec<String> {
         .unwrap()
 }
 
-async fn answer(
+pub(crate) async fn answer(
     app: &TestApp,
     c: &reqwest::Client,
     id: &str,
@@ -575,7 +575,7 @@ async fn a_foia_decision_cites_its_art_5_bis_limit_and_deferral_is_foia_only() {
     assert_eq!(v["decision"]["outcome"], "respinta");
 }
 
-async fn refused(app: &TestApp, op: &reqwest::Client, data: Value) -> String {
+pub(crate) async fn refused(app: &TestApp, op: &reqwest::Client, data: Value) -> String {
     let id = foia_request(app, data).await;
     act_ok(app, op, &id, "take", json!({})).await;
     act_ok(
@@ -593,7 +593,7 @@ async fn refused(app: &TestApp, op: &reqwest::Client, data: Value) -> String {
     id
 }
 
-async fn review(app: &TestApp, id: &str, reason: &str) -> reqwest::Response {
+pub(crate) async fn review(app: &TestApp, id: &str, reason: &str) -> reqwest::Response {
     app.client
         .post(app.url(&format!("/api/v1/instances/{id}/review")))
         .json(&json!({ "reason": reason }))
@@ -602,7 +602,7 @@ async fn review(app: &TestApp, id: &str, reason: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn decide_review(
+pub(crate) async fn decide_review(
     app: &TestApp,
     c: &reqwest::Client,
     id: &str,
@@ -1047,26 +1047,4 @@ async fn the_transparency_officer_must_be_a_staff_member_of_the_bundle() {
     let rpct = app.staff_browser(RPCT).await;
     let res = app.get_as(&rpct, "/api/v1/staff/foia/reviews").await;
     assert_problem(res, 403, "forbidden").await;
-}
-
-#[tokio::test]
-async fn with_an_external_register_the_foia_acts_are_refused_not_numbered_by_the_built_in_one() {
-    let dir = crate::external_protocol::external_bundle(free_port());
-    let app = spawn_empty_app_with(|_| {}).await;
-    app.load_bundle(&dir);
-    let id = foia_request(&app, valid()).await;
-    let op = app.staff_browser(OP).await;
-    act_ok(&app, &op, &id, "take", json!({})).await;
-    let (_, etag) = staff_get(&app, &op, &id).await;
-    let res = act(&app, &op, &id, "counterparties", &etag, parties()).await;
-    let p = assert_problem(res, 409, "conflict").await;
-    assert!(
-        p["detail"].as_str().unwrap().contains("sistema esterno"),
-        "{p}"
-    );
-    let (v, etag2) = staff_get(&app, &op, &id).await;
-    assert_eq!(v["status"], "in_progress");
-    assert_eq!(etag, etag2, "nothing changed");
-    assert_eq!(app.count("protocol_registrations"), 0);
-    assert_eq!(app.count("foia_counterparty_notices"), 0);
 }

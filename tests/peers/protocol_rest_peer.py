@@ -73,8 +73,8 @@ def violations(name, value):
         with LOCK:
             STATE["contract_violations"].extend(found)
     return found
-REQUIRED = ["idempotency_key", "aoo", "direction", "sender", "subject", "instance_id",
-            "submitted_at", "document", "attachments"]
+REQUIRED = ["idempotency_key", "aoo", "direction", "sender", "subject", "submitted_at",
+            "document", "attachments"]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -125,6 +125,17 @@ class Handler(BaseHTTPRequestHandler):
         missing = [k for k in REQUIRED if k not in body]
         if not key or missing or body.get("idempotency_key") != key:
             return self.problem(400, "Bad Request", f"missing {missing} or key mismatch")
+        if ("instance_id" in body) == ("booking_id" in body):
+            return self.problem(400, "Bad Request", "exactly one of instance_id and booking_id")
+        for a in body["attachments"]:
+            try:
+                content = base64.b64decode(a.get("content_base64", ""), validate=True)
+            except ValueError:
+                return self.problem(400, "Bad Request", f"attachment {a.get('filename')}: "
+                                    "content_base64 is not base64")
+            if hashlib.sha256(content).hexdigest() != a.get("sha256"):
+                return self.problem(422, "Unprocessable Content",
+                                    f"attachment {a.get('filename')}: digest mismatch")
         doc = body["document"]
         if ("content" in doc) == ("content_base64" in doc) or "filename" not in doc:
             return self.problem(400, "Bad Request", "document: filename and one content")
