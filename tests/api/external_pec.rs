@@ -309,91 +309,126 @@ struct Received {
     request_number: String,
 }
 
-/// Plays the receiving protocol system's first half: the last message the SMTP server got,
-/// checked (addresses, segnatura identifiers, the primary document and its digest).
-fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
+/// A message Sportello sent the protocol system, as the receiving system reads it.
+struct Sent {
+    received: Received,
+    segnatura: String,
+    /// The primary document's file name and bytes.
+    primary: (String, Vec<u8>),
+    /// Every MIME attachment by name.
+    parts: Vec<(String, Vec<u8>)>,
+}
+
+impl Sent {
+    fn part(&self, name: &str) -> &[u8] {
+        &self
+            .parts
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .1
+    }
+
+    /// The value of an XPath over the segnatura (prefix `p:` for the protocol namespace).
+    fn xpath(&self, x: &str) -> String {
+        let doc = libxml::parser::Parser::default()
+            .parse_string(&self.segnatura)
+            .expect("the segnatura is XML");
+        let mut ctx = libxml::xpath::Context::new(&doc).unwrap();
+        ctx.register_namespace("p", "http://www.agid.gov.it/protocollo/")
+            .unwrap();
+        ctx.findvalue(x, None).unwrap()
+    }
+}
+
+/// Plays the receiving protocol system's first half: the `nth` message to the protocol
+/// mailbox the SMTP server got, checked (addresses, the segnatura's signature, schema and
+/// identifiers, the primary document's digest).
+fn read_sent(smtp: &SmtpSink, nth: usize) -> Sent {
     let mut emls: Vec<PathBuf> = std::fs::read_dir(&smtp.spool)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
         .collect();
     emls.sort();
-    let raw = std::fs::read(&emls[nth]).unwrap();
+    let raw = emls
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .filter(|raw| {
+            let msg = mail_parser::MessageParser::default().parse(raw).unwrap();
+            msg.to().unwrap().first().unwrap().address() == Some(PROTOCOL_ADDRESS)
+        })
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no message {nth} to the protocol system"));
     let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
-    assert_eq!(
-        msg.to().unwrap().first().unwrap().address().unwrap(),
-        PROTOCOL_ADDRESS
-    );
     assert_eq!(
         msg.from().unwrap().first().unwrap().address().unwrap(),
         SPORTELLO_ADDRESS
     );
     let message_id = msg.message_id().unwrap().to_owned();
-    let part = |name: &str| -> Vec<u8> {
-        msg.attachments()
-            .find(|a| a.attachment_name() == Some(name))
-            .unwrap_or_else(|| panic!("no {name}"))
-            .contents()
-            .to_vec()
+    let parts: Vec<(String, Vec<u8>)> = msg
+        .attachments()
+        .filter_map(|a| Some((a.attachment_name()?.to_owned(), a.contents().to_vec())))
+        .collect();
+    let mut sent = Sent {
+        received: Received {
+            message_id,
+            identificatore: String::new(),
+            request_number: String::new(),
+        },
+        segnatura: String::new(),
+        primary: (String::new(), Vec::new()),
+        parts,
     };
-    let segnatura = String::from_utf8(part("Segnatura.xml")).unwrap();
-    assert_signature_verifies(&segnatura);
-    let document = part("istanza.json");
-    let doc = libxml::parser::Parser::default()
-        .parse_string(&segnatura)
-        .expect("the segnatura is XML");
-    let mut ctx = libxml::xpath::Context::new(&doc).unwrap();
-    ctx.register_namespace("p", "http://www.agid.gov.it/protocollo/")
-        .unwrap();
-    let v = |ctx: &mut libxml::xpath::Context, x: &str| ctx.findvalue(x, None).unwrap();
+    sent.segnatura = String::from_utf8(sent.part("Segnatura.xml").to_vec()).unwrap();
+    assert_signature_verifies(&sent.segnatura);
+    // The whole segnatura is valid against the published schema (signature included).
+    assert_valid(&sent.segnatura, "segnatura_protocollo.xsd");
+    assert!(sent.segnatura.contains("<ds:SignatureValue>"));
     let id = "/p:SegnaturaInformatica/p:Intestazione/p:Identificatore/p:";
-    assert_eq!(v(&mut ctx, &format!("{id}CodiceAOO")), "AOO_CX000");
-    assert_eq!(v(&mut ctx, &format!("{id}CodiceRegistro")), "PROTOCOLLO");
-    let request_number = v(&mut ctx, &format!("{id}NumeroRegistrazione"));
+    assert_eq!(sent.xpath(&format!("{id}CodiceAOO")), "AOO_CX000");
+    assert_eq!(sent.xpath(&format!("{id}CodiceRegistro")), "PROTOCOLLO");
+    let request_number = sent.xpath(&format!("{id}NumeroRegistrazione"));
     assert_eq!(request_number.len(), 7, "{request_number}");
-    let date = v(&mut ctx, &format!("{id}DataRegistrazione"));
-    let amm = v(&mut ctx, &format!("{id}CodiceAmministrazione"));
-    // The primary document is the frozen instance, and its digest is in the segnatura.
-    let digest = openssl::sha::sha256(&document);
+    let date = sent.xpath(&format!("{id}DataRegistrazione"));
+    let amm = sent.xpath(&format!("{id}CodiceAmministrazione"));
+    // The primary document travels with its digest in the segnatura.
+    let primary_name =
+        sent.xpath("/p:SegnaturaInformatica/p:Descrizione/p:DocumentoPrimario/@p:nomeFile");
+    let primary = sent.part(&primary_name).to_vec();
     assert_eq!(
-        v(
-            &mut ctx,
-            "/p:SegnaturaInformatica/p:Descrizione/p:DocumentoPrimario/p:Impronta"
-        ),
-        openssl::base64::encode_block(&digest)
+        sent.xpath("/p:SegnaturaInformatica/p:Descrizione/p:DocumentoPrimario/p:Impronta"),
+        openssl::base64::encode_block(&openssl::sha::sha256(&primary))
     );
-    let json: Value = serde_json::from_slice(&document).unwrap();
+    sent.primary = (primary_name, primary);
+    sent.received.identificatore = format!(
+        "<Identificatore><prot:CodiceAmministrazione>{amm}</prot:CodiceAmministrazione>\
+         <prot:CodiceAOO>AOO_CX000</prot:CodiceAOO><prot:CodiceRegistro>PROTOCOLLO</prot:CodiceRegistro>\
+         <prot:NumeroRegistrazione>{request_number}</prot:NumeroRegistrazione>\
+         <prot:DataRegistrazione>{date}</prot:DataRegistrazione></Identificatore>"
+    );
+    sent.received.request_number = request_number;
+    sent
+}
+
+/// The `nth` submission sent to the protocol system: its primary document is the frozen
+/// instance, and its attachment travels as uploaded, named and fingerprinted.
+fn read_request(smtp: &SmtpSink, nth: usize) -> Received {
+    let sent = read_sent(smtp, nth);
+    assert_eq!(sent.primary.0, "istanza.json");
+    let json: Value = serde_json::from_slice(&sent.primary.1).unwrap();
     assert_eq!(json["type"], "istanza");
-    // The attachment travels as uploaded, named and fingerprinted in the segnatura.
-    let contract = part(ATTACHMENT_NAME);
+    let contract = sent.part(ATTACHMENT_NAME);
     assert_eq!(contract, attachment_bytes());
     assert_eq!(
-        v(
-            &mut ctx,
-            "/p:SegnaturaInformatica/p:Descrizione/p:Allegato/@p:nomeFile"
-        ),
+        sent.xpath("/p:SegnaturaInformatica/p:Descrizione/p:Allegato/@p:nomeFile"),
         ATTACHMENT_NAME
     );
     assert_eq!(
-        v(
-            &mut ctx,
-            "/p:SegnaturaInformatica/p:Descrizione/p:Allegato/p:Impronta"
-        ),
-        openssl::base64::encode_block(&openssl::sha::sha256(&contract))
+        sent.xpath("/p:SegnaturaInformatica/p:Descrizione/p:Allegato/p:Impronta"),
+        openssl::base64::encode_block(&openssl::sha::sha256(contract))
     );
-    // The whole segnatura is valid against the published schema (signature included).
-    assert_valid(&segnatura, "segnatura_protocollo.xsd");
-    assert!(segnatura.contains("<ds:SignatureValue>"));
-    Received {
-        message_id,
-        identificatore: format!(
-            "<Identificatore><prot:CodiceAmministrazione>{amm}</prot:CodiceAmministrazione>\
-             <prot:CodiceAOO>AOO_CX000</prot:CodiceAOO><prot:CodiceRegistro>PROTOCOLLO</prot:CodiceRegistro>\
-             <prot:NumeroRegistrazione>{request_number}</prot:NumeroRegistrazione>\
-             <prot:DataRegistrazione>{date}</prot:DataRegistrazione></Identificatore>"
-        ),
-        request_number,
-    }
+    sent.received
 }
 
 /// Validates an answer against `pec_message.xsd` as published.
@@ -723,4 +758,101 @@ async fn an_altered_attachment_is_never_sent_and_the_request_is_a_visible_failur
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.messages().len(), 0, "nothing went out");
+}
+
+#[tokio::test]
+async fn a_later_act_goes_by_pec_too_and_its_mail_waits_for_the_confirmed_number() {
+    use crate::backoffice::act_ok;
+    let imap = Dovecot::start();
+    let smtp = SmtpSink::start();
+    let (app, id) = submitted(&imap).await;
+    assert_eq!(work(&app, smtp.port).await, 1);
+    smtp.wait_for(1, 20).await;
+    let first = read_request(&smtp, 0);
+    imap.deliver(&reply(
+        &first,
+        "ConfermaRicezione",
+        conferma(&first, "0004242"),
+    ));
+    assert_eq!(poll(&app).await, 1);
+    assert_eq!(work(&app, smtp.port).await, 2, "receipt and office notice");
+    smtp.wait_for(3, 20).await;
+
+    // The office asks for an integration: done at once, numbered by the protocol system.
+    let op = app.staff_browser("operatore.anagrafe").await;
+    act_ok(&app, &op, &id, "take", json!({})).await;
+    let v = act_ok(
+        &app,
+        &op,
+        &id,
+        "integration-request",
+        json!({ "text": "Manca la planimetria dell'alloggio.", "days": 10 }),
+    )
+    .await;
+    assert_eq!(v["status"], "awaiting_integration");
+    let waiting = |v: &Value| {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "integration_request")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(waiting(&v)["registration_pending"], true);
+    assert_eq!(work(&app, smtp.port).await, 1);
+    smtp.wait_for(4, 20).await;
+
+    // The protocol system reads an outgoing act to the applicant, with its JSON as primary.
+    let sent = read_sent(&smtp, 1);
+    assert_eq!(sent.primary.0, "documento.json");
+    let act: Value = serde_json::from_slice(&sent.primary.1).unwrap();
+    assert_eq!(act["type"], "richiesta_integrazione");
+    assert_eq!(act["text"], "Manca la planimetria dell'alloggio.");
+    assert!(sent
+        .segnatura
+        .contains("<prot:Mittente><prot:Amministrazione>"));
+    assert!(sent
+        .segnatura
+        .contains("<prot:Destinatario><prot:PersonaFisica>"));
+    assert_eq!(
+        app.count("protocol_registrations"),
+        1,
+        "nothing numbered before the answer"
+    );
+    let citizen_mails = |smtp: &SmtpSink| {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| {
+                m["subject"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Richiesta di integrazione")
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        citizen_mails(&smtp).is_empty(),
+        "the e-mail waits for the number"
+    );
+
+    // Its ConfermaRicezione carries the number; the act, the history and the e-mail get it.
+    imap.deliver(&reply(
+        &sent.received,
+        "ConfermaRicezione",
+        conferma(&sent.received, "0004243"),
+    ));
+    assert_eq!(poll(&app).await, 1);
+    assert_eq!(app.count("protocol_registrations"), 2);
+    let (v, _) = crate::backoffice::staff_get(&app, &op, &id).await;
+    let asked = waiting(&v);
+    assert_eq!(asked["registration_pending"], false);
+    assert_eq!(asked["protocol"]["number"], "0004243", "{asked}");
+    assert_eq!(work(&app, smtp.port).await, 1);
+    smtp.wait_for(5, 20).await;
+    let told = citizen_mails(&smtp);
+    assert_eq!(told.len(), 1);
+    let subject = told[0]["subject"].as_str().unwrap();
+    assert!(subject.contains("Prot. n. 0004243 del "), "{subject}");
+    assert_eq!(work(&app, smtp.port).await, 0);
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::backoffice::{act_ok, upload_doc, PDF};
 use crate::helpers::*;
 use crate::instances::upload;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const AOO: &str = "AOO_CX000";
 
@@ -121,6 +121,175 @@ fn registrations(app: &TestApp) -> Vec<(i32, i64, String, i32)> {
         ))
         .load(&mut *app.conn())
         .unwrap()
+}
+
+/// XAdES baseline B (EN 319 132-1 §6.3): a `DataObjectFormat` with its MIME type for the
+/// signed data object (the segnatura, the enveloped reference), naming that reference's Id.
+fn assert_data_object_format(xml: &str) {
+    let format = &xml[xml
+        .find("<xades:SignedDataObjectProperties><xades:DataObjectFormat ObjectReference=\"#")
+        .unwrap_or_else(|| panic!("no DataObjectFormat: {xml}"))..];
+    let reference = format.split("ObjectReference=\"#").nth(1).unwrap();
+    let reference = reference.split('"').next().unwrap();
+    assert!(
+        xml.contains(&format!("<ds:Reference Id=\"{reference}\" URI=\"\">")),
+        "the DataObjectFormat names the reference to the segnatura: {xml}"
+    );
+    assert_eq!(text_of(format, "MimeType"), Some("application/xml"));
+}
+
+/// The signed segnatura of one registration, checked against the schema and by xmlsec1.
+async fn valid_segnatura(
+    app: &TestApp,
+    clerk: &reqwest::Client,
+    year: i32,
+    number: i64,
+    cert: &std::path::Path,
+) -> String {
+    let url = format!("/api/v1/protocol/{AOO}/registrations/{year}/{number}/segnatura.xml");
+    let res = app.get_as(clerk, &url).await;
+    assert_eq!(res.status(), 200, "{url}");
+    let bytes = res.bytes().await.unwrap().to_vec();
+    let xml = String::from_utf8(bytes.clone()).unwrap();
+    let (valid, said) = schema_valid(&bytes);
+    assert!(valid, "segnatura {number} not valid: {said}\n{xml}");
+    let (verified, said) = signature_verifies(&bytes, cert);
+    assert!(verified, "segnatura {number}: xmlsec1 refused it: {said}");
+    assert_data_object_format(&xml);
+    xml
+}
+
+#[tokio::test]
+async fn the_foia_acts_and_a_booking_have_their_segnatura_with_the_aoo_register_code() {
+    use crate::backoffice::{act, act_ok, staff_get};
+    use crate::foia;
+    let keys = signing_key_dir();
+    let (_, cert_path) = sportello::protocol::segnatura::SigningKey::paths(&keys, AOO);
+    let dir = tempdir().join("bundle");
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let ente = std::fs::read_to_string(dir.join("ente.toml")).unwrap();
+    let aoo_name = "name = \"Comune di Esempio – Area organizzativa omogenea unica\"\n";
+    assert!(ente.contains(aoo_name));
+    std::fs::write(
+        dir.join("ente.toml"),
+        ente.replacen(
+            aoo_name,
+            &format!("{aoo_name}register_code = \"REG_PROT-1\"\n"),
+            1,
+        ),
+    )
+    .unwrap();
+    let svc = dir.join("services/appuntamento-anagrafe.toml");
+    let text = std::fs::read_to_string(&svc).unwrap();
+    std::fs::write(
+        &svc,
+        text.replace(
+            "register_in_protocol = false",
+            "register_in_protocol = true",
+        ),
+    )
+    .unwrap();
+    let app = spawn_empty_app_with(|s| s.segnatura.key_dir = Some(keys.clone())).await;
+    app.load_bundle(&dir);
+
+    // FOIA: the request (1), the notices to two parties (2, 3), the first one's answer (4);
+    // a second request (5) refused (6), its review (7) and the officer's decision (8); a
+    // booking (9).
+    let id = foia::foia_request(&app, foia::valid()).await;
+    let op = app.staff_browser(foia::OP).await;
+    act_ok(&app, &op, &id, "take", json!({})).await;
+    let (_, etag) = staff_get(&app, &op, &id).await;
+    let res = act(&app, &op, &id, "counterparties", &etag, foia::parties()).await;
+    assert_eq!(res.status(), 200);
+    let res = foia::answer(
+        &app,
+        &op,
+        &id,
+        1,
+        json!({"opposed": false, "text": "Nessuna opposizione."}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let refused = foia::refused(&app, &op, foia::valid()).await;
+    assert_eq!(
+        foia::review(&app, &refused, "Dati aggregati.")
+            .await
+            .status(),
+        201
+    );
+    let rpct = app.staff_browser(foia::RPCT).await;
+    let res = foia::decide_review(
+        &app,
+        &rpct,
+        &refused,
+        json!({"outcome": "accolta", "motivation": "Accesso consentito."}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let (_, slots) =
+        crate::booking::open_day(&app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
+    let res = crate::booking::book(
+        &app,
+        &citizen,
+        "appuntamento-anagrafe",
+        "anagrafe-cie",
+        &slots[0]["starts_at"],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let booking: Value = res.json().await.unwrap();
+
+    let regs = registrations(&app);
+    assert_eq!(regs.len(), 9, "{regs:?}");
+    let clerk = app.staff_browser("protocollista").await;
+    let mut xmls = Vec::new();
+    for (year, number, digest, _) in &regs {
+        let xml = valid_segnatura(&app, &clerk, *year, *number, &cert_path).await;
+        assert_eq!(text_of(&xml, "CodiceRegistro"), Some("REG_PROT-1"));
+        let primary = &xml[xml.find("DocumentoPrimario").unwrap()..];
+        assert_eq!(
+            text_of(primary, "Impronta"),
+            Some(b64_of_hex(digest).as_str())
+        );
+        xmls.push(xml);
+    }
+    let file = |xml: &str| {
+        let at = xml.find("<prot:DocumentoPrimario ").unwrap();
+        xml[at..]
+            .split("prot:nomeFile=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    // The notice goes out to the party, known by name only; its answer comes from it.
+    assert_eq!(file(&xmls[1]), "comunicazione-controinteressato-1.json");
+    assert!(xmls[1].contains(
+        "<prot:Destinatario><prot:PersonaGiuridica><prot:Denominazione>Associazione Sportiva \
+         Esempio</prot:Denominazione></prot:PersonaGiuridica></prot:Destinatario>"
+    ));
+    assert_eq!(file(&xmls[2]), "comunicazione-controinteressato-2.json");
+    assert_eq!(file(&xmls[3]), "risposta-controinteressato-1.json");
+    assert!(xmls[3].contains(
+        "<prot:Mittente><prot:PersonaGiuridica><prot:Denominazione>Associazione Sportiva \
+         Esempio</prot:Denominazione>"
+    ));
+    // The review comes from the citizen, its decision goes to them.
+    assert_eq!(file(&xmls[6]), "richiesta-riesame.json");
+    assert!(xmls[6].contains("<prot:Mittente><prot:PersonaFisica>"));
+    assert_eq!(file(&xmls[7]), "decisione-riesame.json");
+    assert!(xmls[7].contains("<prot:Destinatario><prot:PersonaFisica>"));
+    // The booking comes from its citizen.
+    assert_eq!(
+        file(&xmls[8]),
+        format!("prenotazione-{}.json", booking["code"].as_str().unwrap())
+    );
+    assert!(xmls[8].contains(&format!(
+        "<prot:CodiceFiscale>{CITIZEN_CF}</prot:CodiceFiscale>"
+    )));
 }
 
 #[tokio::test]
@@ -285,6 +454,8 @@ async fn every_segnatura_is_valid_against_the_schema_and_its_xades_signature_ver
             .next()
             .unwrap();
         assert!(xml.contains(&format!("URI=\"#{props_id}\"")));
+        assert_data_object_format(&xml);
+        assert_eq!(text_of(&xml, "CodiceRegistro"), Some("PROTOCOLLO"));
         let signing_time = text_of(&xml, "SigningTime").unwrap();
         assert!(
             chrono::DateTime::parse_from_rfc3339(signing_time).is_ok(),
