@@ -242,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             let applied = db.migrate()?;
             println!("{applied} migration(s) applied; the schema is current");
             Ok(())
@@ -277,7 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             db.migrate()?;
             let v = sportello::audit::verify(&mut *db.get()?, ente.as_deref())?;
             if let Some(b) = v.first_break {
@@ -292,7 +292,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
             let bundle = Bundle::read(dir)?;
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             db.migrate()?;
             let report = bundle.load(&mut *db.get()?)?;
             println!("bundle {}: {report}", dir.display());
@@ -380,7 +380,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             use sportello::protocol::daily_register::{self as dr, Format};
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             db.migrate()?;
             let mut conn = db.get()?;
             let (_, aoo_id) = dr::aoo_by_code(&mut conn, aoo, ente.as_deref())?;
@@ -425,7 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { ente, out } => {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             db.migrate()?;
             let store = sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?;
             let bar = progress_bar("export");
@@ -454,7 +454,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { dir } => {
             let settings = settings_for(&cli, false)?;
             telemetry::init(&settings.telemetry);
-            let db = Db::connect(&settings.database)?;
+            let db = Db::connect_for_command(&settings.database)?;
             db.migrate()?;
             let store = sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?;
             let bar = progress_bar("import");

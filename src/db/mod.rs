@@ -114,6 +114,21 @@ impl Db {
     /// Builds the pool. For SQLite the parent directory of the file is created, so a fresh
     /// checkout starts with no set-up. Fails fast if the database cannot be reached.
     pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        Self::build(settings, 1)
+    }
+
+    /// The pool of a one-off command (`sportello migrate`, `load`, `export`, …): it keeps no
+    /// idle connection, so none is being opened in the background when the command ends and
+    /// the process exits (an exit during a connection's set-up can crash inside the client
+    /// library). Still fails fast if the database cannot be reached.
+    pub fn connect_for_command(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let db = Self::build(settings, 0)?;
+        drop(db.get().context("cannot connect to the database")?);
+        Ok(db)
+    }
+
+    fn build(settings: &DatabaseSettings, min_idle: u32) -> anyhow::Result<Self> {
         use anyhow::Context;
         let location = settings.location()?;
         if let DbLocation::Sqlite(path) = &location {
@@ -133,7 +148,7 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(settings.pool_size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .build(manager)
             .context("cannot connect to the database")?;

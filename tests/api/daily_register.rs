@@ -552,3 +552,116 @@ async fn only_the_aoo_s_clerks_and_administrators_read_the_registers() {
     assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
     assert_eq!(v["items"][0]["date"], day.format("%Y-%m-%d").to_string());
 }
+
+/// The demo bundle with the Ufficio Tributi in an AOO of its own (`AOO_TRIB`), its own clerk,
+/// and the demo clerk on both AOOs; the second AOO's register has its own code.
+fn two_aoo_bundle() -> std::path::PathBuf {
+    let dir = tempdir().join("bundle");
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let ente = std::fs::read_to_string(dir.join("ente.toml")).unwrap();
+    let tributi = "code = \"tributi\"\nname = \"Ufficio Tributi\"\naoo = \"AOO_CX000\"\n";
+    let clerk = "roles = [{ role = \"protocol_clerk\", aoo = \"AOO_CX000\", annul = true }]\n";
+    assert!(ente.contains(tributi) && ente.contains(clerk));
+    let ente = ente
+        .replacen(
+            tributi,
+            "code = \"tributi\"\nname = \"Ufficio Tributi\"\naoo = \"AOO_TRIB\"\n",
+            1,
+        )
+        .replacen(
+            clerk,
+            "roles = [{ role = \"protocol_clerk\", aoo = \"AOO_CX000\", annul = true }, \
+             { role = \"protocol_clerk\", aoo = \"AOO_TRIB\" }]\n",
+            1,
+        )
+        .replacen(
+            "[[offices]]",
+            "[[aoo]]\ncode = \"AOO_TRIB\"\nname = \"Comune di Esempio – Area Tributi\"\n\
+             register_code = \"PROT_TRIB\"\n\n[[offices]]",
+            1,
+        );
+    std::fs::write(
+        dir.join("ente.toml"),
+        format!(
+            "{ente}\n[[staff]]\nusername = \"protocollista.tributi\"\nfull_name = \"Elena Galli\"\n\
+             email = \"elena.galli@comune.esempio.example\"\n\
+             roles = [{{ role = \"protocol_clerk\", aoo = \"AOO_TRIB\" }}]\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn with_two_aoo_each_has_its_own_daily_register_with_its_own_entries() {
+    let app = spawn_empty_app_with(|_| {}).await;
+    app.load_bundle(&two_aoo_bundle());
+    let a = submitted(&app).await;
+    app.submit_valid("tari-inizio-occupazione").await;
+    let b = submitted(&app).await;
+    // Each AOO numbers its own register from 1.
+    assert_eq!((a.as_str(), b.as_str()), ("0000001", "0000002"));
+    let regs = registrations(&app);
+    assert_eq!(
+        regs[1].0, "0000001",
+        "the TARI declaration, first of AOO_TRIB"
+    );
+    let day = rome_date(regs[0].1);
+    app.state.clock.advance(Duration::days(1));
+    sportello::startup::housekeeping(&app.state).await;
+
+    let clerk = app.staff_browser("protocollista").await;
+    let tributi = app.staff_browser("protocollista.tributi").await;
+    let of = |aoo: &str| {
+        format!(
+            "/api/v1/protocol/{aoo}/daily-registers/{}.json",
+            day.format("%Y-%m-%d")
+        )
+    };
+    let (_, text) = download(&app, &clerk, &of(AOO)).await;
+    let main: Value = serde_json::from_str(&text).unwrap();
+    let (_, text) = download(&app, &tributi, &of("AOO_TRIB")).await;
+    let trib: Value = serde_json::from_str(&text).unwrap();
+    let (_, same) = download(&app, &clerk, &of("AOO_TRIB")).await;
+    assert_eq!(same, text, "one register, whoever reads it");
+    assert_eq!(main["aoo"]["code"], AOO);
+    assert_eq!(trib["aoo"]["code"], "AOO_TRIB");
+    let numbers = |d: &Value| -> Vec<(String, String)> {
+        d["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["number"].as_str().unwrap().to_owned(),
+                    e["subject"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let main_entries = numbers(&main);
+    let trib_entries = numbers(&trib);
+    assert_eq!(main_entries.len(), 2, "{main}");
+    assert_eq!(trib_entries.len(), 1, "{trib}");
+    assert_eq!(main_entries[0].0, "0000001");
+    assert_eq!(main_entries[1].0, "0000002");
+    assert_eq!(trib_entries[0].0, "0000001");
+    assert!(
+        main_entries.iter().all(|(_, s)| !s.contains("TARI")),
+        "{main}"
+    );
+    assert!(trib_entries[0].1.contains("TARI"), "{trib}");
+    assert_conforms(&app, "DailyRegister", &trib).await;
+    // Two AOOs, one register each per format; each clerk reads only their own AOO's.
+    assert_eq!(
+        dr::table
+            .filter(dr::register_date.eq(day))
+            .count()
+            .get_result::<i64>(&mut *app.conn())
+            .unwrap(),
+        4
+    );
+    // (another AOO's register is not theirs: not found, as for an operator)
+    let res = tributi.get(app.url(&of(AOO))).send().await.unwrap();
+    assert_problem(res, 404, "not-found").await;
+}

@@ -763,7 +763,7 @@ async fn an_unreachable_system_is_retried_and_the_wrong_token_is_refused() {
 }
 
 #[tokio::test]
-async fn a_bundle_with_a_broken_external_register_is_refused() {
+async fn a_bundle_with_a_broken_external_register_or_register_code_is_refused() {
     for (extra, why) in [
         ("register = \"external\"\n", "needs [aoo.external]"),
         ("register = \"esterno\"\n", "must be"),
@@ -775,6 +775,10 @@ async fn a_bundle_with_a_broken_external_register_is_refused() {
             "register = \"external\"\n\n[aoo.external]\nadapter = \"rest\"\nbase_url = \"https://x\"\ntoken = \"inline\"\n",
             "unknown field",
         ),
+        // The segnatura's CodiceRegistro: 1 to 16 of A-Za-z0-9_.-
+        ("register_code = \"\"\n", "register_code"),
+        ("register_code = \"PROTOCOLLO GENERALE\"\n", "register_code"),
+        ("register_code = \"ABCDEFGHIJKLMNOPQ\"\n", "register_code"),
     ] {
         let dir = std::env::temp_dir().join(format!("sportello-ext-{}", uuid::Uuid::new_v4()));
         copy_dir(&repo_dir().join("config/demo"), &dir);
