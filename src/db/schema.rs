@@ -192,7 +192,6 @@ diesel::table! {
         ente_id -> BigInt,
         aoo_id -> BigInt,
         instance_id -> Nullable<Text>,
-        booking_id -> Nullable<Text>,
         idempotency_key -> Text,
         adapter -> Text,
         payload -> Text,
@@ -202,6 +201,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        booking_id -> Nullable<Text>,
     }
 }
 

@@ -22,9 +22,8 @@ CREATE TABLE protocol_requests_new (
     id INTEGER PRIMARY KEY,
     ente_id BIGINT NOT NULL REFERENCES enti (id),
     aoo_id BIGINT NOT NULL REFERENCES aoo (id),
-    -- The instance whose act it registers, or the booking (exactly one of the two).
+    -- The instance whose act it registers, or the booking (`booking_id`; exactly one).
     instance_id TEXT REFERENCES instances (id),
-    booking_id TEXT REFERENCES bookings (id),
     -- What the external system sees as the idempotency key: `<instance id>:submission`,
     -- `<instance id>:message:<n>`, `<instance id>:<act>`, `booking:<booking id>`.
     idempotency_key TEXT NOT NULL UNIQUE,
@@ -36,6 +35,8 @@ CREATE TABLE protocol_requests_new (
     last_error TEXT,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
+    -- Last, where PostgreSQL's ALTER TABLE puts it: both backends list the same columns.
+    booking_id TEXT REFERENCES bookings (id),
     CHECK ((status = 'registered') = (registration_id IS NOT NULL)),
     CHECK ((instance_id IS NULL) <> (booking_id IS NULL))
 );
