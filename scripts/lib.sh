@@ -34,6 +34,11 @@ SPORTELLO_TEST_DEPS=(
     libxml2-utils
     # The IMAP server of the PEC adapter's tests (tests/api/external_pec.rs starts its own).
     dovecot-imapd
+    # The Debian package's test (scripts/package-test): cargo-deb's dependency computation
+    # (dpkg-shlibdeps), useradd for the postinst, systemd-analyze for the units.
+    dpkg-dev
+    passwd
+    systemd
 )
 
 # Repository root (the parent of the directory holding this file).
@@ -85,6 +90,20 @@ require_cargo_component() {
 
 # The cargo-fuzz version scripts/fuzz builds and runs the libFuzzer targets with.
 SPORTELLO_CARGO_FUZZ_VERSION=0.13.2
+SPORTELLO_CARGO_DEB_VERSION=3.8.0
+
+# ensure_cargo_deb: installs cargo-deb (`cargo install --locked`, into target/tools) when it
+# is missing or another version; exports SPORTELLO_CARGO_DEB.
+ensure_cargo_deb() {
+    local root="$SPORTELLO_ROOT/target/tools" have
+    have="$("$root/bin/cargo-deb" --version 2>/dev/null | awk 'NR == 1 { print $2 }')" || true
+    if [[ "$have" != "$SPORTELLO_CARGO_DEB_VERSION" ]]; then
+        log "Installing cargo-deb $SPORTELLO_CARGO_DEB_VERSION (found: ${have:-none})"
+        cargo install --quiet --locked cargo-deb --version "$SPORTELLO_CARGO_DEB_VERSION" \
+            --root "$root" || die "cargo install cargo-deb $SPORTELLO_CARGO_DEB_VERSION failed"
+    fi
+    export SPORTELLO_CARGO_DEB="$root/bin/cargo-deb"
+}
 
 # ensure_cargo_fuzz: installs cargo-fuzz (`cargo install --locked`) when
 # `cargo fuzz` is missing or another version. It needs nightly flags, which scripts/fuzz

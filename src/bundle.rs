@@ -1142,3 +1142,20 @@ fn roles_in_step(
     }
     Ok(true)
 }
+
+/// The demo bundle (`config/demo`) as compiled into the binary.
+static DEMO_BUNDLE: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/config/demo");
+
+/// Writes the compiled-in demo bundle to `dir` (replacing what a previous version wrote
+/// there), for `sportello serve --demo` run away from the source tree.
+pub fn write_demo_bundle(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    DEMO_BUNDLE
+        .extract(dir)
+        .with_context(|| format!("cannot write the demo bundle into {}", dir.display()))
+}

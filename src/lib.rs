@@ -16,6 +16,7 @@ pub mod db;
 pub mod domain;
 pub mod export;
 pub mod http;
+pub mod init;
 pub mod instances;
 pub mod metrics;
 pub mod notify;

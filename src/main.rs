@@ -1,6 +1,6 @@
 //! The `sportello` command. Every failure is one line on stderr and a non-zero exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -15,14 +15,15 @@ use sportello::telemetry;
 #[derive(Debug, Parser)]
 #[command(name = "sportello", version, about = "Sportello online del cittadino")]
 struct Cli {
-    /// Directory with default.toml and <environment>.toml.
-    #[arg(
-        long,
-        global = true,
-        env = "SPORTELLO_CONFIG_DIR",
-        default_value = "config"
-    )]
-    config_dir: PathBuf,
+    /// Directory with default.toml and <environment>.toml, which override the settings
+    /// compiled into the binary. Default: ./config when it has default.toml (the source tree),
+    /// else /etc/sportello when it exists, else the compiled-in settings alone.
+    #[arg(long, global = true, env = "SPORTELLO_CONFIG_DIR")]
+    config_dir: Option<PathBuf>,
+    /// Where the demo keeps its SQLite database, attachments and keys. Default: ./data in the
+    /// source tree, else $XDG_DATA_HOME/sportello (~/.local/share/sportello).
+    #[arg(long, global = true, env = "SPORTELLO_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Configuration environment: demo, test or production.
     #[arg(long = "env", global = true, env = "SPORTELLO_ENV")]
     environment: Option<String>,
@@ -37,6 +38,41 @@ enum Command {
         /// Demo mode: SQLite under data/, the demo ente and catalog, development login.
         #[arg(long)]
         demo: bool,
+    },
+    /// Write what a new ente starts from into --out: a commented production configuration, an
+    /// ente bundle skeleton, a session secret (and the SPID certificate, the CIE keys), then
+    /// print the next steps. Never overwrites: --out must not exist or be empty.
+    Init {
+        /// The ente's IPA code, e.g. c_h501.
+        #[arg(long)]
+        ente_code: String,
+        /// The ente's name, e.g. "Comune di Esempio".
+        #[arg(long)]
+        name: String,
+        /// The directory to write (becomes the configuration directory, e.g. /etc/sportello).
+        #[arg(long)]
+        out: PathBuf,
+        /// What citizens type.
+        #[arg(long, default_value = "https://sportello.comune.example.it")]
+        public_url: String,
+        /// The AOO's code in IPA.
+        #[arg(long, default_value = "AOO1")]
+        aoo_code: String,
+        /// The administrator's username.
+        #[arg(long, default_value = "amministratore")]
+        admin: String,
+        /// The administrator's e-mail address.
+        #[arg(long, default_value = "amministratore@comune.example.it")]
+        admin_email: String,
+        /// The ente's seat, for the SPID certificate; default: the name without "Comune di".
+        #[arg(long)]
+        locality: Option<String>,
+        /// Also make the SPID service provider's key and certificate (Avviso SPID n. 29 v3).
+        #[arg(long)]
+        with_spid: bool,
+        /// Also make the CIE relying party's federation, signing and encryption keys.
+        #[arg(long)]
+        with_cie: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -229,7 +265,46 @@ fn settings_for(cli: &Cli, demo: bool) -> anyhow::Result<Settings> {
         (Some(e), _) => Environment::parse(e)?,
         (None, false) => Environment::Production,
     };
-    Ok(config::load(&cli.config_dir, env)?)
+    let mut settings = config::load(&config_dir(cli)?, env)?;
+    if env == Environment::Demo {
+        settings.place_demo_data(&data_dir(cli));
+    }
+    Ok(settings)
+}
+
+/// The configuration directory: the one given, or ./config in the source tree, or
+/// /etc/sportello; none at all is fine (the compiled-in settings).
+fn config_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    Ok(match &cli.config_dir {
+        Some(d) if d.is_dir() => d.clone(),
+        Some(d) => anyhow::bail!(
+            "configuration key `config_dir`: {} is not a directory",
+            d.display()
+        ),
+        None if Path::new("config/default.toml").is_file() => PathBuf::from("config"),
+        None if Path::new("/etc/sportello").is_dir() => PathBuf::from("/etc/sportello"),
+        None => PathBuf::from("config"),
+    })
+}
+
+/// The demo's data directory (see `Cli::data_dir`).
+fn data_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.data_dir {
+        return d.clone();
+    }
+    if Path::new("Cargo.toml").is_file() && Path::new("config/demo").is_dir() {
+        return PathBuf::from("data");
+    }
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_DATA_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".local/share"))
+        })
+        .map(|d| d.join("sportello"))
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -237,7 +312,51 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => {
             let settings = settings_for(&cli, *demo)?;
             telemetry::init(&settings.telemetry);
-            serve(settings, *demo)
+            let data = demo.then(|| data_dir(&cli));
+            serve(settings, data)
+        }
+        Command::Init {
+            ente_code,
+            name,
+            out,
+            public_url,
+            aoo_code,
+            admin,
+            admin_email,
+            locality,
+            with_spid,
+            with_cie,
+        } => {
+            let done = sportello::init::init(&sportello::init::InitRequest {
+                ente_code: ente_code.clone(),
+                name: name.clone(),
+                out: out.clone(),
+                public_url: public_url.clone(),
+                data_dir: cli
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/var/lib/sportello")),
+                aoo_code: aoo_code.clone(),
+                admin: admin.clone(),
+                admin_email: admin_email.clone(),
+                locality: locality
+                    .clone()
+                    .unwrap_or_else(|| name.trim_start_matches("Comune di ").trim().to_owned()),
+                with_spid: *with_spid,
+                with_cie: *with_cie,
+            })?;
+            println!("Written for {name}:");
+            for f in &done.files {
+                println!("  {}", f.display());
+            }
+            println!(
+                "
+Next steps:"
+            );
+            for (i, step) in done.next_steps.iter().enumerate() {
+                println!("{}. {step}", i + 1);
+            }
+            Ok(())
         }
         Command::Migrate => {
             let settings = settings_for(&cli, false)?;
@@ -497,12 +616,25 @@ fn progress_bar(what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
-    let bundle_dir = settings.demo.bundle_dir.clone();
+/// Runs the service; with `demo_data` (the demo's data directory), loads the demo ente first.
+fn serve(settings: Settings, demo_data: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut bundle_dir = settings.demo.bundle_dir.clone();
     let public_url = settings.server.public_url.clone();
+    if let Some(data) = &demo_data {
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+        tracing::info!(dir = %data.display(), "demo data directory");
+        eprintln!("Sportello demo: data in {}", data.display());
+        // The demo bundle on disk (the source tree's, or the one configured), else the one
+        // compiled into the binary, written out under the data directory.
+        if !bundle_dir.is_dir() {
+            bundle_dir = data.join("demo-bundle");
+            sportello::bundle::write_demo_bundle(&bundle_dir)?;
+        }
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)?;
-        if demo {
+        if demo_data.is_some() {
             let bundle = Bundle::read(&bundle_dir)?;
             // The demo signs its segnature with test keys of its own, made at first start.
             if let Some(dir) = &app.state().settings.segnatura.key_dir {

@@ -138,21 +138,34 @@ fn default_env() -> Environment {
     Environment::Production
 }
 
-/// Reads the layered configuration for `env` from `dir` and validates it.
+/// `config/default.toml` as compiled into the binary: the first layer, under any file on disk.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
+/// `config/demo.toml` as compiled into the binary: the demo layer when no file on disk has it.
+pub const EMBEDDED_DEMO: &str = include_str!("../../config/demo.toml");
+
+/// Reads the layered configuration for `env` and validates it: the embedded defaults, then
+/// `dir/default.toml` and `dir/<env>.toml` when they exist (the demo's embedded settings when
+/// `dir` has no `demo.toml`; `test.toml` must be on disk), then the environment variables.
+/// `dir` need not exist: the binary alone runs on what it carries.
 pub fn load(dir: &Path, env: Environment) -> Result<Settings, ConfigError> {
     let default_file = dir.join("default.toml");
-    if !default_file.is_file() {
-        return Err(ConfigError::new(
-            "config_dir",
-            format!("{} not found", default_file.display()),
-        ));
-    }
     let env_file = dir.join(format!("{}.toml", env.as_str()));
-    let raw = config::Config::builder()
-        .add_source(config::File::from(default_file))
-        // demo and test ship with the code; a production file is the operator's own, and
-        // environment variables alone may be enough.
-        .add_source(config::File::from(env_file).required(env != Environment::Production))
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(
+            EMBEDDED_DEFAULT,
+            config::FileFormat::Toml,
+        ))
+        .add_source(config::File::from(default_file).required(false));
+    builder = match env {
+        Environment::Demo if !env_file.is_file() => builder.add_source(config::File::from_str(
+            EMBEDDED_DEMO,
+            config::FileFormat::Toml,
+        )),
+        // The test settings ship with the sources only; a production file is the operator's
+        // own, and environment variables alone may be enough.
+        _ => builder.add_source(config::File::from(env_file).required(env == Environment::Test)),
+    };
+    let raw = builder
         .add_source(
             config::Environment::with_prefix("SPORTELLO")
                 .prefix_separator("__")
@@ -166,6 +179,31 @@ pub fn load(dir: &Path, env: Environment) -> Result<Settings, ConfigError> {
     settings.resolve_secret_files()?;
     settings.validate()?;
     Ok(settings)
+}
+
+impl Settings {
+    /// Puts the demo's files — its SQLite database, attachments and segnatura test keys, given
+    /// relative in the demo settings — under `data_dir`, so the demo runs from any directory.
+    /// Absolute paths (and a PostgreSQL URL) stay as they are.
+    pub fn place_demo_data(&mut self, data_dir: &Path) {
+        let under = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                data_dir.join(p)
+            }
+        };
+        if let Some(url) = &self.database.url {
+            if let Some(path) = url.expose().strip_prefix("sqlite://") {
+                let placed = under(Path::new(path));
+                self.database.url = Some(Secret::new(format!("sqlite://{}", placed.display())));
+            }
+        }
+        self.storage.local_dir = under(&self.storage.local_dir);
+        if let Some(k) = &self.segnatura.key_dir {
+            self.segnatura.key_dir = Some(under(k));
+        }
+    }
 }
 
 /// The `config` crate reports the key in its own words; keep them, under a recognisable key.
