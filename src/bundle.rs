@@ -55,6 +55,8 @@ pub struct EnteDef {
     /// The transparency officer (RPCT, D.Lgs. 33/2013 art. 43): the username of a staff
     /// member of this file, who decides the FOIA reviews (riesame, art. 5 c. 7).
     pub transparency_officer: Option<String>,
+    /// The ente's pagoPA segregation code (two digits): the first digits of its IUVs.
+    pub pagopa_segregation_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,6 +170,10 @@ pub struct ServiceDef {
     pub booking: Option<crate::booking::BookingRules>,
     #[serde(default, rename = "calendar")]
     pub calendars: Vec<CalendarDef>,
+    /// The fee (`[[fee]]`, 1 to 5 items): paid through pagoPA when the service is booked
+    /// (docs/payments.md); needs `needs_payment = true`.
+    #[serde(default)]
+    pub fee: Vec<crate::payments::FeeItem>,
 }
 
 /// A calendar of a bookable service (`[[calendar]]` in its file): an office's desk(s), its
@@ -575,10 +581,36 @@ impl Bundle {
             if s.booking.is_some() {
                 bail!("[booking] without any [[calendar]]");
             }
+            if !s.fee.is_empty() {
+                bail!("[[fee]] is paid when the service is booked: it needs [[calendar]]");
+            }
             return Ok(());
         }
         let rules = s.booking.clone().unwrap_or_default();
         rules.check()?;
+        if !s.fee.is_empty() {
+            crate::payments::check_fee(&s.fee)?;
+            if !s.needs_payment {
+                bail!("[[fee]] needs needs_payment = true");
+            }
+            let e = &self.ente.ente;
+            match e.pagopa_segregation_code.as_deref() {
+                Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_digit()) => {}
+                _ => bail!(
+                    "[[fee]]: the ente needs its pagoPA segregation code \
+                     ([ente] pagopa_segregation_code, two digits)"
+                ),
+            }
+            if !e
+                .fiscal_code
+                .as_deref()
+                .is_some_and(|c| c.len() == 11 && c.bytes().all(|b| b.is_ascii_digit()))
+            {
+                bail!("[[fee]]: the ente needs its fiscal code ([ente] fiscal_code, 11 digits)");
+            }
+        } else if s.needs_payment && !s.calendars.is_empty() {
+            bail!("a bookable service with needs_payment = true needs its [[fee]]");
+        }
         for c in &s.calendars {
             if !is_slug(&c.code) {
                 bail!("calendar code `{}` must be a slug", c.code);
@@ -616,6 +648,7 @@ impl Bundle {
             ipa_code: def.ipa_code.clone(),
             patron_day: def.patron_day.clone(),
             transparency_officer: def.transparency_officer.clone(),
+            pagopa_segregation_code: def.pagopa_segregation_code.clone(),
         };
         let ente_id = sync(conn, &mut report, code.as_str(), &ente, ts)?;
 
@@ -800,6 +833,11 @@ impl ServiceDef {
                     &self.booking.clone().unwrap_or_default(),
                 )?)
             },
+            fee: if self.fee.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&self.fee)?)
+            },
         })
     }
 }
@@ -945,6 +983,7 @@ struct EnteRow {
     ipa_code: Option<String>,
     patron_day: Option<String>,
     transparency_officer: Option<String>,
+    pagopa_segregation_code: Option<String>,
 }
 
 impl SyncedRow for EnteRow {
@@ -1037,6 +1076,7 @@ struct ServiceRow {
     procedure_kind: Option<String>,
     procedure_settings: Option<String>,
     booking: Option<String>,
+    fee: Option<String>,
 }
 synced_below_ente!(ServiceRow, services, slug);
 

@@ -21,6 +21,7 @@ pub mod instances;
 pub mod metrics;
 pub mod notify;
 pub mod org;
+pub mod payments;
 pub mod personal_data;
 pub mod procedures;
 pub mod protocol;

@@ -374,6 +374,7 @@ Next steps:"
             let worker = std::sync::Arc::new(
                 sportello::notify::Worker::new(db, &settings.mail)?
                     .with_segnatura_keys(settings.segnatura.key_dir.clone())
+                    .with_pagopa(settings.pagopa.clone())
                     .with_attachment_store(std::sync::Arc::new(
                         sportello::storage::LocalDirStore::new(settings.storage.local_dir.clone())?,
                     )),

@@ -152,6 +152,7 @@ impl Application {
             let w = Worker::new(self.state.db.clone(), &self.state.settings.mail)
                 .map_err(|e| std::io::Error::other(format!("{e:#}")))?
                 .with_segnatura_keys(self.state.settings.segnatura.key_dir.clone())
+                .with_pagopa(self.state.settings.pagopa.clone())
                 .with_attachment_store(self.state.store.clone());
             Some(tokio::spawn(Arc::new(w).run(stop.clone())))
         } else {

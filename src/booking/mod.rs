@@ -697,6 +697,9 @@ pub struct BookingView {
     pub cancel_reason: Option<String>,
     /// The iCalendar file of the booking.
     pub ical_url: String,
+    /// The fee's pagoPA payment, for a service with a fee (docs/payments.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<crate::payments::PaymentView>,
 }
 
 /// The letters of a booking code: no 0/O, 1/I/L to misread at a desk.
@@ -1032,6 +1035,7 @@ fn view(ctx: &Context, row: &Row) -> BookingView {
         hold_until: row.hold_until.map(rome_rfc3339),
         cancel_reason: row.cancel_reason.clone(),
         ical_url: ical_path(&row.id),
+        payment: None,
     }
 }
 
@@ -1212,11 +1216,16 @@ pub fn book(
         };
         if status == BookingStatus::Confirmed {
             confirmed(conn, &ctx, &row, site, now)?;
+        } else if let Some(until) = hold {
+            // The fee: a pagoPA debt position, created through the outbox.
+            crate::payments::create_for_booking(conn, &id, svc.id, who.citizen_id, until, now)?;
         }
         Ok::<_, BookingError>(row)
     })?;
     tracing::info!(booking = %row.id, service = %svc.slug, calendar = %c.code, starts_at = %row.starts_at, "booking made");
-    Ok(view(&Context { svc, cal: c }, &row))
+    let mut v = view(&Context { svc, cal: c }, &row);
+    v.payment = crate::payments::of_booking(conn, &row.id)?;
+    Ok(v)
 }
 
 /// What follows a confirmation: the e-mail and, when the service asks, the registration.
@@ -1348,7 +1357,9 @@ fn own(conn: &mut DbConn, who: &CitizenCtx, id: &str) -> Result<Row, BookingErro
 pub fn get(conn: &mut DbConn, who: &CitizenCtx, id: &str) -> Result<BookingView, BookingError> {
     let row = own(conn, who, id)?;
     let ctx = context_of(conn, &row)?;
-    Ok(view(&ctx, &row))
+    let mut v = view(&ctx, &row);
+    v.payment = crate::payments::of_booking(conn, &row.id)?;
+    Ok(v)
 }
 
 /// The citizen's iCalendar file of a booking.
@@ -2197,7 +2208,10 @@ pub fn run_jobs(
                 site,
                 now,
             ) {
-                Ok(_) => Ok(1),
+                Ok(_) => {
+                    crate::payments::expire_for_booking(conn, &r.id, now)?;
+                    Ok(1)
+                }
                 Err(BookingError::Conflict(_)) => Ok(0),
                 Err(e) => Err(e),
             }

@@ -18,6 +18,7 @@ mod instances;
 mod login;
 mod mail;
 mod oidc;
+mod pagopa;
 mod server;
 mod session;
 mod spid;
@@ -33,6 +34,7 @@ pub use instances::{InstancesSettings, SegnaturaSettings, StorageSettings};
 pub use login::is_local_path;
 pub use mail::{MailSettings, MailTransport, SmtpTls, WorkerMode};
 pub use oidc::{CieSettings, StaffSsoSettings, TrustAnchorSettings, TrustMarkSettings};
+pub use pagopa::PagopaSettings;
 pub use server::ServerSettings;
 pub use session::{AuthSettings, SessionSettings, MIN_SECRET_LEN};
 pub use spid::SpidSettings;
@@ -132,6 +134,8 @@ pub struct Settings {
     pub staff_sso: StaffSsoSettings,
     #[serde(default)]
     pub segnatura: SegnaturaSettings,
+    #[serde(default)]
+    pub pagopa: PagopaSettings,
 }
 
 fn default_env() -> Environment {
@@ -254,6 +258,16 @@ impl Settings {
             self.staff_sso.client_secret =
                 Some(read_secret_file("staff_sso.client_secret_file", &path)?);
         }
+        if let Some(path) = self.pagopa.subscription_key_file.clone() {
+            if self.pagopa.subscription_key.is_some() {
+                return Err(ConfigError::new(
+                    "pagopa.subscription_key_file",
+                    "give either pagopa.subscription_key or pagopa.subscription_key_file, not both",
+                ));
+            }
+            self.pagopa.subscription_key =
+                Some(read_secret_file("pagopa.subscription_key_file", &path)?);
+        }
         if let Some(path) = self.database.url_file.clone() {
             if self.database.url.is_some() {
                 return Err(ConfigError::new(
@@ -282,6 +296,7 @@ impl Settings {
         self.spid.validate(public_url, env)?;
         self.cie.validate(public_url, env)?;
         self.staff_sso.validate(env)?;
+        self.pagopa.validate(env)?;
         self.mail.validate(env)
     }
 

@@ -12,6 +12,7 @@ diesel::table! {
         updated_at -> Timestamp,
         patron_day -> Nullable<Text>,
         transparency_officer -> Nullable<Text>,
+        pagopa_segregation_code -> Nullable<Text>,
     }
 }
 
@@ -120,6 +121,7 @@ diesel::table! {
         procedure_kind -> Nullable<Text>,
         procedure_settings -> Nullable<Text>,
         booking -> Nullable<Text>,
+        fee -> Nullable<Text>,
     }
 }
 
@@ -620,6 +622,8 @@ diesel::joinable!(bookings -> citizens (citizen_id));
 diesel::joinable!(booking_waitlist -> calendars (calendar_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    payments,
+    payment_counters,
     calendars,
     calendar_closures,
     booking_slots,
@@ -796,3 +800,37 @@ diesel::table! {
 }
 
 diesel::joinable!(refusal_notices -> instances (instance_id));
+
+diesel::table! {
+    payment_counters (ente_id) {
+        ente_id -> BigInt,
+        next_base -> BigInt,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        ente_id -> BigInt,
+        booking_id -> Nullable<Text>,
+        instance_id -> Nullable<Text>,
+        iupd -> Text,
+        iuv -> Text,
+        notice_number -> Text,
+        amount_cents -> BigInt,
+        description -> Text,
+        items -> Text,
+        payer_fiscal_code -> Text,
+        payer_name -> Text,
+        due_at -> Timestamp,
+        status -> Text,
+        last_error -> Nullable<Text>,
+        receipt -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(payments -> bookings (booking_id));
+diesel::joinable!(payments -> enti (ente_id));

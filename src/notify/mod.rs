@@ -252,6 +252,8 @@ pub struct Worker {
     /// `segnatura.key_dir`: the AOOs' signing pairs, for the segnatura of PEC messages.
     segnatura_keys: Option<std::path::PathBuf>,
     attachments: Option<std::sync::Arc<dyn crate::storage::BlobStore>>,
+    /// `[pagopa]`: the GPD, for the debt positions of fees.
+    pagopa: Option<crate::config::PagopaSettings>,
 }
 
 const BATCH: i64 = 20;
@@ -276,6 +278,7 @@ impl Worker {
             lease_secs: i64::try_from(s.lease_secs.max(1)).unwrap_or(300),
             segnatura_keys: None,
             attachments: None,
+            pagopa: None,
         })
     }
 
@@ -283,6 +286,12 @@ impl Worker {
     /// signs the segnatura of its messages with them.
     pub fn with_segnatura_keys(mut self, dir: Option<std::path::PathBuf>) -> Self {
         self.segnatura_keys = dir;
+        self
+    }
+
+    /// `[pagopa]`: the worker creates the fees' debt positions in the GPD with it.
+    pub fn with_pagopa(mut self, s: crate::config::PagopaSettings) -> Self {
+        self.pagopa = Some(s);
         self
     }
 
@@ -337,6 +346,9 @@ impl Worker {
                 self.attachments.as_deref(),
                 &m.payload,
             ),
+            crate::payments::KIND_CREATE_POSITION => {
+                crate::payments::deliver(conn, self.pagopa.as_ref(), &m.payload)
+            }
             other => Err(SendError::Permanent(format!(
                 "unknown message kind `{other}`"
             ))),
@@ -380,6 +392,9 @@ impl Worker {
                     if m.kind == crate::protocol::external::KIND_PROTOCOL_REQUEST {
                         // Out of attempts: the request is failed too, as after a refusal.
                         crate::protocol::external::gave_up(conn, &m.payload)?;
+                    }
+                    if m.kind == crate::payments::KIND_CREATE_POSITION {
+                        crate::payments::gave_up(conn, &m.payload)?;
                     }
                     tracing::error!(outbox_id = m.id, attempts, error = %text, "outbox message is dead: an administrator must look at it");
                 } else {

@@ -25,6 +25,7 @@ mod http;
 mod instances;
 mod mail;
 mod metrics;
+mod payments;
 mod personal_data;
 mod procedures;
 mod protocol;

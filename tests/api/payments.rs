@@ -1,0 +1,379 @@
+//! pagoPA fees (issue #18 §1) against a FAKE of the GPD (tests/peers/pagopa_peer.py), which
+//! validates every request against the published GPD document
+//! (`../shared/standards/pagopa/gpd-debt-positions-external-v1.json`, or
+//! `SPORTELLO_PAGOPA_SPEC_DIR`): a booking of a service with a fee holds its place and makes a
+//! payment whose debt position the outbox creates — once, through failures, timeouts and a
+//! lost answer; a refusal is a dead letter; an unpaid booking expires with its payment.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::helpers::*;
+use serde_json::{json, Value};
+use sportello::notify::Worker;
+
+const KEY: &str = "chiave-gpd-di-prova";
+const FEE_CENTS: i64 = 2221;
+const IBAN: &str = "IT60X0542811101000000123456";
+
+fn spec_dir() -> PathBuf {
+    std::env::var_os("SPORTELLO_PAGOPA_SPEC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_dir().join("../shared/standards/pagopa"))
+}
+
+/// The fake GPD, killed on drop.
+struct Gpd {
+    child: Child,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Gpd {
+    fn start() -> Self {
+        let port = free_port();
+        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let spec = spec_dir().join("gpd-debt-positions-external-v1.json");
+        assert!(
+            spec.is_file(),
+            "the GPD document is missing: {}",
+            spec.display()
+        );
+        let mut child = Command::new(python)
+            .arg(repo_dir().join("tests/peers/pagopa_peer.py"))
+            .args(["--port", &port.to_string(), "--key", KEY, "--spec"])
+            .arg(spec)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the fake GPD");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("READY"),
+            "the fake GPD did not start: {line:?}"
+        );
+        Self {
+            child,
+            port,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn state(&self) -> Value {
+        self.http
+            .get(format!("http://127.0.0.1:{}/_state", self.port))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn control(&self, body: Value) {
+        let r = self
+            .http
+            .post(format!("http://127.0.0.1:{}/_control", self.port))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+
+    /// Nothing Sportello sent, nor anything the fake answered, broke the document.
+    async fn assert_conforms(&self) {
+        let s = self.state().await;
+        assert_eq!(s["violations"], json!([]), "outside the GPD document: {s}");
+    }
+}
+
+impl Drop for Gpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The demo bundle with the CIE appointments charging the CIE fee, the ente with its
+/// segregation code.
+fn fee_bundle() -> PathBuf {
+    let dir = tempdir().join("bundle");
+    copy_dir(&repo_dir().join("config/demo"), &dir);
+    let ente = std::fs::read_to_string(dir.join("ente.toml")).unwrap();
+    let cf = "fiscal_code = \"00000000000\"\n";
+    assert!(ente.contains(cf));
+    std::fs::write(
+        dir.join("ente.toml"),
+        ente.replacen(cf, &format!("{cf}pagopa_segregation_code = \"01\"\n"), 1),
+    )
+    .unwrap();
+    let svc = dir.join("services/appuntamento-anagrafe.toml");
+    let text = std::fs::read_to_string(&svc).unwrap();
+    assert!(text.contains("needs_payment = false"));
+    std::fs::write(
+        &svc,
+        format!(
+            "{}\n[[fee]]\namount_cents = {FEE_CENTS}\ncategory = \"9/0101108TS/\"\n\
+             remittance = \"Corrispettivo per il rilascio della carta d'identità elettronica\"\n\
+             iban = \"{IBAN}\"\n",
+            text.replace("needs_payment = false", "needs_payment = true")
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+async fn app_with(gpd: &Gpd, key: &str) -> TestApp {
+    let (port, key) = (gpd.port, key.to_owned());
+    let app = spawn_empty_app_with(move |s| {
+        s.pagopa.enabled = true;
+        s.pagopa.gpd_base_url = Some(format!("http://127.0.0.1:{port}/"));
+        s.pagopa.subscription_key = Some(sportello::config::Secret::new(key));
+        s.pagopa.timeout_secs = 1;
+    })
+    .await;
+    app.load_bundle(&fee_bundle());
+    app
+}
+
+/// One round of the outbox worker, with the app's pagoPA settings.
+async fn work(app: &TestApp) -> usize {
+    let mut s = test_settings();
+    s.mail.lease_secs = 1;
+    let w = Worker::new(app.db.clone(), &s.mail)
+        .unwrap()
+        .with_pagopa(app.state.settings.pagopa.clone());
+    tokio::task::spawn_blocking(move || w.run_once())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The outbox's retry is due now (instead of after its backoff).
+fn due_now(app: &TestApp) {
+    app.exec("UPDATE outbox SET next_attempt_at = created_at WHERE status = 'pending'");
+}
+
+fn text_of(app: &TestApp, sql: &str) -> Option<String> {
+    text(app, sql)
+}
+
+/// The citizen books the first free CIE slot; the booking's view.
+async fn booked(app: &TestApp) -> Value {
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let (_, slots) =
+        crate::booking::open_day(app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
+    let res = crate::booking::book(
+        app,
+        &citizen,
+        "appuntamento-anagrafe",
+        "anagrafe-cie",
+        &slots[0]["starts_at"],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_booking_with_a_fee_makes_one_debt_position_through_failures_timeouts_and_a_lost_answer()
+{
+    let gpd = Gpd::start();
+    let app = app_with(&gpd, KEY).await;
+    let b = booked(&app).await;
+
+    // Held, not confirmed; the payment waits for its debt position.
+    assert_eq!(b["status"], "pending_payment", "{b}");
+    assert!(b["hold_until"].is_string());
+    let p = &b["payment"];
+    assert_eq!(p["status"], "creation_pending", "{b}");
+    assert_eq!(p["amount_cents"], FEE_CENTS);
+    assert_eq!(p["payee_fiscal_code"], "00000000000");
+    let iuv = p["iuv"].as_str().unwrap().to_owned();
+    assert!(
+        iuv.starts_with("01"),
+        "the ente's segregation code first: {iuv}"
+    );
+    assert!(sportello::payments::iuv::is_valid(&iuv), "{iuv}");
+    assert_eq!(p["notice_number"], format!("3{iuv}"));
+    assert_eq!(
+        text_of(&app, "SELECT kind AS t FROM outbox").as_deref(),
+        Some("pagopa-position")
+    );
+
+    // The platform fails (503), then times out, then creates it but the answer is lost:
+    // every time the job is retried, and the payment stays `creation_pending`.
+    gpd.control(json!({"fail": 1, "fail_status": 503})).await;
+    assert_eq!(work(&app).await, 1);
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("pending")
+    );
+    assert!(text_of(&app, "SELECT last_error AS t FROM payments")
+        .unwrap()
+        .contains("503"));
+    gpd.control(json!({"hold_secs": 3})).await;
+    due_now(&app);
+    assert_eq!(work(&app).await, 1);
+    gpd.control(json!({"hold_secs": 0, "lose_answers": 1}))
+        .await;
+    due_now(&app);
+    assert_eq!(work(&app).await, 1);
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM payments").as_deref(),
+        Some("creation_pending")
+    );
+    // The retry meets a 409 (the GPD has it), reads it back, and takes it as created.
+    due_now(&app);
+    assert_eq!(work(&app).await, 1);
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM payments").as_deref(),
+        Some("payment_pending")
+    );
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("sent")
+    );
+    assert_eq!(work(&app).await, 0);
+
+    // One position, as the document describes it: the citizen, the ente, the transfer.
+    let state = gpd.state().await;
+    let positions = state["positions"].as_object().unwrap();
+    assert_eq!(positions.len(), 1, "never two positions: {state}");
+    let (iupd, pos) = positions.iter().next().unwrap();
+    assert_eq!(
+        text_of(&app, "SELECT iupd AS t FROM payments").as_deref(),
+        Some(iupd.as_str())
+    );
+    assert_eq!(pos["status"], "VALID", "published");
+    assert_eq!(pos["organizationFiscalCode"], "00000000000");
+    let option = &pos["paymentOption"][0];
+    assert_eq!(option["iuv"], iuv.as_str());
+    assert_eq!(option["nav"], format!("3{iuv}"));
+    assert_eq!(option["amount"], FEE_CENTS);
+    let sent = state["requests"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(sent["fiscalCode"], CITIZEN_CF);
+    assert_eq!(sent["type"], "F");
+    assert_eq!(sent["switchToExpired"], true);
+    let transfer = &sent["paymentOption"][0]["transfer"][0];
+    assert_eq!(transfer["iban"], IBAN);
+    assert_eq!(transfer["category"], "9/0101108TS/");
+    assert_eq!(transfer["organizationFiscalCode"], "00000000000");
+    assert_eq!(transfer["amount"], FEE_CENTS);
+    // Calls: the 503, the timeout, the lost answer, the 409 and its read-back.
+    assert_eq!(state["calls"], 5, "{state}");
+    gpd.assert_conforms().await;
+
+    // The citizen sees the notice to pay with.
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let id = b["id"].as_str().unwrap();
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["payment"]["status"], "payment_pending", "{v}");
+    assert_eq!(v["payment"]["notice_number"], format!("3{iuv}"));
+}
+
+#[tokio::test]
+async fn a_refused_position_is_a_dead_letter_and_the_payment_says_so() {
+    let gpd = Gpd::start();
+    let app = app_with(&gpd, "chiave-sbagliata").await;
+    let b = booked(&app).await;
+    assert_eq!(work(&app).await, 1);
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM outbox").as_deref(),
+        Some("dead")
+    );
+    assert_eq!(
+        text_of(&app, "SELECT status AS t FROM payments").as_deref(),
+        Some("creation_failed")
+    );
+    assert!(text_of(&app, "SELECT last_error AS t FROM payments")
+        .unwrap()
+        .contains("401"));
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let v = app
+        .get_json(
+            &citizen,
+            &format!("/api/v1/me/bookings/{}", b["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(v["payment"]["status"], "creation_failed");
+    assert!(gpd.state().await["positions"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn an_unpaid_booking_expires_with_its_payment_and_frees_its_place() {
+    let gpd = Gpd::start();
+    let app = app_with(&gpd, KEY).await;
+    let b = booked(&app).await;
+    assert_eq!(work(&app).await, 1);
+    let id = b["id"].as_str().unwrap();
+    app.state.clock.advance(chrono::Duration::hours(2));
+    sportello::startup::housekeeping(&app.state).await;
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["status"], "expired", "{v}");
+    assert_eq!(v["payment"]["status"], "expired");
+    // The place is free again: the citizen may book it.
+    let res = crate::booking::book(
+        &app,
+        &citizen,
+        "appuntamento-anagrafe",
+        "anagrafe-cie",
+        &b["starts_at"],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+}
+
+#[test]
+fn a_fee_pagopa_would_refuse_is_refused_by_the_bundle_loader() {
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "needs_payment = true",
+            "needs_payment = false",
+            "needs_payment = true",
+        ),
+        (
+            "iban = \"IT60X0542811101000000123456\"",
+            "iban = \"IT60 X054\"",
+            "iban",
+        ),
+        ("amount_cents = 2221", "amount_cents = 0", "amount_cents"),
+        ("pagopa_segregation_code = \"01\"\n", "", "segregation code"),
+        ("[[fee]]", "[[nofee]]", "unknown field"),
+    ];
+    for (from, to, why) in cases {
+        let dir = fee_bundle();
+        for f in ["ente.toml", "services/appuntamento-anagrafe.toml"] {
+            let p = dir.join(f);
+            let t = std::fs::read_to_string(&p).unwrap();
+            std::fs::write(&p, t.replacen(from, to, 1)).unwrap();
+        }
+        let err = sportello::bundle::Bundle::read(&dir).expect_err(to);
+        assert!(format!("{err:#}").contains(why), "{to}: {err:#}");
+    }
+    // And a bookable service with needs_payment but no fee.
+    let dir = fee_bundle();
+    let p = dir.join("services/appuntamento-anagrafe.toml");
+    let t = std::fs::read_to_string(&p).unwrap();
+    let cut = t.find("[[fee]]").unwrap();
+    std::fs::write(&p, &t[..cut]).unwrap();
+    let err = sportello::bundle::Bundle::read(&dir).unwrap_err();
+    assert!(format!("{err:#}").contains("needs its [[fee]]"), "{err:#}");
+}
