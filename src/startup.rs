@@ -254,6 +254,17 @@ pub async fn housekeeping(state: &web::Data<AppState>) {
                 now - chrono::Duration::days(1),
             )?);
             crate::backoffice::daily::run(conn, now, st.settings.instances.auto_close_days)?;
+            // Fees paid (pagoPA receipts) confirm their bookings before the holds run out.
+            if let Err(e) = crate::booking::collect_payments(
+                conn,
+                &st.settings.pagopa,
+                crate::booking::Site {
+                    public_url: &st.settings.server.public_url,
+                },
+                now,
+            ) {
+                tracing::warn!(error = %format!("{e:#}"), "payment receipts not collected");
+            }
             // Reminders due and payment holds run out (idempotent, on every instance).
             if let Err(e) = crate::booking::run_jobs(
                 conn,

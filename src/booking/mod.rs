@@ -138,6 +138,9 @@ pub enum BookingError {
     Conflict(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A national platform (pagoPA) cannot be reached now (Italian text for the citizen).
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error(transparent)]
@@ -1351,6 +1354,94 @@ fn own(conn: &mut DbConn, who: &CitizenCtx, id: &str) -> Result<Row, BookingErro
         return Err(BookingError::NotFound);
     }
     Ok(row)
+}
+
+/// The citizen pays a booking's fee now: the pagoPA Checkout page to go to (the booking
+/// waits in `pending_payment` until the receipt comes).
+pub fn checkout(
+    conn: &mut DbConn,
+    who: &CitizenCtx,
+    id: &str,
+    settings: &crate::config::PagopaSettings,
+    site: Site<'_>,
+    now: NaiveDateTime,
+) -> Result<String, BookingError> {
+    use crate::payments::CheckoutError;
+    let row = own(conn, who, id)?;
+    if row.status() != BookingStatus::PendingPayment {
+        return Err(BookingError::Conflict(
+            "Questa prenotazione non è in attesa di pagamento.".into(),
+        ));
+    }
+    let back = format!(
+        "{}/api/v1/me/bookings/{}",
+        site.public_url.trim_end_matches('/'),
+        row.id
+    );
+    crate::payments::checkout(conn, settings, &row.id, row.email.as_deref(), &back, now).map_err(
+        |e| match e {
+            CheckoutError::Conflict(m) => BookingError::Conflict(m),
+            CheckoutError::Unavailable(m) => BookingError::Unavailable(m),
+            CheckoutError::Other(e) => BookingError::Other(e),
+        },
+    )
+}
+
+/// The fee of a booking was paid: held, it is confirmed now (its e-mail, its registration
+/// when the service asks). A booking no longer held (it expired meanwhile) stays as it is:
+/// the payment is recorded, the office refunds or rebooks (logged).
+pub fn payment_received(
+    conn: &mut DbConn,
+    booking_id: &str,
+    site: Site<'_>,
+    now: NaiveDateTime,
+) -> Result<bool, BookingError> {
+    let row = load_row(conn, booking_id)?;
+    if row.status() != BookingStatus::PendingPayment {
+        tracing::warn!(booking = %booking_id, status = row.status().as_str(), "fee paid for a booking no longer held: the office must refund or rebook");
+        return Ok(false);
+    }
+    let ctx = context_of(conn, &row)?;
+    diesel::update(
+        bk::table
+            .find(booking_id)
+            .filter(bk::status.eq(BookingStatus::PendingPayment.as_str())),
+    )
+    .set((
+        bk::status.eq(BookingStatus::Confirmed.as_str()),
+        bk::hold_until.eq(None::<NaiveDateTime>),
+        bk::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    let row = load_row(conn, booking_id)?;
+    confirmed(conn, &ctx, &row, site, now)?;
+    tracing::info!(booking = %booking_id, "booking confirmed: fee paid");
+    Ok(true)
+}
+
+/// Reads the receipts of the payments waiting for one and confirms their bookings (run by
+/// the housekeeping before the holds run out; idempotent).
+pub fn collect_payments(
+    conn: &mut DbConn,
+    settings: &crate::config::PagopaSettings,
+    site: Site<'_>,
+    now: NaiveDateTime,
+) -> Result<usize, BookingError> {
+    let receipts = crate::payments::fetch_receipts(conn, settings, 50)?;
+    let mut confirmed = 0;
+    for r in receipts {
+        let done = write_tx(conn, |conn| {
+            if !crate::payments::record_receipt(conn, &r, now)? {
+                return Ok::<_, BookingError>(false);
+            }
+            match &r.booking_id {
+                Some(b) => payment_received(conn, b, site, now),
+                None => Ok(false),
+            }
+        })?;
+        confirmed += usize::from(done);
+    }
+    Ok(confirmed)
 }
 
 /// One of the citizen's bookings.

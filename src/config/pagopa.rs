@@ -17,7 +17,15 @@ pub struct PagopaSettings {
     /// `https://api.platform.pagopa.it/gpd/debt-positions-service/v1`.
     #[serde(default)]
     pub gpd_base_url: Option<String>,
-    /// The `Ocp-Apim-Subscription-Key` of the ente's GPD subscription; or:
+    /// pagoPA Checkout for enti (`POST /carts`), e.g.
+    /// `https://api.platform.pagopa.it/checkout/ec/v1`.
+    #[serde(default)]
+    pub checkout_base_url: Option<String>,
+    /// The GPD payments API (receipts), e.g.
+    /// `https://api.platform.pagopa.it/gpd/payments-receipts-service/v1`.
+    #[serde(default)]
+    pub receipts_base_url: Option<String>,
+    /// The `Ocp-Apim-Subscription-Key` of the ente's subscription (GPD, receipts, Checkout); or:
     #[serde(default)]
     pub subscription_key: Option<Secret>,
     #[serde(default)]
@@ -36,6 +44,8 @@ impl Default for PagopaSettings {
         Self {
             enabled: false,
             gpd_base_url: None,
+            checkout_base_url: None,
+            receipts_base_url: None,
             subscription_key: None,
             subscription_key_file: None,
             timeout_secs: default_timeout(),
@@ -48,24 +58,24 @@ impl PagopaSettings {
         if !self.enabled {
             return Ok(());
         }
-        let Some(url) = &self.gpd_base_url else {
-            return Err(ConfigError::new(
-                "pagopa.gpd_base_url",
-                "set the GPD API's base URL (pagoPA enabled)",
-            ));
-        };
-        let https = url.starts_with("https://");
-        if !(https || url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "pagopa.gpd_base_url",
-                "must be an http(s) URL",
-            ));
-        }
-        if env == Environment::Production && !https {
-            return Err(ConfigError::new(
-                "pagopa.gpd_base_url",
-                "must be https:// in production",
-            ));
+        for (key, url) in [
+            ("pagopa.gpd_base_url", &self.gpd_base_url),
+            ("pagopa.checkout_base_url", &self.checkout_base_url),
+            ("pagopa.receipts_base_url", &self.receipts_base_url),
+        ] {
+            let Some(url) = url else {
+                return Err(ConfigError::new(
+                    key,
+                    "set the API's base URL (pagoPA enabled)",
+                ));
+            };
+            let https = url.starts_with("https://");
+            if !(https || url.starts_with("http://")) {
+                return Err(ConfigError::new(key, "must be an http(s) URL"));
+            }
+            if env == Environment::Production && !https {
+                return Err(ConfigError::new(key, "must be https:// in production"));
+            }
         }
         if self.subscription_key.is_none() {
             return Err(ConfigError::new(

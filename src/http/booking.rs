@@ -140,6 +140,28 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Where the citizen pays: the pagoPA Checkout page.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckoutView {
+    pub checkout_url: String,
+}
+
+/// `POST /api/v1/me/bookings/{id}/checkout`
+#[tracing::instrument(skip_all, fields(booking = %path))]
+pub async fn checkout(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = citizen.0;
+    let id = path.into_inner();
+    let url = blocking(&state, move |conn, st| {
+        booking::checkout(conn, &c, &id, &st.settings.pagopa, site(st), st.clock.now())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(CheckoutView { checkout_url: url }))
+}
+
 /// `POST /api/v1/me/bookings/{id}/move`
 #[tracing::instrument(skip_all, fields(booking = %path))]
 pub async fn move_to(

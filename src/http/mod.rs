@@ -436,6 +436,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![post!(booking::move_to)],
         )
         .add(
+            "/api/v1/me/bookings/{id}/checkout",
+            vec![post!(booking::checkout)],
+        )
+        .add(
             "/api/v1/staff/calendars/{code}/agenda",
             vec![get!(booking::agenda)],
         )

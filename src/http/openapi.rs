@@ -140,6 +140,7 @@ pub const API_TOKEN: &str = "api_token";
         booking_show,
         booking_ical,
         booking_cancel,
+        booking_checkout,
         booking_move,
         booking_agenda,
         booking_staff_cancel,
@@ -1817,6 +1818,20 @@ fn booking_ical() {}
     ))]
 #[allow(dead_code)]
 fn booking_cancel() {}
+
+/// The citizen pays a held booking's fee now: the pagoPA Checkout page to go to (a cart with
+/// the booking's notice). The booking is confirmed when the receipt comes (docs/payments.md).
+#[utoipa::path(post, path = "/api/v1/me/bookings/{id}/checkout", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Where to pay", body = crate::http::booking::CheckoutView),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not waiting for a payment, or its notice not ready yet (`conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "pagoPA cannot be reached now (`unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_checkout() {}
 
 /// The citizen moves a booking to another slot, until the service's deadline: the new
 /// place is taken first; a full slot leaves the booking as it was.

@@ -393,6 +393,7 @@ impl From<crate::booking::BookingError> for ApiError {
                 ),
             ))),
             B::Conflict(m) => ApiError::Conflict(m),
+            B::Unavailable(m) => ApiError::Unavailable(m),
             B::Forbidden(m) => ApiError::Forbidden(m),
             B::Db(e) => e.into(),
             B::Other(e) => ApiError::Internal(e),

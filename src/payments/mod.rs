@@ -482,6 +482,280 @@ pub fn gave_up(conn: &mut DbConn, job_payload: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why a payment cannot be started now.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    /// Not payable in this state (Italian text for the citizen).
+    #[error("{0}")]
+    Conflict(String),
+    /// pagoPA cannot be reached (Italian text for the citizen; the cause is logged).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<diesel::result::Error> for CheckoutError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+/// A cart for pagoPA Checkout (`CartRequest` of the Checkout EC v1 document).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cart<'a> {
+    payment_notices: Vec<Notice<'a>>,
+    return_urls: ReturnUrls,
+    id_cart: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_notice: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Notice<'a> {
+    notice_number: &'a str,
+    fiscal_code: &'a str,
+    amount: i64,
+    company_name: String,
+    description: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReturnUrls {
+    return_ok_url: String,
+    return_cancel_url: String,
+    return_error_url: String,
+}
+
+/// Starts paying a booking's fee now through pagoPA Checkout: a cart with its notice, the
+/// page the platform redirects to (`302 Location`) returned; the payment is then
+/// `payment_started`. `return_url` is where Checkout sends the citizen back (ok, cancel or
+/// error alike: the receipt decides).
+pub fn checkout(
+    conn: &mut DbConn,
+    settings: &PagopaSettings,
+    booking_id: &str,
+    email: Option<&str>,
+    return_url: &str,
+    now: NaiveDateTime,
+) -> Result<String, CheckoutError> {
+    type Row = (String, String, String, i64, String, String, Option<String>);
+    let row: Option<Row> = pay::table
+        .inner_join(enti::table)
+        .filter(pay::booking_id.eq(booking_id))
+        .select((
+            pay::id,
+            pay::status,
+            pay::notice_number,
+            pay::amount_cents,
+            pay::description,
+            enti::name,
+            enti::fiscal_code,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((id, status, notice, amount, description, ente_name, ente_cf)) = row else {
+        return Err(CheckoutError::Conflict(
+            "Questa prenotazione non prevede pagamenti.".into(),
+        ));
+    };
+    match PaymentStatus::parse(&status) {
+        Some(PaymentStatus::PaymentPending | PaymentStatus::PaymentStarted) => {}
+        Some(PaymentStatus::CreationPending) => {
+            return Err(CheckoutError::Conflict(
+                "Il pagamento è in preparazione presso pagoPA: riprovi tra qualche istante.".into(),
+            ))
+        }
+        Some(PaymentStatus::Paid) => {
+            return Err(CheckoutError::Conflict(
+                "Il pagamento risulta già eseguito.".into(),
+            ))
+        }
+        _ => {
+            return Err(CheckoutError::Conflict(
+                "Questo pagamento non si può più eseguire.".into(),
+            ))
+        }
+    }
+    if !settings.enabled {
+        return Err(CheckoutError::Unavailable(
+            "I pagamenti con pagoPA non sono attivi.".into(),
+        ));
+    }
+    let ente_cf = ente_cf.context("the ente has no fiscal code")?;
+    let base = settings
+        .checkout_base_url
+        .as_deref()
+        .context("pagopa.checkout_base_url")?
+        .trim_end_matches('/');
+    let key = settings
+        .subscription_key
+        .as_ref()
+        .context("pagopa.subscription_key")?
+        .expose();
+    let cart = Cart {
+        payment_notices: vec![Notice {
+            notice_number: &notice,
+            fiscal_code: &ente_cf,
+            amount,
+            company_name: ente_name.chars().take(140).collect(),
+            description: &description,
+        }],
+        return_urls: ReturnUrls {
+            return_ok_url: return_url.to_owned(),
+            return_cancel_url: return_url.to_owned(),
+            return_error_url: return_url.to_owned(),
+        },
+        id_cart: &id,
+        email_notice: email,
+    };
+    let unavailable = |what: String| {
+        tracing::warn!(payment = %id, error = %what, "pagoPA Checkout failed");
+        CheckoutError::Unavailable(
+            "Il servizio di pagamento pagoPA non risponde: riprovi tra qualche minuto, oppure \
+             paghi più tardi con il codice avviso."
+                .into(),
+        )
+    };
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(settings.timeout_secs))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(anyhow::Error::from)?;
+    let res = client
+        .post(format!("{base}/carts"))
+        .header("Ocp-Apim-Subscription-Key", key)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&cart).map_err(anyhow::Error::from)?)
+        .send()
+        .map_err(|e| unavailable(e.to_string()))?;
+    if res.status().as_u16() != 302 {
+        let status = res.status();
+        return Err(unavailable(format!(
+            "Checkout answered {status}: {}",
+            res.text()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect::<String>()
+        )));
+    }
+    let location = res
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|l| l.starts_with("https://") || l.starts_with("http://"))
+        .map(str::to_owned)
+        .ok_or_else(|| unavailable("Checkout answered 302 without a Location".into()))?;
+    diesel::update(
+        pay::table
+            .find(&id)
+            .filter(pay::status.eq(PaymentStatus::PaymentPending.as_str())),
+    )
+    .set((
+        pay::status.eq(PaymentStatus::PaymentStarted.as_str()),
+        pay::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    tracing::info!(payment = %id, "pagoPA Checkout started");
+    Ok(location)
+}
+
+/// A receipt read from the GPD payments API for a payable payment.
+pub struct Receipt {
+    pub payment_id: String,
+    pub booking_id: Option<String>,
+    /// The receipt as the platform gives it (XML).
+    pub document: String,
+}
+
+/// Asks the GPD payments API for the receipt of each payment waiting for one (at most
+/// `limit`): `GET {receipts_base_url}/payments/{ente cf}/receipts/{iuv}`, 200 with the
+/// receipt, 404 while unpaid. Blocking; the caller records what it gets.
+pub fn fetch_receipts(
+    conn: &mut DbConn,
+    settings: &PagopaSettings,
+    limit: i64,
+) -> anyhow::Result<Vec<Receipt>> {
+    if !settings.enabled {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, Option<String>, String, Option<String>)> = pay::table
+        .inner_join(enti::table)
+        .filter(pay::status.eq_any([
+            PaymentStatus::PaymentPending.as_str(),
+            PaymentStatus::PaymentStarted.as_str(),
+        ]))
+        .order(pay::updated_at)
+        .limit(limit)
+        .select((pay::id, pay::booking_id, pay::iuv, enti::fiscal_code))
+        .load(conn)?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let base = settings
+        .receipts_base_url
+        .as_deref()
+        .context("pagopa.receipts_base_url")?
+        .trim_end_matches('/')
+        .to_owned();
+    let key = settings
+        .subscription_key
+        .as_ref()
+        .context("pagopa.subscription_key")?
+        .expose()
+        .to_owned();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(settings.timeout_secs))
+        .build()?;
+    let mut out = Vec::new();
+    for (id, booking_id, iuv, cf) in rows {
+        let Some(cf) = cf else { continue };
+        let res = client
+            .get(format!("{base}/payments/{cf}/receipts/{iuv}"))
+            .header("Ocp-Apim-Subscription-Key", &key)
+            .send();
+        match res {
+            Ok(r) if r.status().as_u16() == 200 => out.push(Receipt {
+                payment_id: id,
+                booking_id,
+                document: r.text()?,
+            }),
+            Ok(r) if r.status().as_u16() == 404 => {}
+            Ok(r) => {
+                tracing::warn!(payment = %id, status = %r.status(), "receipt not read, tried again later")
+            }
+            Err(e) => {
+                tracing::warn!(payment = %id, error = %e, "receipt not read, tried again later")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records a receipt: the payment `paid` with it (once; false when it was already).
+pub fn record_receipt(conn: &mut DbConn, r: &Receipt, now: NaiveDateTime) -> QueryResult<bool> {
+    let n = diesel::update(pay::table.find(&r.payment_id).filter(pay::status.eq_any([
+        PaymentStatus::PaymentPending.as_str(),
+        PaymentStatus::PaymentStarted.as_str(),
+        PaymentStatus::Expired.as_str(),
+    ])))
+    .set((
+        pay::status.eq(PaymentStatus::Paid.as_str()),
+        pay::receipt.eq(&r.document),
+        pay::paid_at.eq(now),
+        pay::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n == 1 {
+        tracing::info!(payment = %r.payment_id, "payment received");
+    }
+    Ok(n == 1)
+}
+
 /// The GPD debt positions API.
 struct Gpd {
     base: String,

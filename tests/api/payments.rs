@@ -34,15 +34,15 @@ impl Gpd {
     fn start() -> Self {
         let port = free_port();
         let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let spec = spec_dir().join("gpd-debt-positions-external-v1.json");
+        let spec = spec_dir();
         assert!(
-            spec.is_file(),
-            "the GPD document is missing: {}",
+            spec.join("gpd-debt-positions-external-v1.json").is_file(),
+            "the pagoPA documents are missing: {}",
             spec.display()
         );
         let mut child = Command::new(python)
             .arg(repo_dir().join("tests/peers/pagopa_peer.py"))
-            .args(["--port", &port.to_string(), "--key", KEY, "--spec"])
+            .args(["--port", &port.to_string(), "--key", KEY, "--spec-dir"])
             .arg(spec)
             .stdout(Stdio::piped())
             .spawn()
@@ -132,6 +132,8 @@ async fn app_with(gpd: &Gpd, key: &str) -> TestApp {
     let app = spawn_empty_app_with(move |s| {
         s.pagopa.enabled = true;
         s.pagopa.gpd_base_url = Some(format!("http://127.0.0.1:{port}/"));
+        s.pagopa.checkout_base_url = Some(format!("http://127.0.0.1:{port}"));
+        s.pagopa.receipts_base_url = Some(format!("http://127.0.0.1:{port}"));
         s.pagopa.subscription_key = Some(sportello::config::Secret::new(key));
         s.pagopa.timeout_secs = 1;
     })
@@ -376,4 +378,87 @@ fn a_fee_pagopa_would_refuse_is_refused_by_the_bundle_loader() {
     std::fs::write(&p, &t[..cut]).unwrap();
     let err = sportello::bundle::Bundle::read(&dir).unwrap_err();
     assert!(format!("{err:#}").contains("needs its [[fee]]"), "{err:#}");
+}
+
+#[tokio::test]
+async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_confirmed() {
+    let gpd = Gpd::start();
+    let app = app_with(&gpd, KEY).await;
+    let b = booked(&app).await;
+    let id = b["id"].as_str().unwrap().to_owned();
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let checkout = format!("/api/v1/me/bookings/{id}/checkout");
+    // Not before the position exists.
+    let res = citizen.post(app.url(&checkout)).send().await.unwrap();
+    let p = assert_problem(res, 409, "conflict").await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("in preparazione"),
+        "{p}"
+    );
+    assert_eq!(work(&app).await, 1);
+
+    // Checkout: a cart with the booking's notice; the platform's page to go to.
+    let res = citizen.post(app.url(&checkout)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    let url = v["checkout_url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:{}/checkout/", gpd.port)),
+        "{url}"
+    );
+    let state = gpd.state().await;
+    let cart = &state["carts"][0];
+    let notice = b["payment"]["notice_number"].as_str().unwrap();
+    assert_eq!(cart["paymentNotices"][0]["noticeNumber"], notice);
+    assert_eq!(cart["paymentNotices"][0]["amount"], FEE_CENTS);
+    assert_eq!(cart["paymentNotices"][0]["fiscalCode"], "00000000000");
+    assert!(cart["returnUrls"]["returnOkUrl"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/api/v1/me/bookings/{id}")));
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["payment"]["status"], "payment_started");
+    assert_eq!(v["status"], "pending_payment");
+
+    // Unpaid: the housekeeping asks for the receipt, there is none, nothing changes.
+    sportello::startup::housekeeping(&app.state).await;
+    assert_eq!(gpd.state().await["receipts_read"], 1);
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["status"], "pending_payment");
+
+    // Paid on the platform: the receipt is fetched and stored, the booking confirmed, once.
+    let iupd = text_of(&app, "SELECT iupd AS t FROM payments").unwrap();
+    gpd.control(json!({ "pay": iupd })).await;
+    sportello::startup::housekeeping(&app.state).await;
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["status"], "confirmed", "{v}");
+    assert!(v["hold_until"].is_null());
+    assert_eq!(v["payment"]["status"], "paid");
+    let receipt = text_of(&app, "SELECT receipt AS t FROM payments").unwrap();
+    assert!(
+        receipt.contains(&format!("<noticeNumber>{notice}</noticeNumber>")),
+        "{receipt}"
+    );
+    sportello::startup::housekeeping(&app.state).await;
+    assert_eq!(
+        gpd.state().await["receipts_read"],
+        2,
+        "a paid payment is not asked again"
+    );
+    // Paying again is refused; the place stays taken after the hold would have run out.
+    let res = citizen.post(app.url(&checkout)).send().await.unwrap();
+    assert_problem(res, 409, "conflict").await;
+    app.state.clock.advance(chrono::Duration::hours(2));
+    sportello::startup::housekeeping(&app.state).await;
+    let v = app
+        .get_json(&citizen, &format!("/api/v1/me/bookings/{id}"))
+        .await;
+    assert_eq!(v["status"], "confirmed");
+    gpd.assert_conforms().await;
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""A FAKE of pagoPA's Gestione Posizioni Debitorie (GPD) for the tests: the national platform
-cannot be reached from here, so this implements the part of its published API Sportello uses
-(the GPD external v1 OpenAPI document, read from --spec, i.e.
-../shared/standards/pagopa/gpd-debt-positions-external-v1.json) and validates every request
-against it. It is a test double, never a pagoPA service (docs/payments.md).
+"""A FAKE of pagoPA for the tests — the GPD debt positions, the GPD payments (receipts) and
+Checkout for enti: the national platform cannot be reached from here, so this implements the
+part of its published APIs Sportello uses (the documents in --spec-dir, i.e.
+../shared/standards/pagopa/: gpd-debt-positions-external-v1.json, gpd-payments.json,
+checkout-ec-v1.json) and validates every request against them. It is a test double, never a
+pagoPA service (docs/payments.md).
 
 POST /organizations/{cf}/debtpositions?toPublish=true|false
      header Ocp-Apim-Subscription-Key; body PaymentPositionModel (validated; read-only
      members refused). 201 with the position; 409 (ProblemJson) when the iupd, or one of its
      IUVs, is already known for the organization.
 GET  /organizations/{cf}/debtpositions/{iupd}   200 PaymentPositionModelBaseResponse, 404.
+GET  /payments/{cf}/receipts/{iuv}   200 application/xml (the receipt) once paid, else 404.
+POST /carts      (Checkout) body CartRequest (validated): 302 to the fake's checkout page.
 GET  /_state     (test control) positions by iupd, calls, violations.
 POST /_control   (test control) {"fail": n, "fail_status": 500}: answer the next n calls with
                  that status (nothing done); {"lose_answers": n}: do the next n creations,
@@ -32,24 +35,27 @@ from urllib.parse import parse_qs, urlparse
 
 LOCK = threading.Lock()
 STATE = {"calls": 0, "positions": {}, "violations": [], "fail": 0, "fail_status": 500,
-         "lose_answers": 0, "hold_secs": 0, "requests": []}
+         "lose_answers": 0, "hold_secs": 0, "requests": [], "carts": [], "receipts_read": 0}
 KEY = None
-SPEC = None
+PORT = None
+# The documents by name: "gpd" (OpenAPI 3.1), "payments" and "checkout" (OpenAPI 3.0).
+SPECS = {}
 VALIDATORS = {}
+GPD = "gpd"
 
 
-def validator(name):
+def validator(name, doc=GPD):
     import jsonschema
-    if name not in VALIDATORS:
-        schema = {"$ref": f"#/components/schemas/{name}", "components": SPEC["components"]}
-        VALIDATORS[name] = jsonschema.Draft202012Validator(
-            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    return VALIDATORS[name]
+    if (doc, name) not in VALIDATORS:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": SPECS[doc]["components"]}
+        cls = jsonschema.Draft202012Validator if doc == GPD else jsonschema.Draft7Validator
+        VALIDATORS[(doc, name)] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return VALIDATORS[(doc, name)]
 
 
 def read_only_members(name, value, path=""):
     """Members the document marks readOnly that a request carries anyway."""
-    schema = SPEC["components"]["schemas"][name]
+    schema = SPECS[GPD]["components"]["schemas"][name]
     found = []
     for key, prop in schema.get("properties", {}).items():
         if key not in value:
@@ -66,10 +72,10 @@ def read_only_members(name, value, path=""):
     return found
 
 
-def violations(name, value, request=True):
+def violations(name, value, request=True, doc=GPD):
     found = [f"{name} {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-             for e in validator(name).iter_errors(value)]
-    if request:
+             for e in validator(name, doc).iter_errors(value)]
+    if request and doc == GPD:
         found += [f"{name} {m}: read-only member sent" for m in read_only_members(name, value)]
     if found:
         with LOCK:
@@ -99,6 +105,30 @@ class Handler(BaseHTTPRequestHandler):
     def problem(self, status, title, detail):
         self.answer(status, {"title": title, "status": status, "detail": detail}, "ProblemJson")
 
+    def receipt(self, cf, iuv):
+        with LOCK:
+            paid = [(p, o) for p in STATE["positions"].values()
+                    if p["organizationFiscalCode"] == cf and p["status"] == "PAID"
+                    for o in p["paymentOption"] if o["iuv"] == iuv]
+            STATE["receipts_read"] += 1
+        if not paid:
+            return self.problem(404, "Not Found", "No receipt found.")
+        position, option = paid[0]
+        xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+               "<paSendRTReq><idPA>" + cf + "</idPA><receipt>"
+               "<receiptId>" + position["iupd"] + "</receiptId>"
+               "<noticeNumber>" + option["nav"] + "</noticeNumber>"
+               "<fiscalCode>" + cf + "</fiscalCode><outcome>OK</outcome>"
+               "<creditorReferenceId>" + iuv + "</creditorReferenceId>"
+               "<paymentAmount>" + f"{option['amount'] / 100:.2f}" + "</paymentAmount>"
+               "<paymentDateTime>" + option["paymentDate"] + "</paymentDateTime>"
+               "</receipt></paSendRTReq>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(xml)))
+        self.end_headers()
+        self.wfile.write(xml)
+
     def authorized(self):
         if self.headers.get("Ocp-Apim-Subscription-Key") != KEY:
             self.answer(401)
@@ -126,7 +156,13 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_state":
             with LOCK:
                 return self.answer(200, {k: STATE[k] for k in
-                                         ("calls", "positions", "violations", "requests")})
+                                         ("calls", "positions", "violations", "requests",
+                                          "carts", "receipts_read")})
+        r = re.fullmatch(r"/payments/([^/]+)/receipts/([^/]+)", url.path)
+        if r:
+            if self.gate() or not self.authorized():
+                return
+            return self.receipt(*r.groups())
         m = re.fullmatch(r"/organizations/([^/]+)/debtpositions/([^/]+)", url.path)
         if not m:
             return self.problem(404, "Not Found", url.path)
@@ -154,6 +190,24 @@ class Handler(BaseHTTPRequestHandler):
                         o["paymentDate"] = p["paymentDate"]
                 STATE.update(body)
             return self.answer(200, {})
+        if url.path == "/carts":
+            if self.gate() or not self.authorized():
+                return
+            try:
+                cart = json.loads(raw)
+            except ValueError:
+                return self.problem(400, "Bad Request", "not JSON")
+            broken = violations("CartRequest", cart, doc="checkout")
+            if broken:
+                return self.problem(400, "Bad Request", "; ".join(broken))
+            with LOCK:
+                STATE["carts"].append(cart)
+                n = len(STATE["carts"])
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{PORT}/checkout/{n}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         m = re.fullmatch(r"/organizations/([^/]+)/debtpositions", url.path)
         if not m:
             return self.problem(404, "Not Found", url.path)
@@ -211,15 +265,17 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    global KEY, SPEC
+    global KEY, PORT
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--key", required=True, help="the expected Ocp-Apim-Subscription-Key")
-    p.add_argument("--spec", required=True, help="gpd-debt-positions-external-v1.json")
+    p.add_argument("--spec-dir", required=True, help="the directory of the pagoPA documents")
     a = p.parse_args()
-    KEY = a.key
-    with open(a.spec, encoding="utf-8") as f:
-        SPEC = json.load(f)
+    KEY, PORT = a.key, a.port
+    for name, file in (("gpd", "gpd-debt-positions-external-v1.json"),
+                       ("payments", "gpd-payments.json"), ("checkout", "checkout-ec-v1.json")):
+        with open(f"{a.spec_dir}/{file}", encoding="utf-8") as f:
+            SPECS[name] = json.load(f)
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     print(f"READY {a.port}", flush=True)
     server.serve_forever()
