@@ -1387,6 +1387,16 @@ pub fn checkout(
     )
 }
 
+/// The printable pagoPA notice of a booking's fee (HTML), while it can be paid with it.
+pub fn notice(conn: &mut DbConn, who: &CitizenCtx, id: &str) -> Result<String, BookingError> {
+    let row = own(conn, who, id)?;
+    crate::payments::notice_html(conn, &row.id)?.ok_or_else(|| {
+        BookingError::Conflict(
+            "Non c'è un avviso di pagamento da pagare per questa prenotazione.".into(),
+        )
+    })
+}
+
 /// The fee of a booking was paid: held, it is confirmed now (its e-mail, its registration
 /// when the service asks). A booking no longer held (it expired meanwhile) stays as it is:
 /// the payment is recorded, the office refunds or rebooks (logged).

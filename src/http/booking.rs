@@ -140,6 +140,21 @@ pub async fn cancel(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// `GET /api/v1/me/bookings/{id}/notice`
+#[tracing::instrument(skip_all, fields(booking = %path))]
+pub async fn notice(
+    state: web::Data<AppState>,
+    citizen: Citizen,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = citizen.0;
+    let id = path.into_inner();
+    let html = blocking(&state, move |conn, _| booking::notice(conn, &c, &id)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
 /// Where the citizen pays: the pagoPA Checkout page.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckoutView {

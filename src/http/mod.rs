@@ -440,6 +440,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![post!(booking::checkout)],
         )
         .add(
+            "/api/v1/me/bookings/{id}/notice",
+            vec![get!(booking::notice)],
+        )
+        .add(
             "/api/v1/staff/calendars/{code}/agenda",
             vec![get!(booking::agenda)],
         )

@@ -141,6 +141,7 @@ pub const API_TOKEN: &str = "api_token";
         booking_ical,
         booking_cancel,
         booking_checkout,
+        booking_notice,
         booking_move,
         booking_agenda,
         booking_staff_cancel,
@@ -1832,6 +1833,19 @@ fn booking_cancel() {}
     ))]
 #[allow(dead_code)]
 fn booking_checkout() {}
+
+/// The printable pagoPA notice of a held booking's fee (Italian HTML: payee, subject, amount,
+/// due date, notice number, QR code), to pay later at any pagoPA channel.
+#[utoipa::path(get, path = "/api/v1/me/bookings/{id}/notice", tag = "booking", security(("session" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The notice", body = String, content_type = "text/html"),
+        (status = 403, description = "Not a citizen's session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not one of the citizen's bookings", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No notice to pay for this booking (`conflict`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_notice() {}
 
 /// The citizen moves a booking to another slot, until the service's deadline: the new
 /// place is taken first; a full slot leaves the booking as it was.

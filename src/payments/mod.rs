@@ -170,6 +170,90 @@ pub fn of_booking(conn: &mut DbConn, booking_id: &str) -> QueryResult<Option<Pay
     ))
 }
 
+/// The content of a pagoPA notice's QR code (the notice specification, version 002):
+/// `PAGOPA|002|<notice number>|<payee fiscal code>|<amount in cents>`.
+pub fn qr_content(notice_number: &str, payee_fiscal_code: &str, amount_cents: i64) -> String {
+    format!("PAGOPA|002|{notice_number}|{payee_fiscal_code}|{amount_cents}")
+}
+
+/// Euro cents as an Italian amount: `22,21`.
+pub fn euro(cents: i64) -> String {
+    format!("{},{:02}", cents / 100, cents % 100)
+}
+
+/// The notice number in groups of four, as printed on the notice (`3010 0000 0000 0001 64`).
+pub fn grouped(notice_number: &str) -> String {
+    notice_number
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The printable notice of a booking's payment (Italian HTML): payee, subject, amount, due
+/// date, notice number and its QR code (SVG, with its content also as text), and how to pay.
+/// None when the booking has no payment or it cannot be paid with the notice.
+pub fn notice_html(conn: &mut DbConn, booking_id: &str) -> anyhow::Result<Option<String>> {
+    let Some(p) = of_booking(conn, booking_id)? else {
+        return Ok(None);
+    };
+    if !matches!(
+        p.status,
+        PaymentStatus::PaymentPending | PaymentStatus::PaymentStarted
+    ) {
+        return Ok(None);
+    }
+    let ente: String = pay::table
+        .inner_join(enti::table)
+        .filter(pay::booking_id.eq(booking_id))
+        .select(enti::name)
+        .first(conn)?;
+    let qr = qr_content(&p.notice_number, &p.payee_fiscal_code, p.amount_cents);
+    let svg = qrcode::QrCode::with_error_correction_level(qr.as_bytes(), qrcode::EcLevel::M)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    // The SVG's XML declaration is not wanted inside HTML.
+    let svg = svg
+        .split_once("?>")
+        .map_or(svg.as_str(), |(_, rest)| rest)
+        .replacen("<svg ", "<svg role=\"img\" aria-labelledby=\"qr-text\" ", 1);
+    let due = p
+        .due_at
+        .get(..16)
+        .unwrap_or(&p.due_at)
+        .replace('T', " alle ");
+    let e = crate::text::escape_html;
+    Ok(Some(format!(
+        "<!DOCTYPE html>\n<html lang=\"it\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>Avviso di pagamento pagoPA – {ente}</title>\n</head>\n<body>\n<main>\n\
+         <h1>Avviso di pagamento pagoPA</h1>\n\
+         <dl>\n<dt>Ente creditore</dt><dd>{ente} (codice fiscale {cf})</dd>\n\
+         <dt>Oggetto del pagamento</dt><dd>{what}</dd>\n\
+         <dt>Importo</dt><dd>{amount} euro</dd>\n\
+         <dt>Da pagare entro</dt><dd>{due} (ora italiana)</dd>\n\
+         <dt>Codice avviso</dt><dd>{notice}</dd>\n\
+         <dt>Codice IUV</dt><dd>{iuv}</dd>\n</dl>\n\
+         <h2>Come pagare</h2>\n\
+         <p>Può pagare sul sito o nell'app della sua banca o di un altro prestatore di servizi di \
+         pagamento aderente a pagoPA, nell'app IO, presso gli sportelli bancari, gli uffici \
+         postali, i punti vendita e gli sportelli automatici abilitati: serve il codice avviso e \
+         il codice fiscale dell'ente creditore, oppure il codice QR.</p>\n\
+         <figure>\n{svg}\n<figcaption id=\"qr-text\">Codice QR pagoPA: {qr}</figcaption>\n\
+         </figure>\n</main>\n</body>\n</html>\n",
+        ente = e(&ente),
+        cf = e(&p.payee_fiscal_code),
+        what = e(&p.description),
+        amount = euro(p.amount_cents),
+        due = e(&due),
+        notice = grouped(&p.notice_number),
+        iuv = e(&p.iuv),
+        qr = e(&qr),
+    )))
+}
+
 /// The outbox job's payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct JobPayload {
@@ -841,5 +925,21 @@ impl Gpd {
                 "GPD holds another position under iupd {iupd}"
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notice_s_qr_content_amount_and_grouping() {
+        assert_eq!(
+            qr_content("301000000000000164", "00000000000", 2221),
+            "PAGOPA|002|301000000000000164|00000000000|2221"
+        );
+        assert_eq!(euro(2221), "22,21");
+        assert_eq!(euro(5), "0,05");
+        assert_eq!(grouped("301000000000000164"), "3010 0000 0000 0001 64");
     }
 }

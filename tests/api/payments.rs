@@ -397,6 +397,42 @@ async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_
     );
     assert_eq!(work(&app).await, 1);
 
+    // The printable notice, to pay later anywhere: payee, amount, the QR code's content.
+    let res = citizen
+        .get(app.url(&format!("/api/v1/me/bookings/{id}/notice")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = res.text().await.unwrap();
+    let notice = b["payment"]["notice_number"].as_str().unwrap();
+    let qr = format!("PAGOPA|002|{notice}|00000000000|{FEE_CENTS}");
+    assert!(html.contains(&qr), "{html}");
+    assert!(html.contains("22,21 euro"));
+    assert!(html.contains("Comune di Esempio (codice fiscale 00000000000)"));
+    assert!(html.contains(&sportello::payments::grouped(notice)));
+    assert!(html.contains("<html lang=\"it\">"));
+    let svg = &html[html.find("<svg").expect("the QR code")..html.find("</svg>").unwrap()];
+    assert!(svg.contains("aria-labelledby=\"qr-text\""));
+    // The same content makes the same code (the QR encodes exactly the notice's content).
+    let again = qrcode::QrCode::with_error_correction_level(qr.as_bytes(), qrcode::EcLevel::M)
+        .unwrap()
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    let path = |s: &str| {
+        s[s.find("<path").unwrap()..]
+            .split("/>")
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(path(svg), path(&again));
+
     // Checkout: a cart with the booking's notice; the platform's page to go to.
     let res = citizen.post(app.url(&checkout)).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -408,7 +444,6 @@ async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_
     );
     let state = gpd.state().await;
     let cart = &state["carts"][0];
-    let notice = b["payment"]["notice_number"].as_str().unwrap();
     assert_eq!(cart["paymentNotices"][0]["noticeNumber"], notice);
     assert_eq!(cart["paymentNotices"][0]["amount"], FEE_CENTS);
     assert_eq!(cart["paymentNotices"][0]["fiscalCode"], "00000000000");
@@ -451,8 +486,15 @@ async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_
         2,
         "a paid payment is not asked again"
     );
-    // Paying again is refused; the place stays taken after the hold would have run out.
+    // Paying again is refused, the notice too; the place stays taken after the hold would
+    // have run out.
     let res = citizen.post(app.url(&checkout)).send().await.unwrap();
+    assert_problem(res, 409, "conflict").await;
+    let res = citizen
+        .get(app.url(&format!("/api/v1/me/bookings/{id}/notice")))
+        .send()
+        .await
+        .unwrap();
     assert_problem(res, 409, "conflict").await;
     app.state.clock.advance(chrono::Duration::hours(2));
     sportello::startup::housekeeping(&app.state).await;
