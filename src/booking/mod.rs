@@ -183,6 +183,20 @@ struct Cal {
     schedule: Schedule,
 }
 
+impl Cal {
+    /// The calendar as views name it.
+    fn info(&self) -> CalendarInfo {
+        CalendarInfo {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            office: self.office_name.clone(),
+            location: self.location.clone(),
+            slot_minutes: self.slot_minutes,
+            capacity: self.capacity,
+        }
+    }
+}
+
 /// A bookable service as the booking needs it.
 #[derive(Debug, Clone)]
 struct BookableService {
@@ -570,18 +584,7 @@ pub fn availability(
         service: svc.slug.clone(),
         from,
         to,
-        calendars: svc
-            .calendars
-            .iter()
-            .map(|c| CalendarInfo {
-                code: c.code.clone(),
-                name: c.name.clone(),
-                office: c.office_name.clone(),
-                location: c.location.clone(),
-                slot_minutes: c.slot_minutes,
-                capacity: c.capacity,
-            })
-            .collect(),
+        calendars: svc.calendars.iter().map(Cal::info).collect(),
         days,
     })
 }
@@ -1020,14 +1023,7 @@ fn view(ctx: &Context, row: &Row) -> BookingView {
         status_label: status.label().to_owned(),
         service: ctx.svc.slug.clone(),
         service_title: ctx.svc.title.clone(),
-        calendar: CalendarInfo {
-            code: ctx.cal.code.clone(),
-            name: ctx.cal.name.clone(),
-            office: ctx.cal.office_name.clone(),
-            location: ctx.cal.location.clone(),
-            slot_minutes: ctx.cal.slot_minutes,
-            capacity: ctx.cal.capacity,
-        },
+        calendar: ctx.cal.info(),
         starts_at: rome_rfc3339(row.starts_at),
         ends_at: rome_rfc3339(row.ends_at),
         reason: row.reason.clone(),
@@ -1865,6 +1861,9 @@ pub struct AgendaBooking {
     pub codice_fiscale: String,
     pub reason: String,
     pub notes: Option<String>,
+    /// The state of its fee's pagoPA payment, for a service with a fee.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<crate::payments::PaymentStatus>,
 }
 
 /// One slot of the agenda.
@@ -1886,6 +1885,90 @@ pub struct Agenda {
     pub date: NaiveDate,
     pub closed: Option<String>,
     pub slots: Vec<AgendaSlot>,
+}
+
+/// One day of a calendar's fees, for its office.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PaymentDay {
+    /// The day the payments were made (Italian date of the booking).
+    pub date: NaiveDate,
+    pub payments: i64,
+    pub paid: i64,
+    /// Euro cents received.
+    pub paid_cents: i64,
+    /// Still payable (`payment_pending`, `payment_started`).
+    pub waiting: i64,
+    pub expired: i64,
+    /// `creation_pending` or `creation_failed`.
+    pub not_created: i64,
+}
+
+/// The fees of a calendar's bookings made in a period, per day (the office's payments
+/// report).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentsReport {
+    pub calendar: CalendarInfo,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days: Vec<PaymentDay>,
+    pub paid_cents: i64,
+}
+
+/// The payments report of a calendar from `from` to `to` (Italian days, at most 92).
+pub fn payments_report(
+    conn: &mut DbConn,
+    staff: &crate::backoffice::work::StaffCtx,
+    code: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<PaymentsReport, BookingError> {
+    use crate::db::schema::payments as pay;
+    use crate::payments::PaymentStatus as P;
+    if to < from || (to - from).num_days() > 92 {
+        return Err(invalid(
+            "/to",
+            "Il periodo va da `from` a `to` compresi, al più 93 giorni.",
+        ));
+    }
+    let (_, c) = staff_calendar(conn, staff, code)?;
+    let rows: Vec<(NaiveDateTime, String, i64)> = pay::table
+        .inner_join(bk::table)
+        .filter(bk::calendar_id.eq(c.id))
+        .filter(bk::created_at.ge(calendar::rome_day_start_utc(from)))
+        .filter(bk::created_at.lt(calendar::rome_day_start_utc(to + Duration::days(1))))
+        .select((bk::created_at, pay::status, pay::amount_cents))
+        .load(conn)?;
+    let mut days: std::collections::BTreeMap<NaiveDate, PaymentDay> = Default::default();
+    for (at, status, cents) in rows {
+        let date = calendar::rome_date(at);
+        let d = days.entry(date).or_insert(PaymentDay {
+            date,
+            payments: 0,
+            paid: 0,
+            paid_cents: 0,
+            waiting: 0,
+            expired: 0,
+            not_created: 0,
+        });
+        d.payments += 1;
+        match P::parse(&status) {
+            Some(P::Paid) => {
+                d.paid += 1;
+                d.paid_cents += cents;
+            }
+            Some(P::PaymentPending | P::PaymentStarted) => d.waiting += 1,
+            Some(P::Expired | P::Cancelled) => d.expired += 1,
+            _ => d.not_created += 1,
+        }
+    }
+    let days: Vec<PaymentDay> = days.into_values().collect();
+    Ok(PaymentsReport {
+        calendar: c.info(),
+        from,
+        to,
+        paid_cents: days.iter().map(|d| d.paid_cents).sum(),
+        days,
+    })
 }
 
 /// A calendar the staff member works on (operator of its office, or administrator).
@@ -1984,9 +2067,23 @@ pub fn agenda(
             }
         })
         .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let payments: HashMap<String, String> = crate::db::schema::payments::table
+        .filter(crate::db::schema::payments::booking_id.eq_any(&ids))
+        .select((
+            crate::db::schema::payments::booking_id.assume_not_null(),
+            crate::db::schema::payments::status,
+        ))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
     for (id, code, status, at, reason, notes, cf, given, family) in rows {
         let key = rome_rfc3339(at);
+        let payment = payments
+            .get(&id)
+            .and_then(|s| crate::payments::PaymentStatus::parse(s));
         let b = AgendaBooking {
+            payment,
             id,
             code,
             status: BookingStatus::parse(&status).unwrap_or(BookingStatus::Cancelled),
@@ -2015,14 +2112,7 @@ pub fn agenda(
         }
     }
     Ok(Agenda {
-        calendar: CalendarInfo {
-            code: c.code.clone(),
-            name: c.name.clone(),
-            office: c.office_name.clone(),
-            location: c.location.clone(),
-            slot_minutes: c.slot_minutes,
-            capacity: c.capacity,
-        },
+        calendar: c.info(),
         date,
         closed: c.schedule.closed(date).map(str::to_owned),
         slots,
@@ -2102,6 +2192,7 @@ pub fn mark(
             codice_fiscale: cf,
             reason: row.reason.clone(),
             notes: row.notes.clone(),
+            payment: crate::payments::of_booking(conn, &row.id)?.map(|p| p.status),
         })
     })
 }

@@ -234,6 +234,30 @@ pub async fn agenda(
         .json(view))
 }
 
+/// `GET /api/v1/staff/calendars/{code}/payments?from=…&to=…`
+#[tracing::instrument(skip_all, fields(calendar = %path))]
+pub async fn payments_report(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    query: web::Query<RangeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let code = path.into_inner();
+    let q = query.into_inner();
+    let view = blocking(&state, move |conn, st| {
+        let ctx = work::staff_ctx(conn, staff.ente_id, staff.staff_user_id)
+            .map_err(booking::BookingError::from)?;
+        let today = st.clock.today();
+        let to = q.to.unwrap_or(today);
+        let from = q.from.unwrap_or(to - chrono::Duration::days(30));
+        booking::payments_report(conn, &ctx, &code, from, to)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
 /// `POST /api/v1/staff/calendars/{code}/cancellations`
 #[tracing::instrument(skip_all, fields(calendar = %path))]
 pub async fn staff_cancel(

@@ -444,6 +444,10 @@ fn routes(cfg: &mut web::ServiceConfig, dev_login: bool) -> Vec<RouteInfo> {
             vec![get!(booking::notice)],
         )
         .add(
+            "/api/v1/staff/calendars/{code}/payments",
+            vec![get!(booking::payments_report)],
+        )
+        .add(
             "/api/v1/staff/calendars/{code}/agenda",
             vec![get!(booking::agenda)],
         )

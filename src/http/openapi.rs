@@ -144,6 +144,7 @@ pub const API_TOKEN: &str = "api_token";
         booking_notice,
         booking_move,
         booking_agenda,
+        booking_payments_report,
         booking_staff_cancel,
         booking_attendance,
     ),
@@ -1872,6 +1873,19 @@ fn booking_move() {}
     ))]
 #[allow(dead_code)]
 fn booking_agenda() {}
+
+/// The fees of a calendar's bookings made in a period, per day: how many, paid (and the
+/// euro cents received), still payable, expired, not created. Default: the last 31 days.
+#[utoipa::path(get, path = "/api/v1/staff/calendars/{code}/payments", tag = "booking", security(("session" = [])),
+    params(("code" = String, Path), crate::http::booking::RangeQuery),
+    responses(
+        (status = 200, body = crate::booking::PaymentsReport),
+        (status = 403, description = "Not a staff session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such calendar in the staff member's offices", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A period longer than 93 days or reversed (`validation`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn booking_payments_report() {}
 
 /// The office cancels one slot (`starts_at`) or closes a whole day (`date`): nobody can
 /// book it any more and every citizen booked in it is told by e-mail.

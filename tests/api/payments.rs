@@ -503,4 +503,49 @@ async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_
         .await;
     assert_eq!(v["status"], "confirmed");
     gpd.assert_conforms().await;
+
+    // The office sees it: in the day's agenda, and in the payments report of the period.
+    let op = app.staff_browser("operatore.anagrafe").await;
+    let day = &v["starts_at"].as_str().unwrap()[..10];
+    let agenda = app
+        .get_json(
+            &op,
+            &format!("/api/v1/staff/calendars/anagrafe-cie/agenda?date={day}"),
+        )
+        .await;
+    let mine = agenda["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["bookings"].as_array().unwrap().iter())
+        .find(|x| x["id"] == id.as_str())
+        .expect("the booking in the agenda")
+        .clone();
+    assert_eq!(mine["payment"], "paid");
+    let today = app.state.clock.today();
+    let report = app
+        .get_json(
+            &op,
+            &format!(
+                "/api/v1/staff/calendars/anagrafe-cie/payments?from={}&to={today}",
+                today - chrono::Duration::days(1)
+            ),
+        )
+        .await;
+    assert_eq!(report["paid_cents"], FEE_CENTS, "{report}");
+    assert_eq!(report["days"][0]["paid"], 1);
+    assert_eq!(report["days"][0]["payments"], 1);
+    // Another office's operator does not see the calendar; a reversed period is refused.
+    let other = app.staff_browser("operatore.tributi").await;
+    let res = app
+        .get_as(&other, "/api/v1/staff/calendars/anagrafe-cie/payments")
+        .await;
+    assert_problem(res, 404, "not-found").await;
+    let res = app
+        .get_as(
+            &op,
+            "/api/v1/staff/calendars/anagrafe-cie/payments?from=2026-12-10&to=2026-12-01",
+        )
+        .await;
+    assert_problem(res, 422, "validation").await;
 }
