@@ -130,7 +130,7 @@ pub struct PaymentView {
     pub amount_cents: i64,
     pub description: String,
     /// The 18-digit notice number (codice avviso) to pay with at any pagoPA channel.
-    #[schema(example = "301000000000000164")]
+    #[schema(example = "301000000000000144")]
     pub notice_number: String,
     pub iuv: String,
     /// The payee: the ente's fiscal code.
@@ -181,7 +181,7 @@ pub fn euro(cents: i64) -> String {
     format!("{},{:02}", cents / 100, cents % 100)
 }
 
-/// The notice number in groups of four, as printed on the notice (`3010 0000 0000 0001 64`).
+/// The notice number in groups of four, as printed on the notice (`3010 0000 0000 0001 44`).
 pub fn grouped(notice_number: &str) -> String {
     notice_number
         .as_bytes()
@@ -935,11 +935,11 @@ mod tests {
     #[test]
     fn the_notice_s_qr_content_amount_and_grouping() {
         assert_eq!(
-            qr_content("301000000000000164", "00000000000", 2221),
-            "PAGOPA|002|301000000000000164|00000000000|2221"
+            qr_content("301000000000000144", "00000000000", 2221),
+            "PAGOPA|002|301000000000000144|00000000000|2221"
         );
         assert_eq!(euro(2221), "22,21");
         assert_eq!(euro(5), "0,05");
-        assert_eq!(grouped("301000000000000164"), "3010 0000 0000 0001 64");
+        assert_eq!(grouped("301000000000000144"), "3010 0000 0000 0001 44");
     }
 }
