@@ -51,9 +51,18 @@ async fn a_clerk_with_the_right_annuls_and_the_instance_and_its_citizen_follow()
     let res = annul(&app, &clerk, &number, json!({"reason": " ", "act": ACT})).await;
     let p = assert_problem(res, 422, "validation").await;
     assert_eq!(p["errors"][0]["pointer"], "/reason", "{p}");
+    let before = app.state.clock.now().and_utc();
     let res = annul(&app, &clerk, &number, json!({"reason": WHY, "act": ACT})).await;
     assert_eq!(res.status(), 200);
     let e: Value = res.json().await.unwrap();
+    // When: the moment of the annulment, in RFC 3339 (to the second).
+    let at = chrono::DateTime::parse_from_rfc3339(e["annulment"]["at"].as_str().unwrap())
+        .expect("the annulment's date and time");
+    let after = app.state.clock.now().and_utc();
+    assert!(
+        before - chrono::Duration::seconds(1) <= at && at <= after,
+        "{at} not within {before}..{after}"
+    );
     assert_eq!(e["number"], number.as_str());
     assert_eq!(e["instance_id"], id.as_str());
     assert_eq!(e["annulment"]["by"], "protocollista");

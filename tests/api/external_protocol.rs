@@ -4,9 +4,8 @@
 //! answer and the commit does not register twice; a refusal is a dead letter an administrator
 //! retries.
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::helpers::*;
@@ -19,38 +18,29 @@ const TOKEN: &str = "s3gret0-di-prova";
 /// The attachment of the submission the REST tests make.
 const CONTRACT: &[u8] = b"%PDF-1.7\n% contratto di locazione\n%%EOF\n";
 
-/// The REST protocol peer, killed on drop.
-struct RestPeer {
-    child: Child,
-    port: u16,
-    http: reqwest::Client,
+/// The REST protocol peer (tests/peers/protocol_rest_peer.py), validating against the
+/// contract.
+struct RestPeer(PyPeer);
+
+impl std::ops::Deref for RestPeer {
+    type Target = PyPeer;
+    fn deref(&self) -> &PyPeer {
+        &self.0
+    }
 }
 
 impl RestPeer {
     fn start() -> Self {
-        let port = free_port();
-        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(python)
-            .arg(repo_dir().join("tests/peers/protocol_rest_peer.py"))
-            .args(["--port", &port.to_string(), "--token", TOKEN])
-            .arg("--contract")
-            .arg(repo_dir().join("docs/protocol-rest.openapi.yaml"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the REST protocol peer");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("peer output");
-        assert!(
-            line.starts_with("READY"),
-            "the peer did not start: {line:?}"
-        );
-        Self {
-            child,
-            port,
-            http: reqwest::Client::new(),
-        }
+        let contract = repo_dir().join("docs/protocol-rest.openapi.yaml");
+        Self(PyPeer::start(
+            "protocol_rest_peer.py",
+            &[
+                "--token".as_ref(),
+                TOKEN.as_ref(),
+                "--contract".as_ref(),
+                contract.as_os_str(),
+            ],
+        ))
     }
 
     /// Every request Sportello sent, and every answer the peer gave, conformed to the
@@ -66,35 +56,6 @@ impl RestPeer {
             state["calls"].as_i64().unwrap() > 0,
             "the peer was never called"
         );
-    }
-
-    async fn state(&self) -> Value {
-        self.http
-            .get(format!("http://127.0.0.1:{}/_state", self.port))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn control(&self, body: Value) {
-        let r = self
-            .http
-            .post(format!("http://127.0.0.1:{}/_control", self.port))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-}
-
-impl Drop for RestPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

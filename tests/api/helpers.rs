@@ -503,3 +503,69 @@ pub fn text(app: &TestApp, sql: &str) -> Option<String> {
         .unwrap()
         .t
 }
+
+/// A test peer (a Python script under `tests/peers/`, run with the test virtualenv's Python)
+/// on a free port of 127.0.0.1: started with `--port <port>` and `args`, ready once it printed
+/// `READY`, read through `GET /_state` and steered through `POST /_control`; killed on drop.
+pub struct PyPeer {
+    child: std::process::Child,
+    pub port: u16,
+    http: reqwest::Client,
+}
+
+impl PyPeer {
+    pub fn start(script: &str, args: &[&std::ffi::OsStr]) -> Self {
+        use std::io::BufRead;
+        let port = free_port();
+        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = std::process::Command::new(python)
+            .arg(repo_dir().join("tests/peers").join(script))
+            .args(["--port", &port.to_string()])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start the peer {script}: {e}"));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("peer output");
+        assert!(
+            line.starts_with("READY"),
+            "the peer {script} did not start: {line:?}"
+        );
+        Self {
+            child,
+            port,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn state(&self) -> serde_json::Value {
+        self.http
+            .get(format!("http://127.0.0.1:{}/_state", self.port))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn control(&self, body: serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("http://127.0.0.1:{}/_control", self.port))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+impl Drop for PyPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

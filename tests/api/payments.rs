@@ -5,9 +5,7 @@
 //! payment whose debt position the outbox creates — once, through failures, timeouts and a
 //! lost answer; a refusal is a dead letter; an unpaid booking expires with its payment.
 
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 
 use crate::helpers::*;
 use serde_json::{json, Value};
@@ -23,78 +21,43 @@ fn spec_dir() -> PathBuf {
         .unwrap_or_else(|| repo_dir().join("../shared/standards/pagopa"))
 }
 
-/// The fake GPD, killed on drop.
-struct Gpd {
-    child: Child,
-    port: u16,
-    http: reqwest::Client,
+/// The fake of pagoPA (tests/peers/pagopa_peer.py).
+struct Gpd(PyPeer);
+
+impl std::ops::Deref for Gpd {
+    type Target = PyPeer;
+    fn deref(&self) -> &PyPeer {
+        &self.0
+    }
 }
 
 impl Gpd {
     fn start() -> Self {
-        let port = free_port();
-        let python = std::env::var("SPORTELLO_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
         let spec = spec_dir();
         assert!(
             spec.join("gpd-debt-positions-external-v1.json").is_file(),
             "the pagoPA documents are missing: {}",
             spec.display()
         );
-        let mut child = Command::new(python)
-            .arg(repo_dir().join("tests/peers/pagopa_peer.py"))
-            .args(["--port", &port.to_string(), "--key", KEY, "--spec-dir"])
-            .arg(spec)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the fake GPD");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("READY"),
-            "the fake GPD did not start: {line:?}"
-        );
-        Self {
-            child,
-            port,
-            http: reqwest::Client::new(),
-        }
+        Self(PyPeer::start(
+            "pagopa_peer.py",
+            &[
+                "--key".as_ref(),
+                KEY.as_ref(),
+                "--spec-dir".as_ref(),
+                spec.as_os_str(),
+            ],
+        ))
     }
 
-    async fn state(&self) -> Value {
-        self.http
-            .get(format!("http://127.0.0.1:{}/_state", self.port))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn control(&self, body: Value) {
-        let r = self
-            .http
-            .post(format!("http://127.0.0.1:{}/_control", self.port))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-    }
-
-    /// Nothing Sportello sent, nor anything the fake answered, broke the document.
+    /// Nothing Sportello sent, nor anything the fake answered, broke the documents.
     async fn assert_conforms(&self) {
         let s = self.state().await;
-        assert_eq!(s["violations"], json!([]), "outside the GPD document: {s}");
-    }
-}
-
-impl Drop for Gpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        assert_eq!(
+            s["violations"],
+            json!([]),
+            "outside the pagoPA documents: {s}"
+        );
     }
 }
 

@@ -123,6 +123,23 @@ fn registrations(app: &TestApp) -> Vec<(i32, i64, String, i32)> {
         .unwrap()
 }
 
+/// The register's subject and Italian date (`YYYY-MM-DD`) of registration `number`.
+fn subject_and_date(app: &TestApp, number: i64) -> (String, String) {
+    use diesel::prelude::*;
+    use sportello::db::schema::protocol_registrations as pr;
+    let (subject, at): (String, chrono::NaiveDateTime) = pr::table
+        .filter(pr::number.eq(number))
+        .select((pr::subject, pr::registered_at))
+        .first(&mut *app.conn())
+        .unwrap();
+    (
+        subject,
+        sportello::domain::calendar::rome_date(at)
+            .format("%Y-%m-%d")
+            .to_string(),
+    )
+}
+
 /// XAdES baseline B (EN 319 132-1 §6.3): a `DataObjectFormat` with its MIME type for the
 /// signed data object (the segnatura, the enveloped reference), naming that reference's Id.
 fn assert_data_object_format(xml: &str) {
@@ -430,6 +447,12 @@ async fn every_segnatura_is_valid_against_the_schema_and_its_xades_signature_ver
         // What it says.
         let padded = format!("{number:07}");
         assert_eq!(text_of(&xml, "NumeroRegistrazione"), Some(padded.as_str()));
+        let (subject, date) = subject_and_date(&app, *number);
+        assert_eq!(text_of(&xml, "DataRegistrazione"), Some(date.as_str()));
+        assert_eq!(
+            text_of(&xml, "Oggetto").map(|o| o.replace("&amp;", "&")),
+            Some(subject.replace("&amp;", "&"))
+        );
         assert_eq!(text_of(&xml, "CodiceAOO"), Some(AOO));
         assert_eq!(text_of(&xml, "CodiceAmministrazione"), Some("c_x000"));
         let primary = &xml[xml.find("DocumentoPrimario").unwrap()..];
