@@ -279,9 +279,9 @@ pub fn create_for_booking(
         return Ok(None);
     };
     let items: Vec<FeeItem> = serde_json::from_str(&fee).context("services.fee")?;
-    let (segregation, _cf): (Option<String>, Option<String>) = enti::table
+    let segregation: Option<String> = enti::table
         .find(ente_id)
-        .select((enti::pagopa_segregation_code, enti::fiscal_code))
+        .select(enti::pagopa_segregation_code)
         .first(conn)?;
     let segregation = segregation.context("the ente has no pagopa_segregation_code")?;
     let (cf, given, family): (String, Option<String>, Option<String>) = citizens::table

@@ -78,6 +78,37 @@ pub(crate) async fn book(
         .unwrap()
 }
 
+/// The demo citizen books the first free slot of the CIE desk; the booking's view.
+pub(crate) async fn book_first_cie_slot(app: &TestApp) -> Value {
+    let citizen = app.citizen_browser(CITIZEN_CF).await;
+    let (_, slots) = open_day(app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
+    let res = book(
+        app,
+        &citizen,
+        "appuntamento-anagrafe",
+        "anagrafe-cie",
+        &slots[0]["starts_at"],
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
+/// Has the bundle in `dir` register each CIE appointment in the protocol.
+pub(crate) fn register_cie_bookings(dir: &std::path::Path) {
+    let svc = dir.join("services/appuntamento-anagrafe.toml");
+    let text = std::fs::read_to_string(&svc).unwrap();
+    assert!(text.contains("register_in_protocol = false"));
+    std::fs::write(
+        &svc,
+        text.replace(
+            "register_in_protocol = false",
+            "register_in_protocol = true",
+        ),
+    )
+    .unwrap();
+}
+
 async fn post(app: &TestApp, c: &reqwest::Client, path: &str, body: Value) -> reqwest::Response {
     c.post(app.url(path)).json(&body).send().await.unwrap()
 }

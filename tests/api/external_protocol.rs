@@ -785,17 +785,7 @@ async fn the_foia_acts_and_the_bookings_are_registered_by_the_external_system_to
     let smtp = SmtpSink::start();
     let dir = external_bundle(peer.port);
     // The CIE appointments are registered as well.
-    let svc = dir.join("services/appuntamento-anagrafe.toml");
-    let text_of_svc = std::fs::read_to_string(&svc).unwrap();
-    assert!(text_of_svc.contains("register_in_protocol = false"));
-    std::fs::write(
-        &svc,
-        text_of_svc.replace(
-            "register_in_protocol = false",
-            "register_in_protocol = true",
-        ),
-    )
-    .unwrap();
+    crate::booking::register_cie_bookings(&dir);
     let app = spawn_empty_app_with(|_| {}).await;
     app.load_bundle(&dir);
 
@@ -966,19 +956,7 @@ async fn the_foia_acts_and_the_bookings_are_registered_by_the_external_system_to
     );
 
     // A booking of a service that registers bookings: the system numbers it too.
-    let citizen = app.citizen_browser(CITIZEN_CF).await;
-    let (_, slots) =
-        crate::booking::open_day(&app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
-    let res = crate::booking::book(
-        &app,
-        &citizen,
-        "appuntamento-anagrafe",
-        "anagrafe-cie",
-        &slots[0]["starts_at"],
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    let booking: Value = res.json().await.unwrap();
+    let booking = crate::booking::book_first_cie_slot(&app).await;
     let booking_id = booking["id"].as_str().unwrap();
     assert_eq!(
         scalar(

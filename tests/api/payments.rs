@@ -127,29 +127,12 @@ fn text_of(app: &TestApp, sql: &str) -> Option<String> {
     text(app, sql)
 }
 
-/// The citizen books the first free CIE slot; the booking's view.
-async fn booked(app: &TestApp) -> Value {
-    let citizen = app.citizen_browser(CITIZEN_CF).await;
-    let (_, slots) =
-        crate::booking::open_day(app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
-    let res = crate::booking::book(
-        app,
-        &citizen,
-        "appuntamento-anagrafe",
-        "anagrafe-cie",
-        &slots[0]["starts_at"],
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_booking_with_a_fee_makes_one_debt_position_through_failures_timeouts_and_a_lost_answer()
 {
     let gpd = Gpd::start();
     let app = app_with(&gpd, KEY).await;
-    let b = booked(&app).await;
+    let b = crate::booking::book_first_cie_slot(&app).await;
 
     // Held, not confirmed; the payment waits for its debt position.
     assert_eq!(b["status"], "pending_payment", "{b}");
@@ -252,7 +235,7 @@ async fn a_booking_with_a_fee_makes_one_debt_position_through_failures_timeouts_
 async fn a_refused_position_is_a_dead_letter_and_the_payment_says_so() {
     let gpd = Gpd::start();
     let app = app_with(&gpd, "chiave-sbagliata").await;
-    let b = booked(&app).await;
+    let b = crate::booking::book_first_cie_slot(&app).await;
     assert_eq!(work(&app).await, 1);
     assert_eq!(
         text_of(&app, "SELECT status AS t FROM outbox").as_deref(),
@@ -283,7 +266,7 @@ async fn a_refused_position_is_a_dead_letter_and_the_payment_says_so() {
 async fn an_unpaid_booking_expires_with_its_payment_and_frees_its_place() {
     let gpd = Gpd::start();
     let app = app_with(&gpd, KEY).await;
-    let b = booked(&app).await;
+    let b = crate::booking::book_first_cie_slot(&app).await;
     assert_eq!(work(&app).await, 1);
     let id = b["id"].as_str().unwrap();
     app.state.clock.advance(chrono::Duration::hours(2));
@@ -347,7 +330,7 @@ fn a_fee_pagopa_would_refuse_is_refused_by_the_bundle_loader() {
 async fn the_citizen_pays_through_checkout_the_receipt_comes_and_the_booking_is_confirmed() {
     let gpd = Gpd::start();
     let app = app_with(&gpd, KEY).await;
-    let b = booked(&app).await;
+    let b = crate::booking::book_first_cie_slot(&app).await;
     let id = b["id"].as_str().unwrap().to_owned();
     let citizen = app.citizen_browser(CITIZEN_CF).await;
     let checkout = format!("/api/v1/me/bookings/{id}/checkout");

@@ -9,7 +9,7 @@ use std::process::Command;
 use crate::backoffice::{act_ok, upload_doc, PDF};
 use crate::helpers::*;
 use crate::instances::upload;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const AOO: &str = "AOO_CX000";
 
@@ -196,16 +196,7 @@ async fn the_foia_acts_and_a_booking_have_their_segnatura_with_the_aoo_register_
         ),
     )
     .unwrap();
-    let svc = dir.join("services/appuntamento-anagrafe.toml");
-    let text = std::fs::read_to_string(&svc).unwrap();
-    std::fs::write(
-        &svc,
-        text.replace(
-            "register_in_protocol = false",
-            "register_in_protocol = true",
-        ),
-    )
-    .unwrap();
+    crate::booking::register_cie_bookings(&dir);
     let app = spawn_empty_app_with(|s| s.segnatura.key_dir = Some(keys.clone())).await;
     app.load_bundle(&dir);
 
@@ -243,20 +234,7 @@ async fn the_foia_acts_and_a_booking_have_their_segnatura_with_the_aoo_register_
     )
     .await;
     assert_eq!(res.status(), 200);
-    let citizen = app.citizen_browser(CITIZEN_CF).await;
-    let (_, slots) =
-        crate::booking::open_day(&app, "appuntamento-anagrafe", "anagrafe-cie", 1).await;
-    let res = crate::booking::book(
-        &app,
-        &citizen,
-        "appuntamento-anagrafe",
-        "anagrafe-cie",
-        &slots[0]["starts_at"],
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    let booking: Value = res.json().await.unwrap();
-
+    let booking = crate::booking::book_first_cie_slot(&app).await;
     let regs = registrations(&app);
     assert_eq!(regs.len(), 9, "{regs:?}");
     let clerk = app.staff_browser("protocollista").await;
